@@ -1,0 +1,58 @@
+# ragperf_component(NAME <name> [DEPS <ragperf components>] [LIBS <imported targets>])
+#
+# Builds src/<name>/*.cpp into the static library ragperf_<name>. Sources are globbed so that a new
+# file pair (one concept each, see STYLE.md) needs no CMake edit.
+function(ragperf_component)
+  cmake_parse_arguments(C "" "NAME" "DEPS;LIBS" ${ARGN})
+  file(GLOB _srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  set(_target ragperf_${C_NAME})
+  if(_srcs)
+    add_library(${_target} STATIC ${_srcs})
+    target_link_libraries(${_target} PUBLIC ragperf_options ${C_LIBS})
+    foreach(dep ${C_DEPS})
+      target_link_libraries(${_target} PUBLIC ragperf_${dep})
+    endforeach()
+  else()
+    add_library(${_target} INTERFACE)
+    target_link_libraries(${_target} INTERFACE ragperf_options ${C_LIBS})
+    foreach(dep ${C_DEPS})
+      target_link_libraries(${_target} INTERFACE ragperf_${dep})
+    endforeach()
+  endif()
+endfunction()
+
+# ragperf_tests(NAME <component> DIR <folder> LIBS <targets>)
+#
+# <folder>/*_test.cpp becomes one gtest binary per label:
+#   *_db_test.cpp     -> label "db"    (needs DATABASE_URL, a real PostgreSQL: scripts/pg_start.sh)
+#   *_model_test.cpp  -> label "model" (needs the model folders in RAGPERF_SHARED_DIR)
+#   other *_test.cpp  -> label "unit"
+function(ragperf_tests)
+  cmake_parse_arguments(T "" "NAME;DIR" "LIBS" ${ARGN})
+  file(GLOB _all CONFIGURE_DEPENDS ${T_DIR}/*_test.cpp)
+  set(_db "")
+  set(_model "")
+  set(_unit "")
+  foreach(f ${_all})
+    if(f MATCHES "_db_test\\.cpp$")
+      list(APPEND _db ${f})
+    elseif(f MATCHES "_model_test\\.cpp$")
+      list(APPEND _model ${f})
+    else()
+      list(APPEND _unit ${f})
+    endif()
+  endforeach()
+  foreach(label unit model db)
+    set(_srcs ${_${label}})
+    if(NOT _srcs)
+      continue()
+    endif()
+    set(_target test_${T_NAME}_${label})
+    add_executable(${_target} ${_srcs})
+    target_link_libraries(${_target} PRIVATE ${T_LIBS} ragperf_testing GTest::gtest_main GTest::gmock)
+    add_dependencies(${_target} ragperf)  # CLI tests run the binary
+    gtest_discover_tests(${_target}
+      DISCOVERY_MODE PRE_TEST
+      PROPERTIES LABELS ${label} ENVIRONMENT "RAGPERF_SHARED_DIR=${RAGPERF_SHARED_DIR}")
+  endforeach()
+endfunction()

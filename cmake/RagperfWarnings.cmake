@@ -1,0 +1,18 @@
+# Compiler flags shared by every ragperf target (applied through ragperf_options).
+add_library(ragperf_options INTERFACE)
+target_compile_options(ragperf_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
+  -Wnull-dereference -Wimplicit-fallthrough)
+if(RAGPERF_WERROR)
+  target_compile_options(ragperf_options INTERFACE -Werror)
+endif()
+if(RAGPERF_NATIVE AND NOT RAGPERF_SANITIZE)
+  target_compile_options(ragperf_options INTERFACE -march=native)
+endif()
+if(RAGPERF_SANITIZE)
+  target_compile_options(ragperf_options INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(ragperf_options INTERFACE -fsanitize=address,undefined)
+endif()
+target_include_directories(ragperf_options INTERFACE
+  ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)

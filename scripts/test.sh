@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets everything up on a fresh Debian 12 machine and runs the whole test suite:
+# formatting, a Release build with warnings as errors, every test (unit, model, db against a
+# throwaway PostgreSQL + pgvector), then the same suite under AddressSanitizer + UBSan.
+#
+#   scripts/test.sh           # everything (CI runs this through .ci/run)
+#   RAGPERF_SKIP_ASAN=1 scripts/test.sh   # the Release pass only, for a quick local check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/check_format.sh
+
+pgdir=$(mktemp -d)
+trap 'scripts/pg_stop.sh "$pgdir"' EXIT
+DATABASE_URL=$(scripts/pg_start.sh "$pgdir")
+export DATABASE_URL RAGPERF_PG_DIR=$pgdir
+jobs=$(nproc)
+
+run_suite() {
+  local kind=$1
+  echo "== $kind build"
+  scripts/build.sh "$kind"
+  echo "== $kind tests"
+  ctest --test-dir "build/$kind" -j "$jobs" --output-on-failure --timeout 600
+}
+
+run_suite release
+if [[ -z ${RAGPERF_SKIP_ASAN:-} ]]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export OPENBLAS_NUM_THREADS=1
+  run_suite asan
+fi
+echo "test.sh: all tests passed"
