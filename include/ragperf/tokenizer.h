@@ -1,0 +1,67 @@
+// ragperf/tokenizer.h defines BERT's WordPiece tokenizer as Hugging Face's BertTokenizer runs it.
+//
+//   auto tok = ragperf::WordPieceTokenizer::from_folder("models/bge-small-en");
+//   std::vector<int32_t> ids = tok.encode("Hello, world!", 512);  // [CLS] hello , world ! [SEP]
+//
+// Normalisation (control-character cleanup, CJK splitting, lower-casing and accent stripping as
+// tokenizer_config.json says, punctuation splitting) uses utf8proc for Unicode properties.
+// Words longer than 100 characters become [UNK]. Thread-safety: a constructed tokenizer is
+// immutable; encode() may be called from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ragperf {
+
+struct TokenizerOptions {
+  bool lowercase = true;                  // tokenizer_config.json do_lower_case
+  std::optional<bool> strip_accents;      // unset: follows `lowercase` (BERT's rule)
+  bool tokenize_chinese_chars = true;     // split CJK ideographs into single tokens
+  size_t max_input_chars_per_word = 100;  // longer words become [UNK]
+};
+
+/// BERT's "basic" pre-tokenisation: clean, split CJK, lower-case/strip accents, split on
+/// whitespace and punctuation. Throws InputError on invalid UTF-8. Static word-vector models
+/// use it too.
+std::vector<std::string> basic_tokenize(std::string_view text, const TokenizerOptions& options);
+
+class WordPieceTokenizer {
+ public:
+  /// Reads vocab.txt (or tokenizer.json's WordPiece vocab) and tokenizer_config.json from a
+  /// model folder. Throws ModelError naming the file when one is missing or malformed.
+  static WordPieceTokenizer from_folder(const std::filesystem::path& folder);
+
+  WordPieceTokenizer(std::vector<std::string> vocab, TokenizerOptions options);
+  ~WordPieceTokenizer();
+  WordPieceTokenizer(WordPieceTokenizer&&) noexcept;
+  WordPieceTokenizer& operator=(WordPieceTokenizer&&) noexcept;
+
+  /// Token ids with [CLS] ... [SEP], truncated so the total is at most `max_length`
+  /// (>= 2). Throws InputError on invalid UTF-8.
+  std::vector<int32_t> encode(std::string_view text, size_t max_length) const;
+
+  /// The WordPiece strings without special tokens or truncation (for debugging and chunking).
+  std::vector<std::string> tokenize(std::string_view text) const;
+
+  /// Number of tokens encode() would produce before truncation (including [CLS]/[SEP]).
+  size_t count_tokens(std::string_view text) const;
+
+  int32_t cls_id() const;
+  int32_t sep_id() const;
+  int32_t pad_id() const;
+  int32_t unk_id() const;
+  size_t vocab_size() const;
+  const TokenizerOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragperf
