@@ -15,6 +15,8 @@ case $kind in
   *) echo "build.sh: unknown build kind '$kind' (use release or asan)" >&2; exit 2 ;;
 esac
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Relative paths in the cache key, so clones in other folders (CI) reuse the cache.
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
 if [[ ! -f $dir/build.ninja ]]; then
   cmake -S . -B "$dir" -G Ninja "${opts[@]}" "$@" >/dev/null
 fi
