@@ -1,0 +1,107 @@
+// ragperf/async_embedding.h defines AsyncEmbedding, the guide's embedding API: futures and
+// coroutines over one model, with concurrent small requests coalesced into shared forward passes.
+//
+//   ragperf::AsyncEmbedding embedder("BAAI/bge-small-en", "auto", 128);
+//   std::vector<float> v = embedder.embed_single("what is pgvector?").get();
+//   ragperf::EmbeddingMatrix m = embedder.embed_batch({"a", "b"}).get();
+//   // in a coroutine:  auto v = co_await embedder.async_embed_single("query");
+//   ragperf::EmbeddingStats s = embedder.get_stats();   // embeddings, batches, throughput ...
+//
+// Work runs on one dispatcher thread that drives the compute pool (one thread per core in all,
+// BLAS single-threaded inside it), so the busy threads never exceed the cores. Requests waiting
+// while a forward pass runs are merged into the next pass, up to `batch_size` texts
+// (EMBED_BATCH); a request larger than that runs alone. A text that fails (invalid UTF-8) fails
+// only its own request.
+//
+// device: "auto" (CPU on a machine without a GPU), "cpu"; "cuda" throws ConfigError in a build
+// without CUDA. Thread-safety: every method may be called from any thread. The destructor
+// finishes queued requests first.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ragperf/embedding_model.h"
+
+namespace ragperf {
+
+struct Settings;
+
+struct EmbeddingStats {
+  uint64_t embeddings = 0;  // texts embedded
+  uint64_t requests = 0;    // embed_single / embed_batch calls completed (or failed)
+  uint64_t batches = 0;     // forward passes (model calls) run
+  uint64_t failed = 0;      // requests that failed
+  double seconds = 0;       // time spent computing
+  double throughput_embeddings_per_sec = 0;  // embeddings / seconds
+  std::string device;                        // "cpu"
+  size_t threads = 0;                        // compute threads (the cores used)
+  size_t max_batch = 0;                      // texts per forward pass, at most
+};
+
+class AsyncEmbedding {
+ public:
+  /// Loads `model_name` (folder or hub id, see load_embedding_model) with settings from the
+  /// environment. `batch_size`: most texts per forward pass (the guide's EMBED_BATCH).
+  AsyncEmbedding(const std::string& model_name, const std::string& device = "auto",
+                 size_t batch_size = 128);
+  /// EMBED_MODEL and EMBED_BATCH from `settings`.
+  explicit AsyncEmbedding(const Settings& settings, const std::string& device = "auto");
+  /// Serves an already loaded model.
+  AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, const std::string& device = "auto",
+                 size_t batch_size = 128);
+  ~AsyncEmbedding();
+  AsyncEmbedding(const AsyncEmbedding&) = delete;
+  AsyncEmbedding& operator=(const AsyncEmbedding&) = delete;
+
+  /// One text -> dim() floats. The future throws InputError for invalid UTF-8.
+  std::future<std::vector<float>> embed_single(std::string text);
+  /// Many texts -> rows × dim(), in order.
+  std::future<EmbeddingMatrix> embed_batch(std::vector<std::string> texts);
+
+  /// Awaitable forms (Boost.Asio coroutines); they resume on the awaiting coroutine's executor.
+  boost::asio::awaitable<std::vector<float>> async_embed_single(std::string text);
+  boost::asio::awaitable<EmbeddingMatrix> async_embed_batch(std::vector<std::string> texts);
+
+  /// Callback form: `done(error, result)` runs on the dispatcher thread; keep it short.
+  using Callback = std::function<void(std::exception_ptr, EmbeddingMatrix)>;
+  void submit(std::vector<std::string> texts, Callback done);
+
+  EmbeddingStats get_stats() const;
+  size_t dim() const { return model_->dim(); }
+  EmbeddingModel& model() { return *model_; }
+  const std::string& device() const { return device_; }
+
+ private:
+  struct Request {
+    std::vector<std::string> texts;
+    Callback done;
+  };
+  void run();
+  void process(std::vector<Request>& batch);
+
+  std::shared_ptr<EmbeddingModel> model_;
+  std::string device_;
+  size_t batch_size_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Request> queue_;
+  bool stop_ = false;
+  EmbeddingStats stats_;
+  std::thread dispatcher_;
+};
+
+/// "auto" -> "cpu"; "cpu" -> "cpu"; "cuda"/"cuda:N"/"gpu" -> ConfigError (no CUDA in this
+/// build); anything else -> ConfigError listing the choices.
+std::string resolve_device(const std::string& device);
+
+}  // namespace ragperf

@@ -1,0 +1,184 @@
+// ragperf/batch_processor.h defines BatchProcessor, the guide's query batcher: concurrent queries
+// against one table are queued, embedded together in one forward pass, searched together, and
+// answered through futures (or coroutines).
+//
+//   ragperf::BatchProcessor processor(async_embed, store, "docs", /*batch_size=*/32,
+//                                     /*timeout=*/std::chrono::milliseconds(50));
+//   std::future<std::vector<ragperf::Hit>> f1 = processor.add_query("what is pgvector?");
+//   std::future<std::vector<ragperf::Hit>> f2 = processor.add_query("how do I tune HNSW?");
+//   processor.process_batch();                      // optional: run now instead of waiting
+//   std::vector<ragperf::Hit> hits = f1.get();      // best first, options.search.top_k of them
+//   // in a coroutine:  auto hits = co_await processor.async_query("what is pgvector?");
+//
+// When a batch runs: as soon as `batch_size` queries wait, when the oldest has waited `timeout`
+// (BATCH_SIZE, BATCH_TIMEOUT), on process_batch(), and (only with `flush_when_idle`) whenever the
+// embedding stage is idle. A batch is at most `batch_size` queries. While a batch is embedded and
+// searched, new queries keep queueing and form the next one; the searches of one batch overlap
+// the embedding of the next.
+//
+// Per batch: queries whose caller gave up (QueryOptions::stop requested, or past
+// QueryOptions::deadline) are dropped before any work is spent on them; the rest are embedded in
+// ONE model call; each vector is looked up in the semantic cache (when one is given) and the
+// misses are searched, spread over `search_threads` threads (a PgVectorStore search takes a pooled
+// connection each, so this spreads them over the pool); results are stored into the cache.
+// A query answered by the cache's exact tier never enters a batch: add_query() looks it up first
+// and returns a ready future.
+//
+// Errors: add_query() itself throws only when the query is not admitted: OverloadedError when
+// `max_queue` queries are already admitted and unanswered (fail fast, retry later), and
+// UnavailableError after close(). Everything about one query reaches only that query's future:
+// InputError (invalid UTF-8; its batch still runs for the others), CancelledError (stop requested
+// while queued), TimeoutError (deadline passed while queued), the store's errors (QueryError,
+// PoolExhaustedError ...). If the model rejects a whole batch, each text is embedded alone so
+// that only the bad one fails.
+//
+// Shutdown: close() (and the destructor) refuses new queries, then by default runs every queued
+// query at once (no waiting for the timeout) and waits for every answer; close(kFailPending)
+// fails the queued ones with UnavailableError instead (queries already being embedded or
+// searched still finish). No future is ever left without a value or an exception.
+//
+// Monitor stages (when a PerformanceMonitor is given): "queue" (enqueue -> batch start), "embed"
+// (one per batch), "query" (one search), "total" (enqueue -> answer, cache misses); counters
+// batch_batches, batch_queries, batch_rejected, batch_cancelled, batch_cache_hits.
+//
+// Thread-safety: every public method may be called from any thread, except close() and the
+// destructor, which must not run inside a result callback (they wait for the worker threads).
+// The embedding model, the store, the cache and the monitor are not owned and must outlive the
+// processor.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "ragperf/error.h"
+#include "ragperf/vector_store.h"
+
+namespace ragperf {
+
+struct Settings;
+class AsyncEmbedding;
+class EmbeddingModel;
+class PerformanceMonitor;
+class SemanticCache;
+
+/// The caller gave up on a queued query (its QueryOptions::stop was requested).
+class CancelledError : public Error {
+ public:
+  explicit CancelledError(const std::string& message) : Error(ErrorCode::kUnavailable, message) {}
+};
+
+struct BatchProcessorOptions {
+  /// Most queries per batch (BATCH_SIZE); a batch runs as soon as this many wait. >= 1.
+  size_t batch_size = 32;
+  /// Longest the oldest queued query waits before its batch runs (BATCH_TIMEOUT). >= 0.
+  std::chrono::duration<double> timeout = std::chrono::duration<double>(1.0);
+  /// Also run a batch whenever the embedding stage is idle (continuous batching, as TEI does):
+  /// a lone query runs at once, and queries arriving meanwhile form the next batch. Off by
+  /// default: the guide's contract is size-or-timeout.
+  bool flush_when_idle = false;
+  /// Queries admitted and not yet answered (queued, embedding or searching); beyond it
+  /// add_query() throws OverloadedError. >= 1.
+  size_t max_queue = 10000;
+  /// top_k, exact and ef_search of every search.
+  SearchOptions search{};
+  /// Threads the searches of a batch are spread over (each PgVectorStore search takes its own
+  /// pooled connection). 0: std::thread::hardware_concurrency().
+  size_t search_threads = 0;
+  /// Optional, not owned: answers repeated queries; misses are stored after their search.
+  SemanticCache* cache = nullptr;
+  /// Optional, not owned: receives the stages and counters listed in the file comment.
+  PerformanceMonitor* monitor = nullptr;
+
+  /// batch_size = BATCH_SIZE, timeout = BATCH_TIMEOUT; the rest keep their defaults.
+  static BatchProcessorOptions from_settings(const Settings& settings);
+};
+
+/// How one query may be abandoned by its caller.
+struct QueryOptions {
+  /// When stop is requested while the query is still queued (or before its search starts), it
+  /// is dropped and its future throws CancelledError.
+  std::stop_token stop{};
+  /// When the query is still queued at this time (or has not started its search), it is dropped
+  /// and its future throws TimeoutError.
+  std::optional<std::chrono::steady_clock::time_point> deadline{};
+};
+
+struct BatchStats {
+  uint64_t queries = 0;              // admitted by add_query() (cache hits included)
+  uint64_t completed = 0;            // answered with hits
+  uint64_t failed = 0;               // answered with an error (cancelled/expired included)
+  uint64_t cancelled = 0;            // dropped: stop requested or deadline passed
+  uint64_t rejected = 0;             // OverloadedError thrown by add_query()
+  uint64_t cache_exact_hits = 0;     // answered in add_query() by the exact tier
+  uint64_t cache_semantic_hits = 0;  // answered after embedding by the similarity tier
+  uint64_t batches = 0;              // embedding passes (one per batch)
+  uint64_t batched_queries = 0;      // queries embedded in those batches
+  size_t largest_batch = 0;
+  size_t queued = 0;     // waiting for a batch now
+  size_t in_flight = 0;  // admitted and not yet answered now (queued included)
+  double mean_batch_size() const {
+    return batches ? static_cast<double>(batched_queries) / static_cast<double>(batches) : 0.0;
+  }
+};
+
+class BatchProcessor {
+ public:
+  /// Result callback: exactly one of `error` / `hits` is meaningful.
+  using Callback = std::function<void(std::exception_ptr error, std::vector<Hit> hits)>;
+
+  /// Queries `table` of `store` with vectors from `embed_model` (AsyncEmbedding: its passes are
+  /// shared with its other callers; EmbeddingModel: called directly from the batch thread).
+  /// Throws InputError when `table` is not a valid identifier, does not exist in `store`, or was
+  /// ingested with another model or dimension; ConfigError for options out of range.
+  BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
+                 BatchProcessorOptions options = {});
+  BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
+                 BatchProcessorOptions options = {});
+  /// The guide's form: batch_size and timeout given, the rest defaulted.
+  BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
+                 size_t batch_size, std::chrono::duration<double> timeout);
+  BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
+                 size_t batch_size, std::chrono::duration<double> timeout);
+  /// close(kFinishPending).
+  ~BatchProcessor();
+  BatchProcessor(const BatchProcessor&) = delete;
+  BatchProcessor& operator=(const BatchProcessor&) = delete;
+
+  /// Queues `text`; the future yields its hits (best first) or its error (see the file comment).
+  /// Throws OverloadedError / UnavailableError when the query is not admitted.
+  std::future<std::vector<Hit>> add_query(std::string text, QueryOptions options = {});
+  /// Awaitable form; resumes on the awaiting coroutine's executor. Throws as the future would.
+  boost::asio::awaitable<std::vector<Hit>> async_query(std::string text, QueryOptions options = {});
+  /// Callback form: `done` runs exactly once, on a worker thread (or inline in submit() for an
+  /// exact cache hit or an invalid text); keep it short. Throws as add_query() does.
+  void submit(std::string text, QueryOptions options, Callback done);
+
+  /// Runs every query queued now without waiting for batch_size or the timeout (in batches of
+  /// at most batch_size). Does not wait for the answers. Returns how many queries it released.
+  size_t process_batch();
+
+  enum class CloseMode { kFinishPending, kFailPending };
+  /// Stops admitting queries, then finishes (or fails) every pending one and joins the worker
+  /// threads. Idempotent; blocking.
+  void close(CloseMode mode = CloseMode::kFinishPending);
+
+  BatchStats stats() const;
+  const BatchProcessorOptions& options() const;
+  const std::string& table() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragperf

@@ -1,0 +1,79 @@
+// ragperf/local_store.h defines `LocalStore`, the embedded `VectorStore` used when no database is
+// configured: nothing to start, durable on disk, fast to open.
+//
+//   ragperf::LocalStore store("/home/me/.ragperf/store");   // a folder, created if missing
+//   store.ensure_collection("docs", 100, ragperf::Metric::kCosine, model->id());
+//   store.add("docs", chunks);
+//   auto hits = store.search("docs", query, {.top_k = 10});
+//
+// On disk (inside the folder): `store.sqlite3` (SQLite in WAL mode, synchronous=FULL; every
+// add/replace_source is one transaction, so a crash loses at most the batch being written and
+// never corrupts what is stored; vectors are float32 blobs) and, per collection above the ANN
+// threshold, `<collection>.hnsw` (an hnswlib index, written atomically beside a record of the
+// store generation it reflects; a stale or unreadable index is brought up to date on load, never
+// trusted blindly).
+//
+// Search: collections smaller than `ann_threshold` (and every `exact` search) are scanned
+// brute force over a contiguous in-memory matrix; larger ones use the HNSW index. Vectors are
+// loaded lazily on the first search of a collection; opening a store reads only the catalogue.
+//
+// Thread-safety: searches run concurrently; writes take an exclusive lock (one writer).
+// Several processes may share a folder: each search notices writes made by others.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "ragperf/vector_store.h"
+
+namespace ragperf {
+
+struct LocalStoreOptions {
+  size_t ann_threshold = 20000;       // collections with at least this many chunks use HNSW
+  size_t hnsw_m = 16;                 // HNSW graph degree: higher = better recall, more memory
+  size_t hnsw_ef_construction = 100;  // build-time candidate list: higher = better graph, slower
+  size_t hnsw_ef_search = 96;  // default query-time candidate list (SearchOptions::ef_search=0)
+  bool persist_index = true;   // write <collection>.hnsw so the next open does not rebuild
+};
+
+class LocalStore : public VectorStore {
+ public:
+  /// Opens (creating when missing) the store in `folder`. Throws InputError naming the path
+  /// when the folder cannot be created or `store.sqlite3` is not a ragperf SQLite store.
+  explicit LocalStore(const std::filesystem::path& folder, LocalStoreOptions options = {});
+  ~LocalStore() override;
+  LocalStore(const LocalStore&) = delete;
+  LocalStore& operator=(const LocalStore&) = delete;
+
+  CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                   const std::string& model_id) override;
+  std::optional<CollectionInfo> collection(const std::string& name) override;
+  std::vector<CollectionInfo> collections() override;
+  std::optional<std::string> source_hash(const std::string& collection,
+                                         const std::string& source) override;
+  void replace_source(const std::string& collection, const std::string& source,
+                      const std::string& source_hash, std::span<const Chunk> chunks) override;
+  size_t remove_source(const std::string& collection, const std::string& source) override;
+  void add(const std::string& collection, std::span<const Chunk> chunks) override;
+  std::vector<Hit> search(const std::string& collection, std::span<const float> query,
+                          const SearchOptions& options) override;
+  size_t count(const std::string& collection) override;
+  void drop(const std::string& collection) override;
+  std::string describe() const override;
+
+  /// Loads (or builds) the in-memory structures of `collection` now instead of on the first
+  /// search, and writes the HNSW index file when it was rebuilt.
+  void warm(const std::string& collection);
+
+  /// Writes every in-memory HNSW index that changed since it was last written (also done by
+  /// the destructor).
+  void flush();
+
+  const std::filesystem::path& folder() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragperf

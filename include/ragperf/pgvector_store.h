@@ -1,0 +1,101 @@
+// ragperf/pgvector_store.h defines `PgVectorStore`, the `VectorStore` on PostgreSQL + pgvector,
+// built on DatabaseConnectionPool (ragperf/db_pool.h).
+//
+//   auto pool = std::make_shared<ragperf::DatabaseConnectionPool>(
+//       ragperf::PoolConfig::from_settings(settings));
+//   pool->initialize();
+//   ragperf::PgVectorStore store(pool);
+//   store.ensure_collection("docs", 384, ragperf::Metric::kCosine, model->id());
+//   store.add("docs", chunks);                         // binary COPY, upsert by id
+//   auto hits = store.search("docs", query, {.top_k = 4, .ef_search = 200});
+//   // In a coroutine on pool->get_executor(): co_await store.async_search("docs", query, opts);
+//
+// Layout: one table per collection,
+//   "<name>"(id text PRIMARY KEY, text text, metadata jsonb, content_hash text, source text,
+//            embedding vector(D))
+// with an HNSW index using the metric's operator class (vector_cosine_ops, vector_ip_ops,
+// vector_l2_ops) and an index on source. `ragperf_collections` records each collection's
+// dimension, metric, model id and column names; `ragperf_sources` the content hash per source
+// file (idempotent ingest). Writes go through a temporary table filled by binary COPY and an
+// upsert, inside one transaction. Searches run `SET LOCAL hnsw.ef_search` in their own
+// transaction; `exact` disables index scans so the ranking is a full sort.
+//
+// Existing tables: adopt() registers a table ragperf did not create, with its own column names
+// (validated identifiers; metadata, content_hash and source may be absent). Adopted tables are
+// never dropped by drop(), which only forgets them.
+//
+// Thread-safety: every method may be called from any thread except the pool's own; the blocking
+// methods run their work on the pool (pool.run) and many may run at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ragperf/db_pool.h"
+#include "ragperf/vector_store.h"
+
+namespace ragperf {
+
+/// Column names of a collection's table. Empty metadata / content_hash / source: absent.
+struct PgColumns {
+  std::string id = "id";
+  std::string text = "text";
+  std::string metadata = "metadata";
+  std::string content_hash = "content_hash";
+  std::string source = "source";
+  std::string embedding = "embedding";
+};
+
+struct PgVectorStoreOptions {
+  int hnsw_m = 16;                // HNSW graph degree of created indexes
+  int hnsw_ef_construction = 64;  // build-time candidate list of created indexes
+  int ef_search = 100;  // hnsw.ef_search when SearchOptions::ef_search is 0 (server default: 40)
+};
+
+class PgVectorStore : public VectorStore {
+ public:
+  /// Uses `pool` (initialised or not; initialize() is called). Creates the registry tables and
+  /// the `vector` extension when missing. Throws ConnectionError / QueryError.
+  explicit PgVectorStore(std::shared_ptr<DatabaseConnectionPool> pool,
+                         PgVectorStoreOptions options = {});
+  ~PgVectorStore() override;
+
+  /// Registers an existing table `name` (not created by ragperf) with its column names, so
+  /// that search() works on it. Validates every identifier and checks that the columns exist
+  /// and that the embedding column is a vector of `dim`. Throws InputError naming what is
+  /// wrong.
+  CollectionInfo adopt(const std::string& name, size_t dim, Metric metric,
+                       const std::string& model_id, const PgColumns& columns);
+
+  CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                   const std::string& model_id) override;
+  std::optional<CollectionInfo> collection(const std::string& name) override;
+  std::vector<CollectionInfo> collections() override;
+  std::optional<std::string> source_hash(const std::string& collection,
+                                         const std::string& source) override;
+  void replace_source(const std::string& collection, const std::string& source,
+                      const std::string& source_hash, std::span<const Chunk> chunks) override;
+  size_t remove_source(const std::string& collection, const std::string& source) override;
+  void add(const std::string& collection, std::span<const Chunk> chunks) override;
+  std::vector<Hit> search(const std::string& collection, std::span<const float> query,
+                          const SearchOptions& options) override;
+  size_t count(const std::string& collection) override;
+  void drop(const std::string& collection) override;
+  std::string describe() const override;
+
+  /// search() as an awaitable; must run on pool().get_executor().
+  db::awaitable<std::vector<Hit>> async_search(std::string collection, std::vector<float> query,
+                                               SearchOptions options);
+
+  DatabaseConnectionPool& pool();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// PgVectorStore on a new pool from the settings (DATABASE_URL or PG* variables, pool sizes).
+std::unique_ptr<VectorStore> open_pgvector_store(const Settings& settings);
+
+}  // namespace ragperf

@@ -1,0 +1,139 @@
+// ragperf/vector_store.h defines `VectorStore`, the one interface every store implements:
+// `LocalStore` (embedded SQLite + hnswlib, the default when no database is configured,
+// ragperf/local_store.h) and `PgVectorStore` (PostgreSQL + pgvector, ragperf/pgvector_store.h).
+//
+// A store holds named collections (a PostgreSQL table each). A collection records the dimension,
+// the metric and the id of the model its vectors came from, so vectors of different models are
+// never mixed. Chunks are grouped by `source` (a file path) so that ingest is idempotent:
+//
+//   auto store = ragperf::open_store(settings);            // pgvector or local, see open_store()
+//   store->ensure_collection("docs", model->dim(), ragperf::Metric::kCosine, model->id());
+//   if (store->source_hash("docs", path) != file_hash)
+//     store->replace_source("docs", path, file_hash, chunks);  // old chunks out, new in,
+//     atomically
+//   std::vector<ragperf::Hit> hits = store->search("docs", query_vector, {.top_k = 4});
+//
+// Scores: higher is better for every metric — cosine similarity (kCosine), inner product
+// (kInnerProduct), negative Euclidean distance (kL2). Hits come sorted by descending score, ties
+// broken by ascending id.
+//
+// Identifiers: collection names (and configurable column names) come from users; they must match
+// [A-Za-z_][A-Za-z0-9_]{0,62} (validate_identifier()), else InputError naming the identifier.
+// No SQL is ever built from unchecked text.
+//
+// Thread-safety: every method may be called from any thread. Searches run concurrently; writes
+// (ensure_collection, add, replace_source, remove_source, drop) are serialised per store.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ragperf {
+
+struct Settings;
+
+/// Similarity used for a collection. Fixed when the collection is created.
+enum class Metric { kCosine, kInnerProduct, kL2 };
+
+/// "cosine", "ip", "l2".
+const char* to_string(Metric metric);
+/// Parses "cosine", "ip" / "inner_product", "l2"; throws InputError naming the text otherwise.
+Metric parse_metric(std::string_view text);
+
+/// What a store knows about one collection.
+struct CollectionInfo {
+  std::string name;  // collection (table) name, a valid identifier
+  size_t dim = 0;    // vector dimension
+  Metric metric = Metric::kCosine;
+  std::string model_id;  // EmbeddingModel::id() of the model that produced the vectors
+  size_t count = 0;      // number of chunks stored
+};
+
+/// One chunk to store.
+struct Chunk {
+  std::string id;                // unique within the collection; an existing id is replaced
+  std::string text;              // the chunk's text
+  std::string metadata_json;     // a JSON object as text ("" means {}); InputError when invalid
+  std::string content_hash;      // hash of `text` (for deduplication and idempotent ingest)
+  std::string source;            // the file (or other origin) the chunk came from; may be ""
+  std::vector<float> embedding;  // [dim] floats, all finite; InputError otherwise
+};
+
+/// One search result.
+struct Hit {
+  std::string id;
+  std::string text;
+  float score = 0;            // higher is better (see the file comment)
+  std::string metadata_json;  // a JSON object as text ("{}" when none)
+  std::string source;         // Chunk::source
+  std::string source_table;   // the collection the hit came from
+};
+
+struct SearchOptions {
+  size_t top_k = 4;    // hits wanted (>= 1); fewer come back when the collection is smaller
+  bool exact = false;  // true: brute force over every vector (the ranking equals a full sort)
+  int ef_search = 0;   // ANN candidate list size; 0: the store's default (>= top_k is enforced)
+};
+
+/// Throws InputError naming `what` and `name` unless `name` matches [A-Za-z_][A-Za-z0-9_]{0,62}.
+/// `what` is e.g. "table" or "column".
+void validate_identifier(std::string_view name, std::string_view what = "table");
+
+class VectorStore {
+ public:
+  virtual ~VectorStore() = default;
+
+  /// Creates the collection if missing; returns its info. Throws InputError when it exists with
+  /// another dimension, metric or model: "table T was ingested with model X (dim D); query it
+  /// with --model X or re-ingest".
+  virtual CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                           const std::string& model_id) = 0;
+
+  /// Info for `name`, or nullopt when it does not exist. Validates the name.
+  virtual std::optional<CollectionInfo> collection(const std::string& name) = 0;
+
+  /// Every collection, sorted by name.
+  virtual std::vector<CollectionInfo> collections() = 0;
+
+  /// The hash recorded by the last replace_source() for `source`, or nullopt. Throws InputError
+  /// for an unknown collection (as every method below does).
+  virtual std::optional<std::string> source_hash(const std::string& collection,
+                                                 const std::string& source) = 0;
+
+  /// Atomically removes every chunk of `source` and adds `chunks` (whose `source` is set to
+  /// `source`), recording `source_hash`. A crash leaves either the old or the new state.
+  virtual void replace_source(const std::string& collection, const std::string& source,
+                              const std::string& source_hash, std::span<const Chunk> chunks) = 0;
+
+  /// Removes every chunk of `source` and its recorded hash; returns the chunks removed.
+  virtual size_t remove_source(const std::string& collection, const std::string& source) = 0;
+
+  /// Adds (or replaces, by id) chunks in one transaction: all or nothing.
+  virtual void add(const std::string& collection, std::span<const Chunk> chunks) = 0;
+
+  /// The best `options.top_k` chunks for `query` ([dim] floats), best first. Throws InputError on
+  /// a dimension mismatch or non-finite values.
+  virtual std::vector<Hit> search(const std::string& collection, std::span<const float> query,
+                                  const SearchOptions& options) = 0;
+
+  /// Number of chunks in the collection.
+  virtual size_t count(const std::string& collection) = 0;
+
+  /// Deletes the collection and everything in it; a missing collection is not an error.
+  virtual void drop(const std::string& collection) = 0;
+
+  /// Where the data lives, safe to print: "local store at PATH" or "postgresql://u:****@h/db".
+  virtual std::string describe() const = 0;
+};
+
+/// The store the settings select: PgVectorStore when DATABASE_URL (or libpq's PGHOST /
+/// PGDATABASE / PGSERVICE) is set, else LocalStore under RAGPERF_HOME/store (created if
+/// missing). Throws ConnectionError / InputError naming the location when it cannot be opened.
+std::unique_ptr<VectorStore> open_store(const Settings& settings);
+
+}  // namespace ragperf

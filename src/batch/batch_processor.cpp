@@ -1,0 +1,587 @@
+#include "ragperf/batch_processor.h"
+
+#include <algorithm>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "batch/hit_codec.h"
+#include "batch/task_pool.h"
+#include "batch/utf8_check.h"
+#include "ragperf/async_embedding.h"
+#include "ragperf/config.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/monitor.h"
+#include "ragperf/semantic_cache.h"
+
+namespace ragperf {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Embedder = std::function<EmbeddingMatrix(std::span<const std::string>)>;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// The start of a query for messages: at most 48 bytes, control bytes shown as '?'.
+std::string preview(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= 48) {
+      out += "...";
+      break;
+    }
+    out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+  }
+  return out;
+}
+
+struct Entry {
+  uint64_t seq = 0;
+  std::string text;
+  QueryOptions options;
+  Clock::time_point enqueued;
+  BatchProcessor::Callback done;
+};
+using EntryPtr = std::shared_ptr<Entry>;
+
+}  // namespace
+
+BatchProcessorOptions BatchProcessorOptions::from_settings(const Settings& settings) {
+  BatchProcessorOptions o;
+  if (settings.batch_size < 1) {
+    throw ConfigError("BATCH_SIZE=" + std::to_string(settings.batch_size) +
+                      ": the batch size must be at least 1");
+  }
+  o.batch_size = static_cast<size_t>(settings.batch_size);
+  o.timeout = std::chrono::duration<double>(settings.batch_timeout_s);
+  return o;
+}
+
+struct BatchProcessor::Impl {
+  Impl(Embedder embedder, size_t model_dim, std::string model_identity, VectorStore& vector_store,
+       std::string table_name, BatchProcessorOptions opts);
+  ~Impl();
+
+  void submit(std::string text, QueryOptions options, Callback done);
+  size_t process_batch();
+  void close(CloseMode mode);
+
+  void dispatch_loop();
+  void run_batch(std::vector<EntryPtr> batch);
+  void search_one(const EntryPtr& e, std::vector<float> vec);
+  /// Answers `e` (exactly once) and updates the counters.
+  void finish(const EntryPtr& e, std::exception_ptr error, std::vector<Hit> hits,
+              bool cancelled = false);
+  /// The error to drop `e` with when its caller gave up, else nullptr.
+  std::exception_ptr abandoned(const Entry& e, Clock::time_point now) const;
+  void record(const char* stage, double seconds) const {
+    if (options.monitor) options.monitor->record(stage, seconds);
+  }
+  void count(const char* counter, uint64_t n = 1) const {
+    if (options.monitor && n) options.monitor->increment(counter, n);
+  }
+
+  Embedder embed;
+  size_t dim;
+  std::string model_id;
+  VectorStore& store;
+  std::string table;
+  BatchProcessorOptions options;
+  CacheScope scope;
+
+  mutable std::mutex mutex;
+  std::condition_variable work_cv;  // the dispatcher waits on it
+  std::condition_variable idle_cv;  // close() waits on it for pending == 0
+  std::deque<EntryPtr> queue;
+  uint64_t next_seq = 0;
+  uint64_t flush_before = 0;  // queued entries with seq < flush_before run without waiting
+  size_t pending = 0;         // admitted, not yet answered
+  bool closed = false;        // no new queries
+  bool stopping = false;      // the dispatcher exits once the queue is empty
+  BatchStats stats;
+
+  std::mutex close_mutex;
+  bool shut_down = false;
+  std::unique_ptr<batch::TaskPool> searches;
+  std::thread dispatcher;
+};
+
+BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string model_identity,
+                           VectorStore& vector_store, std::string table_name,
+                           BatchProcessorOptions opts)
+    : embed(std::move(embedder)),
+      dim(model_dim),
+      model_id(std::move(model_identity)),
+      store(vector_store),
+      table(std::move(table_name)),
+      options(opts) {
+  if (options.batch_size < 1) {
+    throw ConfigError("BatchProcessor batch_size=0 (BATCH_SIZE): it must be at least 1");
+  }
+  if (!(options.timeout.count() >= 0)) {
+    throw ConfigError("BatchProcessor timeout=" + std::to_string(options.timeout.count()) +
+                      " s (BATCH_TIMEOUT): it must be a number >= 0");
+  }
+  if (options.max_queue < 1) {
+    throw ConfigError("BatchProcessor max_queue=0: at least one query must be admitted");
+  }
+  if (options.search.top_k < 1) {
+    throw ConfigError("BatchProcessor search.top_k=0: ask for at least one hit");
+  }
+  validate_identifier(table, "table");
+  const auto info = store.collection(table);
+  if (!info) {
+    throw InputError("table " + table + " does not exist in " + store.describe() +
+                     "; ingest into it first (ragperf ingest --table " + table + ")");
+  }
+  if (info->dim != dim || (!info->model_id.empty() && info->model_id != model_id)) {
+    throw InputError("table " + table + " was ingested with model " + info->model_id + " (dim " +
+                     std::to_string(info->dim) + "), but this BatchProcessor embeds with model " +
+                     model_id + " (dim " + std::to_string(dim) + "); query it with model " +
+                     info->model_id + " or re-ingest");
+  }
+  scope.tables = {table};
+  scope.top_k = options.search.top_k;
+  scope.model_id = model_id;
+  scope.metric = to_string(info->metric);
+  if (options.search.exact) scope.filters = "exact";
+  size_t threads = options.search_threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  searches = std::make_unique<batch::TaskPool>(threads);
+  dispatcher = std::thread([this] { dispatch_loop(); });
+}
+
+BatchProcessor::Impl::~Impl() {
+  try {
+    close(CloseMode::kFinishPending);
+  } catch (...) {  // close() does not throw in practice; a destructor must not
+  }
+}
+
+std::exception_ptr BatchProcessor::Impl::abandoned(const Entry& e, Clock::time_point now) const {
+  if (e.options.stop.stop_requested()) {
+    return std::make_exception_ptr(
+        CancelledError("query '" + preview(e.text) + "' on table " + table +
+                       " was cancelled by its caller before it ran; it was dropped unprocessed"));
+  }
+  if (e.options.deadline && now > *e.options.deadline) {
+    char waited[64];
+    std::snprintf(waited, sizeof waited, "%.1f ms", 1e3 * seconds_between(e.enqueued, now));
+    return std::make_exception_ptr(TimeoutError(
+        "query '" + preview(e.text) + "' on table " + table + " passed its deadline after " +
+        waited + " in the batch queue and was dropped; allow a later deadline, lower " +
+        "BATCH_TIMEOUT, or add capacity"));
+  }
+  return nullptr;
+}
+
+void BatchProcessor::Impl::finish(const EntryPtr& e, std::exception_ptr error,
+                                  std::vector<Hit> hits, bool cancelled) {
+  // Counters first, so that stats() agrees with every answer a caller has seen. close() waits
+  // for pending == 0 and then joins the threads that call finish(), so `done` still runs before
+  // close() returns.
+  {
+    std::lock_guard lock(mutex);
+    if (error) {
+      ++stats.failed;
+    } else {
+      ++stats.completed;
+    }
+    if (cancelled) ++stats.cancelled;
+    if (--pending == 0) idle_cv.notify_all();
+  }
+  if (e->done) {
+    try {
+      e->done(error, std::move(hits));
+    } catch (...) {  // a callback must not throw; its exception cannot reach anyone
+    }
+    e->done = nullptr;
+  }
+}
+
+void BatchProcessor::Impl::submit(std::string text, QueryOptions qopts, Callback done) {
+  if (!done) throw InputError("BatchProcessor::submit: the result callback is empty");
+  {
+    std::lock_guard lock(mutex);
+    if (closed) {
+      throw UnavailableError("the BatchProcessor for table " + table +
+                             " is closed; queries are no longer accepted (create a new one)");
+    }
+  }
+  if (auto at = batch::invalid_utf8_offset(text)) {
+    {
+      std::lock_guard lock(mutex);
+      ++stats.queries;
+      ++stats.failed;
+    }
+    done(std::make_exception_ptr(InputError("query text is not valid UTF-8 (byte " +
+                                            std::to_string(*at) + " of " +
+                                            std::to_string(text.size()) + "); send UTF-8 text")),
+         {});
+    return;
+  }
+  if (options.cache) {
+    std::optional<std::vector<Hit>> cached;
+    try {
+      if (auto hit = options.cache->lookup_exact(scope, text))
+        cached = batch::decode_hits(hit->payload);
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex);
+        ++stats.queries;
+        ++stats.failed;
+      }
+      done(std::current_exception(), {});
+      return;
+    }
+    if (cached) {
+      {
+        std::lock_guard lock(mutex);
+        ++stats.queries;
+        ++stats.completed;
+        ++stats.cache_exact_hits;
+      }
+      count("batch_cache_hits");
+      done(nullptr, std::move(*cached));
+      return;
+    }
+  }
+  auto e = std::make_shared<Entry>();
+  e->text = std::move(text);
+  e->options = std::move(qopts);
+  e->done = std::move(done);
+  {
+    std::lock_guard lock(mutex);
+    if (closed) {
+      throw UnavailableError("the BatchProcessor for table " + table +
+                             " is closed; queries are no longer accepted (create a new one)");
+    }
+    if (pending >= options.max_queue) {
+      ++stats.rejected;
+      count("batch_rejected");
+      throw OverloadedError(
+          "the batch queue for table " + table + " is full (" + std::to_string(pending) +
+          " queries waiting or running, max_queue=" + std::to_string(options.max_queue) +
+          "); retry later, raise max_queue, or add capacity");
+    }
+    e->seq = next_seq++;
+    e->enqueued = Clock::now();
+    queue.push_back(std::move(e));
+    ++pending;
+    ++stats.queries;
+  }
+  work_cv.notify_one();
+}
+
+size_t BatchProcessor::Impl::process_batch() {
+  size_t n = 0;
+  {
+    std::lock_guard lock(mutex);
+    flush_before = next_seq;
+    n = queue.size();
+  }
+  work_cv.notify_one();
+  return n;
+}
+
+void BatchProcessor::Impl::dispatch_loop() {
+  for (;;) {
+    std::vector<EntryPtr> batch;
+    {
+      std::unique_lock lock(mutex);
+      for (;;) {
+        if (queue.empty()) {
+          if (stopping) return;
+          work_cv.wait(lock);
+          continue;
+        }
+        if (options.flush_when_idle || queue.size() >= options.batch_size ||
+            queue.front()->seq < flush_before) {
+          break;
+        }
+        const auto due =
+            queue.front()->enqueued + std::chrono::duration_cast<Clock::duration>(options.timeout);
+        if (Clock::now() >= due) break;
+        work_cv.wait_until(lock, due);
+      }
+      const size_t n = std::min(queue.size(), options.batch_size);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+    run_batch(std::move(batch));
+  }
+}
+
+void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
+  const auto start = Clock::now();
+  std::vector<EntryPtr> live;
+  live.reserve(batch.size());
+  uint64_t dropped = 0;
+  for (auto& e : batch) {
+    if (auto error = abandoned(*e, start)) {
+      ++dropped;
+      finish(e, error, {}, /*cancelled=*/true);
+      continue;
+    }
+    record("queue", seconds_between(e->enqueued, start));
+    live.push_back(std::move(e));
+  }
+  count("batch_cancelled", dropped);
+  if (live.empty()) return;
+
+  // One forward pass for the whole batch; if the model rejects it, each text alone so that only
+  // the bad one fails.
+  const size_t n = live.size();
+  std::vector<std::string> texts;
+  texts.reserve(n);
+  for (const auto& e : live) texts.push_back(e->text);
+  EmbeddingMatrix m;
+  std::vector<char> ok(n, 1);
+  try {
+    m = embed(texts);
+    if (m.rows != n || m.dim != dim) {
+      throw ModelError("the embedding model returned " + std::to_string(m.rows) + " x " +
+                       std::to_string(m.dim) + " for " + std::to_string(n) + " texts (dim " +
+                       std::to_string(dim) + " expected)");
+    }
+  } catch (...) {
+    m.rows = n;
+    m.dim = dim;
+    m.data.assign(n * dim, 0.0f);
+    for (size_t i = 0; i < n; ++i) {
+      try {
+        EmbeddingMatrix one = embed(std::span<const std::string>(&texts[i], 1));
+        if (one.rows != 1 || one.dim != dim) {
+          throw ModelError("the embedding model returned " + std::to_string(one.rows) + " x " +
+                           std::to_string(one.dim) + " for one text (dim " + std::to_string(dim) +
+                           " expected)");
+        }
+        std::copy(one.data.begin(), one.data.end(), m.row(i).begin());
+      } catch (...) {
+        ok[i] = 0;
+        finish(live[i], std::current_exception(), {});
+      }
+    }
+  }
+  record("embed", seconds_between(start, Clock::now()));
+  {
+    std::lock_guard lock(mutex);
+    ++stats.batches;
+    stats.batched_queries += n;
+    stats.largest_batch = std::max(stats.largest_batch, n);
+  }
+  count("batch_batches");
+  count("batch_queries", n);
+
+  for (size_t i = 0; i < n; ++i) {
+    if (!ok[i]) continue;
+    const EntryPtr& e = live[i];
+    const auto row = m.row(i);
+    if (options.cache) {
+      std::optional<std::vector<Hit>> cached;
+      bool exact = false;
+      try {
+        if (auto hit = options.cache->lookup(scope, e->text, row)) {
+          cached = batch::decode_hits(hit->payload);
+          exact = hit->kind == CacheHitKind::kExact;
+        }
+      } catch (...) {
+        finish(e, std::current_exception(), {});
+        continue;
+      }
+      if (cached) {
+        {
+          std::lock_guard lock(mutex);
+          ++(exact ? stats.cache_exact_hits : stats.cache_semantic_hits);
+        }
+        count("batch_cache_hits");
+        finish(e, nullptr, std::move(*cached));
+        continue;
+      }
+    }
+    searches->submit([this, e, vec = std::vector<float>(row.begin(), row.end())]() mutable {
+      search_one(e, std::move(vec));
+    });
+  }
+}
+
+void BatchProcessor::Impl::search_one(const EntryPtr& e, std::vector<float> vec) {
+  const auto start = Clock::now();
+  if (auto error = abandoned(*e, start)) {
+    count("batch_cancelled");
+    finish(e, error, {}, /*cancelled=*/true);
+    return;
+  }
+  std::vector<Hit> hits;
+  try {
+    hits = store.search(table, vec, options.search);
+  } catch (...) {
+    finish(e, std::current_exception(), {});
+    return;
+  }
+  record("query", seconds_between(start, Clock::now()));
+  if (options.cache) {
+    try {
+      options.cache->store(scope, e->text, vec, batch::encode_hits(hits));
+    } catch (...) {  // a query whose hits are good does not fail because caching them did
+    }
+  }
+  const auto enqueued = e->enqueued;
+  finish(e, nullptr, std::move(hits));
+  record("total", seconds_between(enqueued, Clock::now()));
+}
+
+void BatchProcessor::Impl::close(CloseMode mode) {
+  std::lock_guard close_lock(close_mutex);
+  if (shut_down) return;
+  std::deque<EntryPtr> failing;
+  {
+    std::lock_guard lock(mutex);
+    closed = true;
+    if (mode == CloseMode::kFailPending) {
+      failing.swap(queue);
+    }
+  }
+  for (const auto& e : failing) {
+    finish(e,
+           std::make_exception_ptr(UnavailableError(
+               "query '" + preview(e->text) + "' on table " + table +
+               " was not run: its BatchProcessor was closed while it was queued; retry it")),
+           {});
+  }
+  {
+    std::unique_lock lock(mutex);
+    flush_before = next_seq;
+    stopping = true;
+    work_cv.notify_all();
+    idle_cv.wait(lock, [this] { return pending == 0; });
+  }
+  if (dispatcher.joinable()) dispatcher.join();
+  searches->stop();
+  shut_down = true;
+}
+
+// ---- BatchProcessor ----
+
+namespace {
+
+Embedder async_embedder(AsyncEmbedding& e) {
+  return [&e](std::span<const std::string> texts) {
+    return e.embed_batch(std::vector<std::string>(texts.begin(), texts.end())).get();
+  };
+}
+
+Embedder model_embedder(EmbeddingModel& m) {
+  return [&m](std::span<const std::string> texts) { return m.embed(texts); };
+}
+
+BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double> timeout) {
+  BatchProcessorOptions o;
+  o.batch_size = batch_size;
+  o.timeout = timeout;
+  return o;
+}
+
+}  // namespace
+
+BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
+                               BatchProcessorOptions options)
+    : impl_(std::make_unique<Impl>(async_embedder(embed_model), embed_model.dim(),
+                                   embed_model.model().id(), store, std::move(table), options)) {}
+
+BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
+                               BatchProcessorOptions options)
+    : impl_(std::make_unique<Impl>(model_embedder(embed_model), embed_model.dim(), embed_model.id(),
+                                   store, std::move(table), options)) {}
+
+BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
+                               size_t batch_size, std::chrono::duration<double> timeout)
+    : BatchProcessor(embed_model, store, std::move(table), with_size(batch_size, timeout)) {}
+
+BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
+                               size_t batch_size, std::chrono::duration<double> timeout)
+    : BatchProcessor(embed_model, store, std::move(table), with_size(batch_size, timeout)) {}
+
+BatchProcessor::~BatchProcessor() = default;
+
+std::future<std::vector<Hit>> BatchProcessor::add_query(std::string text, QueryOptions options) {
+  auto promise = std::make_shared<std::promise<std::vector<Hit>>>();
+  auto future = promise->get_future();
+  impl_->submit(std::move(text), std::move(options),
+                [promise](std::exception_ptr error, std::vector<Hit> hits) {
+                  if (error) {
+                    promise->set_exception(error);
+                  } else {
+                    promise->set_value(std::move(hits));
+                  }
+                });
+  return future;
+}
+
+boost::asio::awaitable<std::vector<Hit>> BatchProcessor::async_query(std::string text,
+                                                                     QueryOptions options) {
+  auto initiate = [this, text = std::move(text),
+                   options = std::move(options)](auto handler) mutable {
+    auto work = boost::asio::make_work_guard(handler);
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    using Work = decltype(work);
+    auto shared_work = std::make_shared<Work>(std::move(work));
+    auto deliver = [shared, shared_work](std::exception_ptr error, std::vector<Hit> hits) {
+      auto executor = shared_work->get_executor();
+      boost::asio::post(executor, [shared, shared_work, error, hits = std::move(hits)]() mutable {
+        (*shared)(error, std::move(hits));
+        shared_work->reset();
+      });
+    };
+    try {
+      impl_->submit(std::move(text), std::move(options), deliver);
+    } catch (...) {
+      deliver(std::current_exception(), {});
+    }
+  };
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                 void(std::exception_ptr, std::vector<Hit>)>(
+      std::move(initiate), boost::asio::use_awaitable);
+}
+
+void BatchProcessor::submit(std::string text, QueryOptions options, Callback done) {
+  impl_->submit(std::move(text), std::move(options), std::move(done));
+}
+
+size_t BatchProcessor::process_batch() {
+  return impl_->process_batch();
+}
+
+void BatchProcessor::close(CloseMode mode) {
+  impl_->close(mode);
+}
+
+BatchStats BatchProcessor::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  BatchStats s = impl_->stats;
+  s.queued = impl_->queue.size();
+  s.in_flight = impl_->pending;
+  return s;
+}
+
+const BatchProcessorOptions& BatchProcessor::options() const {
+  return impl_->options;
+}
+
+const std::string& BatchProcessor::table() const {
+  return impl_->table;
+}
+
+}  // namespace ragperf

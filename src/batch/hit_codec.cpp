@@ -1,0 +1,95 @@
+#include "batch/hit_codec.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace ragperf::batch {
+namespace {
+
+constexpr std::string_view kMagic = "RPH1";
+
+void put_u32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+
+void put_str(std::string& out, const std::string& s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out += s;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    std::memcpy(&v, in_.data(), 4);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool f32(float& v) {
+    if (in_.size() < 4) return false;
+    std::memcpy(&v, in_.data(), 4);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool str(std::string& s) {
+    uint32_t n = 0;
+    if (!u32(n) || in_.size() < n) return false;
+    s.assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
+  void skip(size_t n) { in_.remove_prefix(n); }
+
+ private:
+  std::string_view in_;
+};
+
+}  // namespace
+
+std::string encode_hits(const std::vector<Hit>& hits) {
+  size_t bytes = kMagic.size() + 4;
+  for (const auto& h : hits) {
+    bytes += 4 + 5 * 4 + h.id.size() + h.text.size() + h.metadata_json.size() + h.source.size() +
+             h.source_table.size();
+  }
+  std::string out;
+  out.reserve(bytes);
+  out += kMagic;
+  put_u32(out, static_cast<uint32_t>(hits.size()));
+  for (const auto& h : hits) {
+    char b[4];
+    std::memcpy(b, &h.score, 4);
+    out.append(b, 4);
+    put_str(out, h.id);
+    put_str(out, h.text);
+    put_str(out, h.metadata_json);
+    put_str(out, h.source);
+    put_str(out, h.source_table);
+  }
+  return out;
+}
+
+std::optional<std::vector<Hit>> decode_hits(std::string_view payload) {
+  if (payload.substr(0, kMagic.size()) != kMagic) return std::nullopt;
+  Reader r(payload.substr(kMagic.size()));
+  uint32_t count = 0;
+  if (!r.u32(count)) return std::nullopt;
+  // Each hit takes at least 24 bytes: a count larger than that is malformed, not a huge alloc.
+  if (count > r.rest().size() / 24) return std::nullopt;
+  std::vector<Hit> hits(count);
+  for (auto& h : hits) {
+    if (!r.f32(h.score) || !r.str(h.id) || !r.str(h.text) || !r.str(h.metadata_json) ||
+        !r.str(h.source) || !r.str(h.source_table)) {
+      return std::nullopt;
+    }
+  }
+  if (!r.done()) return std::nullopt;
+  return hits;
+}
+
+}  // namespace ragperf::batch

@@ -1,0 +1,134 @@
+#include "cache/vector_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "ragperf/error.h"
+
+namespace ragperf::cache {
+
+float dot_product(const float* a, const float* b, size_t n) {
+  typedef float v8f __attribute__((vector_size(32)));
+  v8f acc0 = {0, 0, 0, 0, 0, 0, 0, 0};
+  v8f acc1 = acc0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v8f a0, a1, b0, b1;
+    std::memcpy(&a0, a + i, sizeof a0);
+    std::memcpy(&a1, a + i + 8, sizeof a1);
+    std::memcpy(&b0, b + i, sizeof b0);
+    std::memcpy(&b1, b + i + 8, sizeof b1);
+    acc0 += a0 * b0;
+    acc1 += a1 * b1;
+  }
+  acc0 += acc1;
+  float sum = 0;
+  for (int k = 0; k < 8; ++k) sum += acc0[k];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+size_t signature_radius(float threshold) {
+  const double t = std::clamp(static_cast<double>(threshold), -1.0, 1.0);
+  const double p = std::acos(t) / M_PI;  // chance that one hyperplane separates the pair
+  const double n = static_cast<double>(kSignatureBits);
+  return static_cast<size_t>(std::ceil(n * p + 4.0 * std::sqrt(n * p * (1 - p))));
+}
+
+VectorIndex::VectorIndex(size_t dim, size_t signature_min_rows)
+    : dim_(dim), signature_min_rows_(signature_min_rows), hyperplanes_(kSignatureBits * dim) {
+  std::mt19937 rng(20240607);  // fixed: the same signatures in every run
+  std::normal_distribution<float> normal(0, 1);
+  for (auto& x : hyperplanes_) x = normal(rng);
+}
+
+void VectorIndex::signature(const float* v, uint64_t* out) const {
+  for (size_t w = 0; w < kSignatureWords; ++w) out[w] = 0;
+  for (size_t b = 0; b < kSignatureBits; ++b) {
+    if (dot_product(hyperplanes_.data() + b * dim_, v, dim_) >= 0)
+      out[b / 64] |= uint64_t{1} << (b % 64);
+  }
+}
+
+void VectorIndex::add(uint64_t entry_id, std::span<const float> v) {
+  RAGPERF_ASSERT(v.size() == dim_);
+  RAGPERF_ASSERT(!row_of_.count(entry_id));
+  row_of_[entry_id] = row_ids_.size();
+  row_ids_.push_back(entry_id);
+  rows_.insert(rows_.end(), v.begin(), v.end());
+  uint64_t sig[kSignatureWords];
+  signature(v.data(), sig);
+  for (size_t w = 0; w < kSignatureWords; ++w) signatures_[w].push_back(sig[w]);
+}
+
+void VectorIndex::remove(uint64_t entry_id) {
+  auto it = row_of_.find(entry_id);
+  if (it == row_of_.end()) return;
+  const size_t row = it->second;
+  const size_t last = row_ids_.size() - 1;
+  if (row != last) {
+    std::memcpy(rows_.data() + row * dim_, rows_.data() + last * dim_, dim_ * sizeof(float));
+    for (auto& column : signatures_) column[row] = column[last];
+    row_ids_[row] = row_ids_[last];
+    row_of_[row_ids_[row]] = row;
+  }
+  row_ids_.pop_back();
+  rows_.resize(row_ids_.size() * dim_);
+  for (auto& column : signatures_) column.pop_back();
+  row_of_.erase(it);
+}
+
+std::vector<VectorMatch> VectorIndex::search(std::span<const float> q, float threshold,
+                                             size_t max_results) const {
+  RAGPERF_ASSERT(q.size() == dim_);
+  std::vector<VectorMatch> out;
+  const size_t n = row_ids_.size();
+  const size_t radius = signature_radius(threshold);
+  if (n < signature_min_rows_ || radius >= kSignatureBits / 2) {
+    const float* row = rows_.data();
+    for (size_t r = 0; r < n; ++r, row += dim_) {
+      const float sim = dot_product(q.data(), row, dim_);
+      if (sim >= threshold) out.push_back({row_ids_[r], sim});
+    }
+  } else {
+    uint64_t qs[kSignatureWords];
+    signature(q.data(), qs);
+    // Hamming distances over the first two signature words for a block of rows (a vectorised
+    // popcount loop); rows still within the radius add the other words, and those still within
+    // it get an exact dot product. A partial distance only grows, so nothing in range is lost.
+    static_assert(kSignatureWords >= 2);
+    constexpr size_t kBlock = 1024;
+    uint16_t dist[kBlock];
+    const uint64_t* c0 = signatures_[0].data();
+    const uint64_t* c1 = signatures_[1].data();
+    for (size_t start = 0; start < n; start += kBlock) {
+      const size_t len = std::min(kBlock, n - start);
+      unsigned nearest = kSignatureBits;
+      for (size_t i = 0; i < len; ++i) {
+        const auto d = static_cast<uint16_t>(__builtin_popcountll(c0[start + i] ^ qs[0]) +
+                                             __builtin_popcountll(c1[start + i] ^ qs[1]));
+        dist[i] = d;
+        nearest = std::min<unsigned>(nearest, d);
+      }
+      if (nearest > radius) continue;  // the usual case: nothing in this block is in range
+      for (size_t i = 0; i < len; ++i) {
+        if (dist[i] > radius) continue;
+        const size_t r = start + i;
+        size_t d = dist[i];
+        for (size_t w = 2; w < kSignatureWords && d <= radius; ++w)
+          d += static_cast<size_t>(__builtin_popcountll(signatures_[w][r] ^ qs[w]));
+        if (d > radius) continue;
+        const float sim = dot_product(q.data(), rows_.data() + r * dim_, dim_);
+        if (sim >= threshold) out.push_back({row_ids_[r], sim});
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const VectorMatch& a, const VectorMatch& b) { return a.similarity > b.similarity; });
+  if (out.size() > max_results) out.resize(max_results);
+  return out;
+}
+
+}  // namespace ragperf::cache

@@ -1,0 +1,83 @@
+// `ragperf ingest PATH... --table T`: reads .txt/.md/.html files (folders recursively), chunks,
+// embeds and stores them; unchanged files are skipped, changed ones replaced. A progress bar on a
+// terminal, a one-line summary always; skipped files are listed on stderr with their reason.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "command.h"
+#include "ragperf/config.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/error.h"
+#include "ragperf/ingest.h"
+#include "ragperf/vector_store.h"
+
+namespace {
+
+struct IngestArgs {
+  std::vector<std::string> paths;
+  std::string table;
+  std::string model;        // empty: EMBED_MODEL
+  size_t chunk_tokens = 0;  // 0: min(256, the model's max tokens)
+  size_t overlap = 32;
+  std::string metric = "cosine";
+};
+
+void setup_ingest(CLI::App& app) {
+  auto args = std::make_shared<IngestArgs>();
+  auto* cmd = app.add_subcommand(
+      "ingest", "Chunk, embed and store .txt/.md/.html files (folders recursively) in a table");
+  cmd->add_option("paths", args->paths, "Files or folders to ingest")->required();
+  cmd->add_option("--table,-t", args->table, "Table (collection) to write; created when missing")
+      ->required();
+  cmd->add_option("--model,-m", args->model,
+                  "Embedding model folder or hub id (default: EMBED_MODEL); a table keeps the "
+                  "model it was first ingested with");
+  cmd->add_option("--chunk-tokens", args->chunk_tokens,
+                  "Tokens per chunk at most, heading included: larger chunks carry more context "
+                  "per hit, smaller ones match more precisely (default: min(256, model limit))");
+  auto* overlap = cmd->add_option(
+      "--overlap", args->overlap,
+      "Tokens of trailing whole sentences repeated at the next chunk's start "
+      "(default 32, at most a quarter of --chunk-tokens): more keeps context across "
+      "chunk borders, at the cost of more chunks");
+  cmd->add_option("--metric", args->metric,
+                  "Similarity for a new table: cosine, ip or l2 (default cosine)");
+  cmd->callback([args, overlap] {
+    ragperf::Settings settings = ragperf::load_settings();
+    ragperf::IngestOptions options;
+    options.table = args->table;
+    options.chunker.max_tokens = args->chunk_tokens;
+    options.chunker.overlap_tokens = args->overlap;
+    if (overlap->count() == 0 && args->chunk_tokens != 0) {
+      options.chunker.overlap_tokens = std::min(args->overlap, args->chunk_tokens / 4);
+    }
+    options.embed_batch = static_cast<size_t>(settings.embed_batch);
+    options.metric = ragperf::parse_metric(args->metric);
+    ragperf::validate_identifier(options.table, "table");
+    std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
+    ragperf::collect_files(paths);  // a missing path fails before the model loads
+
+    auto model = ragperf::load_embedding_model(
+        args->model.empty() ? settings.embed_model : args->model, settings);
+    auto store = ragperf::open_store(settings);
+    ragperf::IngestPipeline pipeline(*model, *store, options);
+    auto progress = ragperf::make_console_progress(stderr);
+    ragperf::IngestStats stats = pipeline.run(paths, progress.get());
+
+    constexpr size_t kMaxListed = 20;
+    for (size_t i = 0; i < stats.skipped.size() && i < kMaxListed; ++i) {
+      std::cerr << "skipped " << stats.skipped[i].path.string() << ": " << stats.skipped[i].reason
+                << "\n";
+    }
+    if (stats.skipped.size() > kMaxListed) {
+      std::cerr << "skipped " << stats.skipped.size() - kMaxListed << " more files\n";
+    }
+    std::cout << "table " << options.table << " (" << store->describe()
+              << "): " << ragperf::format_summary(stats) << "\n";
+  });
+}
+
+}  // namespace
+
+RAGPERF_REGISTER_COMMAND(setup_ingest);

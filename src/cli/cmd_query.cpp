@@ -1,0 +1,215 @@
+// `ragperf query TEXT`: embeds the text once, searches every table at the same time
+// (ParallelRetriever), prints the ranked hits and the time of each stage. Without TEXT it reads
+// JSON lines {"text": ...} on stdin and writes one JSON result per line, loading the model and
+// opening the store once.
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "ragperf/config.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/error.h"
+#include "ragperf/retriever.h"
+#include "ragperf/vector_store.h"
+
+namespace {
+
+struct QueryArgs {
+  std::string text;
+  std::vector<std::string> tables;
+  size_t top_k = 4;
+  std::string model;
+  bool json = false;
+  bool exact = false;
+  bool rrf = false;
+  bool partial = false;
+  bool no_dedup = false;
+  int ef_search = 0;
+  size_t snippet = 200;
+};
+
+constexpr const char* kDemoModelName = "glove-6b-100d";
+
+// --model, else EMBED_MODEL when the user set it, else the demo's GloVe model when every table
+// to search was ingested with it and it is prepared, else EMBED_MODEL's default.
+std::string choose_model(const QueryArgs& args, const ragperf::Settings& settings,
+                         const std::vector<ragperf::CollectionInfo>& candidates) {
+  if (!args.model.empty()) return args.model;
+  const ragperf::SettingValue* v = settings.find("EMBED_MODEL");
+  if (v && v->source != ragperf::SettingSource::kDefault) return settings.embed_model;
+  const std::filesystem::path demo = settings.home / "models" / kDemoModelName;
+  const std::string prefix = std::string("static:") + kDemoModelName + "@";
+  bool all_demo = !candidates.empty();
+  for (const auto& c : candidates) all_demo &= c.model_id.rfind(prefix, 0) == 0;
+  if (all_demo && std::filesystem::exists(demo)) return demo.string();
+  return settings.embed_model;
+}
+
+std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
+  std::string out;
+  for (const auto& c : infos) {
+    out += (out.empty() ? "" : ", ") + c.name + " (model " + c.model_id + ", dim " +
+           std::to_string(c.dim) + ")";
+  }
+  return out;
+}
+
+// One stdin line -> its query text; InputError naming the line otherwise.
+std::string parse_line(const std::string& line, size_t number) {
+  const std::string where = "stdin line " + std::to_string(number);
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded()) {
+    throw ragperf::InputError(where +
+                              ": not valid JSON (or not UTF-8); expected {\"text\": \"...\"}");
+  }
+  if (!j.is_object() || !j.contains("text")) {
+    throw ragperf::InputError(where + ": missing \"text\"; expected {\"text\": \"...\"}");
+  }
+  if (!j["text"].is_string()) throw ragperf::InputError(where + ": \"text\" is not a string");
+  std::string text = j["text"].get<std::string>();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw ragperf::InputError(where + ": \"text\" is empty; give the question to search for");
+  }
+  return text;
+}
+
+void run_query(const QueryArgs& args, bool text_given) {
+  if (args.top_k == 0) throw ragperf::InputError("--top-k 0: ask for at least 1 hit");
+  if (args.ef_search < 0) throw ragperf::InputError("--ef-search must be >= 0 (0: default)");
+  if (text_given && args.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw ragperf::InputError("the query TEXT is empty; give the question to search for");
+  }
+  for (const auto& t : args.tables) ragperf::TableRef::parse(t);  // names checked before loading
+
+  const ragperf::Settings settings = ragperf::load_settings();
+  std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
+
+  // The tables to search and the model to embed with.
+  std::vector<std::string> tables = args.tables;
+  std::vector<ragperf::CollectionInfo> infos;
+  if (tables.empty()) {
+    infos = store->collections();
+    if (infos.empty()) {
+      throw ragperf::InputError("no tables in " + store->describe() +
+                                "; ingest files first (ragperf ingest PATH --table T) or run "
+                                "`ragperf demo`");
+    }
+  } else {
+    for (const auto& t : tables) {
+      if (ragperf::TableRef::parse(t).location.empty()) {
+        if (auto info = store->collection(t)) infos.push_back(*info);
+      }
+    }
+  }
+  const std::string model_name = choose_model(args, settings, infos);
+  std::shared_ptr<ragperf::EmbeddingModel> model;
+  try {
+    model = ragperf::load_embedding_model(model_name, settings);
+  } catch (const ragperf::ModelError& e) {
+    if (infos.empty()) throw;
+    throw ragperf::ModelError(std::string(e.what()) +
+                              " (the tables were ingested with: " + describe_tables(infos) + ")");
+  }
+  if (tables.empty()) {
+    std::vector<ragperf::CollectionInfo> others;
+    for (const auto& c : infos) {
+      if (c.dim == model->dim() && (c.model_id.empty() || c.model_id == model->id())) {
+        tables.push_back(c.name);
+      } else {
+        others.push_back(c);
+      }
+    }
+    if (tables.empty()) {
+      throw ragperf::InputError("no table in " + store->describe() + " was ingested with model " +
+                                model->id() + "; the tables are: " + describe_tables(infos) +
+                                ". Pass --model with a table's model, or --tables");
+    }
+  }
+
+  ragperf::RetrieveOptions options;
+  options.top_k = args.top_k;
+  options.exact = args.exact;
+  options.fusion = args.rrf ? ragperf::Fusion::kRrf : ragperf::Fusion::kScore;
+  options.partial_results = args.partial;
+  options.deduplicate = !args.no_dedup;
+  options.ef_search = args.ef_search;
+  ragperf::ParallelRetriever retriever(store, model, tables, model->dim());
+  std::vector<std::string> names;
+  for (const auto& t : tables) names.push_back(ragperf::TableRef::parse(t).display());
+
+  if (text_given) {
+    ragperf::RetrieveResult r = retriever.retrieve(args.text, options);
+    if (args.json) {
+      std::cout << ragperf::to_json(r, names, args.text) << "\n";
+    } else {
+      std::cout << "query: " << args.text << "\n"
+                << "tables: ";
+      for (size_t i = 0; i < names.size(); ++i) std::cout << (i ? ", " : "") << names[i];
+      std::cout << " in " << store->describe() << "; model " << model->id() << "\n"
+                << ragperf::format_result(r, names, args.snippet);
+    }
+    return;
+  }
+
+  // JSON lines on stdin: one result (or {"error": ...}) per line, in order.
+  std::string line;
+  size_t number = 0;
+  bool failed = false;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const std::string text = parse_line(line, number);
+      std::cout << ragperf::to_json(retriever.retrieve(text, options), names, text) << "\n";
+    } catch (const ragperf::Error& e) {
+      failed = true;
+      nlohmann::json err = {{"error", e.what()}, {"line", number}};
+      std::cout << err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      std::cerr << "ragperf: error: " << e.what() << "\n";
+    }
+    std::cout.flush();
+  }
+  if (std::cin.bad()) throw ragperf::InputError("stdin: read error");
+  if (failed) ragperf::cli::exit_status() = 1;
+}
+
+void setup_query(CLI::App& app) {
+  auto args = std::make_shared<QueryArgs>();
+  auto* cmd = app.add_subcommand(
+      "query",
+      "Search tables for TEXT: ranked hits (snippet, score, table) and stage timings. Without "
+      "TEXT: JSON lines {\"text\": ...} on stdin, one JSON result per line");
+  auto* text = cmd->add_option("text", args->text, "The question to search for");
+  cmd->add_option("--tables,-t", args->tables,
+                  "Tables to search at once, comma-separated; name@postgresql://host/db (or "
+                  "name@/store/folder) searches a table on another server. Default: every table "
+                  "in the store ingested with the query model")
+      ->delimiter(',');
+  cmd->add_option("--top-k,-k", args->top_k, "Hits to return after merging (default 4)");
+  cmd->add_option("--model,-m", args->model,
+                  "Embedding model folder or hub id; must be the tables' model. Default: "
+                  "EMBED_MODEL when set, else the demo's GloVe model for tables ingested with it");
+  cmd->add_flag("--json", args->json,
+                "Print {\"hits\": [{\"id\",\"text\",\"score\",\"source_table\",...}], "
+                "\"timings\": {...}}");
+  cmd->add_flag("--exact", args->exact,
+                "Brute-force search (exact ranking; slower than the ANN index on big tables)");
+  cmd->add_flag("--rrf", args->rrf,
+                "Merge tables by reciprocal-rank fusion instead of by score (for tables whose "
+                "scores are not comparable)");
+  cmd->add_flag("--partial", args->partial,
+                "Return the other tables' hits when a table fails (its error is listed)");
+  cmd->add_flag("--no-dedup", args->no_dedup,
+                "Keep every copy of a text found in several tables (default: best copy only)");
+  cmd->add_option("--ef-search", args->ef_search,
+                  "ANN candidate list per table (0: the store's default): higher = better "
+                  "recall, slower");
+  cmd->add_option("--snippet", args->snippet, "Characters of each hit's text to print (200)");
+  cmd->callback([args, text] { run_query(*args, text->count() > 0); });
+}
+
+}  // namespace
+
+RAGPERF_REGISTER_COMMAND(setup_query);

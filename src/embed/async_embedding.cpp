@@ -1,0 +1,235 @@
+#include "ragperf/async_embedding.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "embed/compute_pool.h"
+#include "ragperf/config.h"
+#include "ragperf/error.h"
+
+namespace ragperf {
+
+std::string resolve_device(const std::string& device) {
+  if (device == "auto" || device == "cpu" || device.empty()) return "cpu";
+  if (device == "cuda" || device == "gpu" || device.rfind("cuda:", 0) == 0) {
+    throw ConfigError("device '" + device +
+                      "' requested, but this build of ragperf has no CUDA support; use "
+                      "device 'cpu' or 'auto'");
+  }
+  throw ConfigError("device '" + device + "' is not one of auto, cpu, cuda");
+}
+
+namespace {
+
+size_t checked_batch(size_t batch_size) {
+  if (batch_size == 0) throw ConfigError("EMBED_BATCH=0: the batch size must be at least 1");
+  return batch_size;
+}
+
+std::shared_ptr<EmbeddingModel> load_checked(const std::string& name, const std::string& device,
+                                             const Settings& settings) {
+  resolve_device(device);  // fail before loading weights
+  return load_embedding_model(name, settings);
+}
+
+}  // namespace
+
+AsyncEmbedding::AsyncEmbedding(const std::string& model_name, const std::string& device,
+                               size_t batch_size)
+    : AsyncEmbedding(load_checked(model_name, device, load_settings()), device, batch_size) {}
+
+AsyncEmbedding::AsyncEmbedding(const Settings& settings, const std::string& device)
+    : AsyncEmbedding(load_checked(settings.embed_model, device, settings), device,
+                     static_cast<size_t>(std::max(settings.embed_batch, 1))) {}
+
+AsyncEmbedding::AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, const std::string& device,
+                               size_t batch_size)
+    : model_(std::move(model)),
+      device_(resolve_device(device)),
+      batch_size_(checked_batch(batch_size)) {
+  if (!model_) throw ConfigError("AsyncEmbedding needs a model (got none)");
+  stats_.device = device_;
+  stats_.threads = embed::ComputePool::instance().n_threads();
+  stats_.max_batch = batch_size_;
+  dispatcher_ = std::thread([this] { run(); });
+}
+
+AsyncEmbedding::~AsyncEmbedding() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  dispatcher_.join();
+}
+
+void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stop_) {
+      throw UnavailableError("AsyncEmbedding is shutting down; no new requests are accepted");
+    }
+    queue_.push_back(Request{std::move(texts), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+std::future<EmbeddingMatrix> AsyncEmbedding::embed_batch(std::vector<std::string> texts) {
+  auto promise = std::make_shared<std::promise<EmbeddingMatrix>>();
+  auto future = promise->get_future();
+  submit(std::move(texts), [promise](std::exception_ptr error, EmbeddingMatrix m) {
+    if (error) {
+      promise->set_exception(error);
+    } else {
+      promise->set_value(std::move(m));
+    }
+  });
+  return future;
+}
+
+std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
+  auto promise = std::make_shared<std::promise<std::vector<float>>>();
+  auto future = promise->get_future();
+  std::vector<std::string> texts;
+  texts.push_back(std::move(text));
+  submit(std::move(texts), [promise](std::exception_ptr error, EmbeddingMatrix m) {
+    if (error) {
+      promise->set_exception(error);
+    } else {
+      promise->set_value(std::move(m.data));
+    }
+  });
+  return future;
+}
+
+boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
+    std::vector<std::string> texts) {
+  auto initiate = [this, texts = std::move(texts)](auto handler) mutable {
+    auto work = boost::asio::make_work_guard(handler);
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    using Work = decltype(work);
+    auto shared_work = std::make_shared<Work>(std::move(work));
+    submit(std::move(texts), [shared, shared_work](std::exception_ptr error, EmbeddingMatrix m) {
+      auto executor = shared_work->get_executor();
+      boost::asio::post(executor, [shared, shared_work, error, m = std::move(m)]() mutable {
+        (*shared)(error, std::move(m));
+        shared_work->reset();
+      });
+    });
+  };
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                 void(std::exception_ptr, EmbeddingMatrix)>(
+      std::move(initiate), boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<std::vector<float>> AsyncEmbedding::async_embed_single(std::string text) {
+  std::vector<std::string> texts;
+  texts.push_back(std::move(text));
+  EmbeddingMatrix m = co_await async_embed_batch(std::move(texts));
+  co_return std::move(m.data);
+}
+
+EmbeddingStats AsyncEmbedding::get_stats() const {
+  std::lock_guard lock(mutex_);
+  EmbeddingStats s = stats_;
+  s.throughput_embeddings_per_sec =
+      s.seconds > 0 ? static_cast<double>(s.embeddings) / s.seconds : 0.0;
+  return s;
+}
+
+void AsyncEmbedding::run() {
+  for (;;) {
+    std::vector<Request> batch;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      size_t texts = 0;
+      while (!queue_.empty()) {
+        const size_t n = queue_.front().texts.size();
+        if (!batch.empty() && texts + n > batch_size_) break;
+        texts += n;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    process(batch);
+  }
+}
+
+void AsyncEmbedding::process(std::vector<Request>& batch) {
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t passes = 0;
+  uint64_t embedded = 0;
+  uint64_t failed = 0;
+  std::vector<std::pair<size_t, std::exception_ptr>> errors;
+  std::vector<EmbeddingMatrix> results(batch.size());
+
+  std::vector<std::string> all;
+  for (auto& r : batch)
+    for (auto& t : r.texts) all.push_back(std::move(t));
+  bool merged_ok = false;
+  if (batch.size() > 1) {
+    try {
+      ++passes;
+      EmbeddingMatrix m = model_->embed(all);
+      size_t row = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        // all[] holds the texts now; sizes come from the request lists (moved-from strings).
+        const size_t n = batch[i].texts.size();
+        results[i].rows = n;
+        results[i].dim = m.dim;
+        results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
+                               m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
+        row += n;
+      }
+      embedded += all.size();
+      merged_ok = true;
+    } catch (...) {
+      // One bad text must not fail its neighbours: retry each request alone below.
+    }
+  }
+  if (!merged_ok) {
+    size_t first = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const size_t n = batch[i].texts.size();
+      std::vector<std::string> mine(
+          std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first)),
+          std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first + n)));
+      first += n;
+      try {
+        ++passes;
+        results[i] = model_->embed(mine);
+        embedded += n;
+      } catch (...) {
+        errors.emplace_back(i, std::current_exception());
+        ++failed;
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    std::lock_guard lock(mutex_);
+    stats_.embeddings += embedded;
+    stats_.batches += passes;
+    stats_.requests += batch.size();
+    stats_.failed += failed;
+    stats_.seconds += seconds;
+  }
+  size_t e = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::exception_ptr error;
+    if (e < errors.size() && errors[e].first == i) error = errors[e++].second;
+    try {
+      batch[i].done(error, std::move(results[i]));
+    } catch (...) {
+      // A callback that throws must not stop the dispatcher.
+    }
+  }
+}
+
+}  // namespace ragperf

@@ -1,0 +1,261 @@
+#include "embed/bert_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "embed/bert_kernels.h"
+#include "embed/compute_pool.h"
+#include "ragperf/error.h"
+
+namespace ragperf::embed {
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+int64_t i64(size_t v) {
+  return static_cast<int64_t>(v);
+}
+
+std::vector<float> vec(const SafetensorsFile& f, const std::string& name, size_t n) {
+  return f.require(name, {i64(n)}).to_f32();
+}
+
+// A PyTorch Linear weight [out, in] as F32 transposed to [in, out], written into `dst` with row
+// stride `ld` starting at column `col0`.
+void transpose_into(const TensorView& t, size_t out, size_t in, float* dst, size_t ld,
+                    size_t col0) {
+  std::vector<float> row(in);
+  for (size_t o = 0; o < out; ++o) {
+    t.copy_f32(o * in, in, row.data());
+    for (size_t i = 0; i < in; ++i) dst[i * ld + col0 + o] = row[i];
+  }
+}
+
+std::vector<float> linear_t(const SafetensorsFile& f, const std::string& name, size_t out,
+                            size_t in) {
+  const TensorView& t = f.require(name, {i64(out), i64(in)});
+  std::vector<float> w(out * in);
+  transpose_into(t, out, in, w.data(), out, 0);
+  return w;
+}
+
+// Splits [0, n) into chunks of `step` (the last one shorter).
+size_t n_chunks(size_t n, size_t step) {
+  return (n + step - 1) / step;
+}
+
+thread_local std::vector<float> tls_scratch;
+
+}  // namespace
+
+BertEncoder::BertEncoder(const BertConfig& config, std::shared_ptr<const SafetensorsFile> weights)
+    : config_(config), weights_(std::move(weights)) {
+  const SafetensorsFile& f = *weights_;
+  const size_t h = config_.hidden_size;
+  const size_t inter = config_.intermediate_size;
+  word_ = &f.require("embeddings.word_embeddings.weight", {i64(config_.vocab_size), i64(h)});
+  position_ = &f.require("embeddings.position_embeddings.weight",
+                         {i64(config_.max_position_embeddings), i64(h)});
+  token_type_ =
+      &f.require("embeddings.token_type_embeddings.weight", {i64(config_.type_vocab_size), i64(h)});
+  emb_ln_g_ = vec(f, "embeddings.LayerNorm.weight", h);
+  emb_ln_b_ = vec(f, "embeddings.LayerNorm.bias", h);
+  layers_.resize(config_.n_layers);
+  for (size_t l = 0; l < config_.n_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    Layer& L = layers_[l];
+    L.w_qkv.resize(h * 3 * h);
+    L.b_qkv.resize(3 * h);
+    const char* parts[3] = {"query", "key", "value"};
+    for (size_t q = 0; q < 3; ++q) {
+      const std::string base = p + "attention.self." + parts[q];
+      transpose_into(f.require(base + ".weight", {i64(h), i64(h)}), h, h, L.w_qkv.data(), 3 * h,
+                     q * h);
+      f.require(base + ".bias", {i64(h)}).copy_f32(0, h, L.b_qkv.data() + q * h);
+    }
+    L.w_o = linear_t(f, p + "attention.output.dense.weight", h, h);
+    L.b_o = vec(f, p + "attention.output.dense.bias", h);
+    L.ln1_g = vec(f, p + "attention.output.LayerNorm.weight", h);
+    L.ln1_b = vec(f, p + "attention.output.LayerNorm.bias", h);
+    L.w_i = linear_t(f, p + "intermediate.dense.weight", inter, h);
+    L.b_i = vec(f, p + "intermediate.dense.bias", inter);
+    L.w_out = linear_t(f, p + "output.dense.weight", h, inter);
+    L.b_out = vec(f, p + "output.dense.bias", h);
+    L.ln2_g = vec(f, p + "output.LayerNorm.weight", h);
+    L.ln2_b = vec(f, p + "output.LayerNorm.bias", h);
+    if (h % 32 == 0 && inter % 32 == 0) {
+      L.p_qkv = kernels::pack_panels(L.w_qkv.data(), h, 3 * h);
+      L.p_o = kernels::pack_panels(L.w_o.data(), h, h);
+      L.p_i = kernels::pack_panels(L.w_i.data(), h, inter);
+      L.p_out = kernels::pack_panels(L.w_out.data(), inter, h);
+    }
+  }
+  const std::string extra = "encoder.layer." + std::to_string(config_.n_layers) + ".";
+  for (const auto& [name, t] : f.tensors()) {
+    if (name.find(extra) != std::string::npos) {
+      throw ModelError(f.path().string() + ": tensor '" + name + "' belongs to a layer beyond " +
+                       "num_hidden_layers = " + std::to_string(config_.n_layers) +
+                       " in config.json; the two files disagree");
+    }
+  }
+}
+
+double BertEncoder::flops(const std::vector<size_t>& lengths) const {
+  const double h = static_cast<double>(config_.hidden_size);
+  const double inter = static_cast<double>(config_.intermediate_size);
+  double total = 0;
+  for (size_t len : lengths) {
+    const double t = static_cast<double>(len);
+    total += t * (2 * h * 3 * h + 2 * h * h + 2 * 2 * h * inter) + 2 * 2 * t * t * h;
+  }
+  return total * static_cast<double>(config_.n_layers);
+}
+
+namespace {
+
+// C[M, N] = A · B + bias (+activation), parallel over row and column blocks.
+// Rows up to which the packed-panel kernel beats the BLAS (it streams the weights contiguously).
+constexpr size_t kPackedRows = 96;
+// Rows per BLAS call, at most (each call repacks the weights, so fewer, larger calls are better).
+constexpr size_t kRowsPerTask = 256;
+
+void dense(ComputePool& pool, const float* a, size_t m, size_t k, const std::vector<float>& w,
+           const std::vector<float>& packed, const std::vector<float>& bias, size_t n, float* c,
+           bool activate, Activation act) {
+  const size_t threads = pool.n_threads();
+  if (!packed.empty() && m <= kPackedRows && kernels::gemm_mode() == kernels::GemmMode::kAuto) {
+    const size_t panels = n / 32;
+    const size_t per_task = std::max<size_t>(1, panels / (2 * threads));
+    pool.run(n_chunks(panels, per_task), [&](size_t task) {
+      const size_t q0 = task * per_task;
+      const size_t nq = std::min(per_task, panels - q0);
+      kernels::gemm_packed(a, k, packed.data(), q0, nq, c + q0 * 32, n, m, k);
+      kernels::bias_act(c + q0 * 32, n, m, nq * 32, bias.data() + q0 * 32, activate, act);
+    });
+    return;
+  }
+  size_t mb =
+      m <= 48 ? m : std::clamp<size_t>((m + 2 * threads - 1) / (2 * threads), 64, kRowsPerTask);
+  size_t nb = n;
+  const size_t row_blocks = n_chunks(m, mb);
+  if (row_blocks < 2 * threads) {
+    // Few rows: split the columns too, in multiples of 32.
+    size_t want = (2 * threads + row_blocks - 1) / row_blocks;
+    nb = std::max<size_t>(32, ((n / want) + 31) / 32 * 32);
+  }
+  const size_t col_blocks = n_chunks(n, nb);
+  pool.run(row_blocks * col_blocks, [&](size_t task) {
+    const size_t i0 = (task / col_blocks) * mb;
+    const size_t j0 = (task % col_blocks) * nb;
+    const size_t mi = std::min(mb, m - i0);
+    const size_t nj = std::min(nb, n - j0);
+    kernels::gemm(a + i0 * k, k, w.data() + j0, n, c + i0 * n + j0, n, mi, nj, k);
+    kernels::bias_act(c + i0 * n + j0, n, mi, nj, bias.data() + j0, activate, act);
+  });
+}
+
+void layer_norm_rows(ComputePool& pool, const float* x, const float* residual, float* out,
+                     size_t rows, size_t cols, const std::vector<float>& g,
+                     const std::vector<float>& b, float eps) {
+  if (rows <= 32) {  // a few microseconds: not worth waking the pool
+    kernels::add_layer_norm(x, residual, out, rows, cols, g.data(), b.data(), eps);
+    return;
+  }
+  const size_t rb = std::max<size_t>(1, std::min<size_t>(64, rows / (2 * pool.n_threads()) + 1));
+  pool.run(n_chunks(rows, rb), [&](size_t task) {
+    const size_t r0 = task * rb;
+    const size_t n = std::min(rb, rows - r0);
+    kernels::add_layer_norm(x + r0 * cols, residual ? residual + r0 * cols : nullptr,
+                            out + r0 * cols, n, cols, g.data(), b.data(), eps);
+  });
+}
+
+}  // namespace
+
+void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
+                          std::vector<float>& hidden) const {
+  const size_t h = config_.hidden_size;
+  const size_t inter = config_.intermediate_size;
+  const size_t n_heads = config_.n_heads;
+  const size_t dh = config_.head_dim();
+  std::vector<size_t> offsets(sequences.size() + 1, 0);
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const size_t len = sequences[s].size();
+    RAGPERF_ASSERT(len >= 1 && len <= config_.max_position_embeddings);
+    offsets[s + 1] = offsets[s] + len;
+  }
+  const size_t t = offsets.back();
+  hidden.assign(t * h, 0.0f);
+  if (t == 0) return;
+  ComputePool& pool = ComputePool::instance();
+
+  // Embeddings: word + position + token type 0, then LayerNorm.
+  std::vector<float> x(t * h);
+  {
+    std::vector<float> type0(h);
+    token_type_->copy_f32(0, h, type0.data());
+    pool.run(sequences.size(), [&](size_t s) {
+      std::vector<float> pos(h);
+      for (size_t i = 0; i < sequences[s].size(); ++i) {
+        const int32_t id = sequences[s][i];
+        RAGPERF_ASSERT(id >= 0 && static_cast<size_t>(id) < config_.vocab_size);
+        float* row = x.data() + (offsets[s] + i) * h;
+        word_->copy_f32(static_cast<size_t>(id) * h, h, row);
+        position_->copy_f32(i * h, h, pos.data());
+        for (size_t c = 0; c < h; ++c) row[c] = row[c] + pos[c] + type0[c];
+        kernels::add_layer_norm(row, nullptr, row, 1, h, emb_ln_g_.data(), emb_ln_b_.data(),
+                                config_.layer_norm_eps);
+      }
+    });
+  }
+
+  std::vector<float> qkv(t * 3 * h);
+  std::vector<float> ctx(t * h);
+  std::vector<float> tmp(t * h);
+  std::vector<float> ffn(t * inter);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+
+  for (const Layer& L : layers_) {
+    dense(pool, x.data(), t, h, L.w_qkv, L.p_qkv, L.b_qkv, 3 * h, qkv.data(), false,
+          config_.activation);
+
+    // Attention per (sequence, head) over that sequence's tokens.
+    pool.run(sequences.size() * n_heads, [&](size_t task) {
+      const size_t s = task / n_heads;
+      const size_t head = task % n_heads;
+      const size_t len = offsets[s + 1] - offsets[s];
+      const size_t o = offsets[s];
+      // S = Q_h · K_h^T (K transposed into [dh, lp], lp = len rounded up to 16), softmax over
+      // the sequence's own len keys, ctx_h = P · V_h.
+      const size_t lp = (len + 15) / 16 * 16;
+      std::vector<float>& buf = tls_scratch;
+      buf.assign(dh * lp + len * lp, 0.0f);
+      float* kt = buf.data();
+      float* scores = kt + dh * lp;
+      for (size_t j = 0; j < len; ++j) {
+        const float* kj = qkv.data() + (o + j) * 3 * h + h + head * dh;
+        for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kj[d] * scale;
+      }
+      kernels::gemm_small(qkv.data() + o * 3 * h + head * dh, 3 * h, kt, lp, scores, lp, len, lp,
+                          dh);
+      for (size_t i = 0; i < len; ++i) kernels::softmax(scores + i * lp, len);
+      kernels::gemm_small(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h,
+                          ctx.data() + o * h + head * dh, h, len, dh, len);
+    });
+
+    dense(pool, ctx.data(), t, h, L.w_o, L.p_o, L.b_o, h, tmp.data(), false, config_.activation);
+    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln1_g, L.ln1_b,
+                    config_.layer_norm_eps);
+    dense(pool, x.data(), t, h, L.w_i, L.p_i, L.b_i, inter, ffn.data(), true, config_.activation);
+    dense(pool, ffn.data(), t, inter, L.w_out, L.p_out, L.b_out, h, tmp.data(), false,
+          config_.activation);
+    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln2_g, L.ln2_b,
+                    config_.layer_norm_eps);
+  }
+  hidden.swap(x);
+}
+
+}  // namespace ragperf::embed

@@ -1,0 +1,59 @@
+// embed/bert_encoder.h defines the BERT forward pass on packed sequences (no padding).
+//
+//   BertEncoder enc(config, safetensors);            // checks every tensor against config.json
+//   std::vector<float> hidden;                       // [total tokens, hidden]
+//   enc.forward({{101, 7592, 102}, {101, 102}}, hidden);
+//
+// Sequences are packed one after another: dense layers run on all tokens of the batch at once,
+// attention runs per sequence and head over that sequence's own tokens only, so no padding is
+// computed and the attention mask is exact. Dense weights are upcast once to F32 and stored
+// transposed ([in, out]); the embedding tables stay in the memory-mapped file.
+// Thread-safety: forward() may be called from several threads (it serialises on the compute pool).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "embed/bert_config.h"
+#include "embed/safetensors.h"
+
+namespace ragperf::embed {
+
+class BertEncoder {
+ public:
+  BertEncoder(const BertConfig& config, std::shared_ptr<const SafetensorsFile> weights);
+
+  const BertConfig& config() const { return config_; }
+
+  /// Last hidden states of every token, sequences concatenated: [sum of lengths, hidden].
+  /// Each sequence needs 1 <= length <= max_position_embeddings and ids < vocab_size.
+  void forward(const std::vector<std::vector<int32_t>>& sequences,
+               std::vector<float>& hidden) const;
+
+  /// Multiply-adds ×2 of one forward pass over these lengths (for GFLOP/s figures).
+  double flops(const std::vector<size_t>& lengths) const;
+
+ private:
+  struct Layer {
+    std::vector<float> w_qkv, b_qkv;  // [H, 3H], [3H]
+    std::vector<float> w_o, b_o;      // [H, H], [H]
+    std::vector<float> ln1_g, ln1_b;  // [H]
+    std::vector<float> w_i, b_i;      // [H, I], [I]
+    std::vector<float> w_out, b_out;  // [I, H], [H]
+    std::vector<float> ln2_g, ln2_b;  // [H]
+    // The same dense weights as 32-column panels (kernels::pack_panels), for few-row batches;
+    // empty when the width is not a multiple of 32.
+    std::vector<float> p_qkv, p_o, p_i, p_out;
+  };
+
+  BertConfig config_;
+  std::shared_ptr<const SafetensorsFile> weights_;
+  const TensorView* word_ = nullptr;
+  const TensorView* position_ = nullptr;
+  const TensorView* token_type_ = nullptr;
+  std::vector<float> emb_ln_g_, emb_ln_b_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace ragperf::embed

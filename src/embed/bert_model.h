@@ -1,0 +1,54 @@
+// embed/bert_model.h defines the BERT EmbeddingModel: tokenizer + encoder + pooling + normalise,
+// exactly as sentence-transformers runs a model folder.
+//
+//   auto model = BertModel::load("models/bge-small-en");   // ModelError naming the bad file
+//   EmbeddingMatrix m = model->embed(texts);
+//
+// Batches are packed without padding (see bert_encoder.h) and split into forward passes of at
+// most kMaxBatchTokens tokens, longest texts grouped together. Thread-safety: embed() may be
+// called concurrently; the compute pool serialises the passes.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "embed/bert_config.h"
+#include "embed/bert_encoder.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/tokenizer.h"
+
+namespace ragperf::embed {
+
+class BertModel final : public EmbeddingModel {
+ public:
+  static std::unique_ptr<BertModel> load(const std::filesystem::path& folder);
+
+  BertModel(BertConfig config, WordPieceTokenizer tokenizer,
+            std::shared_ptr<const SafetensorsFile> weights, std::string id);
+
+  size_t dim() const override { return config_.hidden_size; }
+  std::string id() const override { return id_; }
+  size_t max_tokens() const override { return config_.max_seq_length; }
+  size_t count_tokens(std::string_view text) const override;
+  EmbeddingMatrix embed(std::span<const std::string> texts,
+                        std::vector<size_t>* token_counts = nullptr) override;
+
+  /// Token ids as the encoder sees them (with [CLS]/[SEP], truncated).
+  std::vector<int32_t> encode(std::string_view text) const;
+  /// Embeds already tokenised sequences (each 1..max_tokens() ids).
+  EmbeddingMatrix embed_ids(const std::vector<std::vector<int32_t>>& ids) const;
+
+  const BertConfig& config() const { return config_; }
+  const BertEncoder& encoder() const { return encoder_; }
+
+  /// Tokens per forward pass, at most (longer batches are split).
+  static constexpr size_t kMaxBatchTokens = 16384;
+
+ private:
+  BertConfig config_;
+  WordPieceTokenizer tokenizer_;
+  BertEncoder encoder_;
+  std::string id_;
+};
+
+}  // namespace ragperf::embed

@@ -1,0 +1,127 @@
+#include "embed/compute_pool.h"
+
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define RAGPERF_PAUSE() _mm_pause()
+#else
+#define RAGPERF_PAUSE() std::this_thread::yield()
+#endif
+
+namespace ragperf::embed {
+
+namespace {
+
+size_t default_threads() {
+  if (const char* env = std::getenv("RAGPERF_THREADS")) {
+    long n = std::strtol(env, nullptr, 10);
+    if (n > 0 && n < 1024) return static_cast<size_t>(n);
+  }
+  size_t n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+}  // namespace
+
+ComputePool& ComputePool::instance() {
+  static ComputePool pool(default_threads());
+  return pool;
+}
+
+ComputePool::ComputePool(size_t n_threads) {
+  openblas_set_num_threads(1);  // this pool is the only source of parallelism
+  for (size_t i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ComputePool::~ComputePool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ComputePool::work(const std::function<void(size_t)>& fn, size_t n_tasks) {
+  for (;;) {
+    size_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= n_tasks) break;
+    try {
+      fn(task);
+    } catch (...) {
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ComputePool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for a short while: the next loop of a forward pass usually follows within microseconds.
+    auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+    int polls = 0;
+    while (generation_.load(std::memory_order_acquire) == seen) {
+      RAGPERF_PAUSE();
+      if (++polls % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+    }
+    const std::function<void(size_t)>* fn = nullptr;
+    size_t n_tasks = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      seen = generation_.load(std::memory_order_acquire);
+      if (!fn_) continue;
+      fn = fn_;
+      n_tasks = n_tasks_;
+      active_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    work(*fn, n_tasks);
+    active_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ComputePool::run(size_t n_tasks, const std::function<void(size_t)>& fn) {
+  if (n_tasks == 0) return;
+  if (n_tasks == 1 || workers_.empty()) {
+    for (size_t i = 0; i < n_tasks; ++i) fn(i);
+    return;
+  }
+  std::lock_guard run_lock(run_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    fn_ = &fn;
+    n_tasks_ = n_tasks;
+    error_ = nullptr;
+    next_task_.store(0, std::memory_order_relaxed);
+    pending_.store(n_tasks, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  work(fn, n_tasks);
+  while (pending_.load(std::memory_order_acquire) != 0) RAGPERF_PAUSE();
+  {
+    std::lock_guard lock(mutex_);
+    fn_ = nullptr;  // no worker joins this loop from now on
+  }
+  while (active_.load(std::memory_order_acquire) != 0) RAGPERF_PAUSE();
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(error_mutex_);
+    error = error_;
+    error_ = nullptr;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace ragperf::embed

@@ -1,0 +1,238 @@
+#include "embed/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "ragperf/error.h"
+
+namespace ragperf::embed {
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
+  throw ModelError(path.string() + ": " + what +
+                   "; re-export or re-download the model (safetensors format)");
+}
+
+}  // namespace
+
+const char* to_string(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType dtype) {
+  return dtype == DType::kF32 ? 4 : 2;
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits = 0;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      mant &= 0x3ffu;
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_f32(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float TensorView::at(size_t i) const {
+  float f = 0;
+  copy_f32(i, 1, &f);
+  return f;
+}
+
+void TensorView::copy_f32(size_t first, size_t n, float* out) const {
+  RAGPERF_ASSERT(first + n <= n_elements);
+  if (dtype == DType::kF32) {
+    std::memcpy(out, data + first * 4, n * 4);
+    return;
+  }
+  const std::byte* p = data + first * 2;
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    out[i] = dtype == DType::kF16 ? f16_to_f32(h) : bf16_to_f32(h);
+  }
+}
+
+std::vector<float> TensorView::to_f32() const {
+  std::vector<float> v(n_elements);
+  copy_f32(0, n_elements, v.data());
+  return v;
+}
+
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path, "not a regular file");
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ < 8) {
+    ::close(fd);
+    fail(path, "file is " + std::to_string(size_) + " bytes, too short for a safetensors header");
+  }
+  map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    fail(path, std::string("cannot mmap: ") + std::strerror(errno));
+  }
+  try {
+    const auto* base = static_cast<const std::byte*>(map_);
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, base, 8);  // little-endian hosts only (x86-64, aarch64)
+    if (header_len > size_ - 8) {
+      fail(path, "header length " + std::to_string(header_len) + " exceeds the file size " +
+                     std::to_string(size_));
+    }
+    nlohmann::json header;
+    try {
+      header = nlohmann::json::parse(reinterpret_cast<const char*>(base + 8),
+                                     reinterpret_cast<const char*>(base + 8 + header_len));
+    } catch (const nlohmann::json::exception& e) {
+      fail(path, std::string("header is not valid JSON (") + e.what() + ")");
+    }
+    if (!header.is_object()) fail(path, "header is not a JSON object");
+    const size_t data_start = 8 + header_len;
+    const size_t data_size = size_ - data_start;
+    std::vector<std::pair<size_t, size_t>> ranges;
+    for (const auto& [name, info] : header.items()) {
+      if (name == "__metadata__") continue;
+      const std::string where = "tensor '" + name + "'";
+      if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") ||
+          !info.contains("data_offsets")) {
+        fail(path, where + " lacks dtype, shape or data_offsets");
+      }
+      TensorView t;
+      t.name = name;
+      const auto& dt = info["dtype"];
+      std::string dts = dt.is_string() ? dt.get<std::string>() : dt.dump();
+      if (dts == "F32") {
+        t.dtype = DType::kF32;
+      } else if (dts == "F16") {
+        t.dtype = DType::kF16;
+      } else if (dts == "BF16") {
+        t.dtype = DType::kBF16;
+      } else {
+        fail(path, where + " has dtype " + dts + "; supported: F32, F16, BF16");
+      }
+      if (!info["shape"].is_array()) fail(path, where + " has a shape that is not a list");
+      size_t n = 1;
+      for (const auto& d : info["shape"]) {
+        if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (1ll << 40)) {
+          fail(path, where + " has an invalid shape " + info["shape"].dump());
+        }
+        t.shape.push_back(d.get<int64_t>());
+        n *= static_cast<size_t>(d.get<int64_t>());
+        if (n > (size_t{1} << 40)) fail(path, where + " is impossibly large");
+      }
+      t.n_elements = n;
+      const auto& off = info["data_offsets"];
+      if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+          !off[1].is_number_unsigned()) {
+        fail(path, where + " has invalid data_offsets " + off.dump());
+      }
+      size_t begin = off[0].get<size_t>();
+      size_t end = off[1].get<size_t>();
+      if (begin > end || end > data_size) {
+        fail(path, where + " has data_offsets [" + std::to_string(begin) + ", " +
+                       std::to_string(end) + "] outside the data section of " +
+                       std::to_string(data_size) + " bytes (file truncated or header corrupt)");
+      }
+      if (end - begin != n * dtype_size(t.dtype)) {
+        fail(path, where + " spans " + std::to_string(end - begin) + " bytes but shape " +
+                       shape_text(t.shape) + " of " + dts + " needs " +
+                       std::to_string(n * dtype_size(t.dtype)));
+      }
+      t.data = base + data_start + begin;
+      ranges.emplace_back(begin, end);
+      tensors_.emplace(name, std::move(t));
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i) {
+      if (ranges[i].first < ranges[i - 1].second) {
+        for (const auto& [name, t] : tensors_) {
+          if (t.data == base + data_start + ranges[i].first) {
+            fail(path, "tensor '" + name + "' overlaps another tensor's data");
+          }
+        }
+        fail(path, "two tensors' data_offsets overlap");
+      }
+    }
+  } catch (...) {
+    ::munmap(map_, size_);
+    map_ = nullptr;
+    throw;
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (map_) ::munmap(map_, size_);
+}
+
+const TensorView* SafetensorsFile::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) it = tensors_.find("bert." + name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const TensorView& SafetensorsFile::require(const std::string& name,
+                                           const std::vector<int64_t>& shape) const {
+  const TensorView* t = find(name);
+  if (!t) fail(path_, "tensor '" + name + "' is missing");
+  if (t->shape != shape) {
+    fail(path_, "tensor '" + t->name + "' has shape " + shape_text(t->shape) +
+                    " but config.json implies " + shape_text(shape));
+  }
+  return *t;
+}
+
+}  // namespace ragperf::embed

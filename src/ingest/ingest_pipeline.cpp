@@ -1,0 +1,188 @@
+// IngestPipeline: files -> (unchanged? skip) -> document -> chunks -> batched embeddings ->
+// one replace_source() per file, on the StoreWriter thread (storing overlaps the next batch).
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "content_hash.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/error.h"
+#include "ragperf/ingest.h"
+#include "store_writer.h"
+
+namespace ragperf {
+namespace fs = std::filesystem;
+namespace {
+
+// Bump when a reader or the chunker changes what a file turns into: every file re-ingests.
+constexpr int kPipelineVersion = 1;
+constexpr size_t kDefaultChunkTokens = 256;
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Reads a regular file; nullopt with `reason` set when it cannot.
+std::optional<std::string> read_bytes(const fs::path& path, std::string* reason) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    *reason = "not a regular file";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *reason = std::string("cannot open: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) {
+    *reason = "read error";
+    return std::nullopt;
+  }
+  return std::move(ss).str();
+}
+
+std::string source_id(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(path, ec);
+  if (ec) p = fs::absolute(path).lexically_normal();
+  return p.string();
+}
+
+ChunkerOptions resolve(ChunkerOptions o, const EmbeddingModel& model) {
+  if (o.max_tokens == 0) o.max_tokens = std::min(kDefaultChunkTokens, model.max_tokens());
+  return o;
+}
+
+}  // namespace
+
+IngestPipeline::IngestPipeline(EmbeddingModel& model, VectorStore& store, IngestOptions options)
+    : model_(model), store_(store), options_(std::move(options)) {
+  if (options_.table.empty()) throw ConfigError("ingest: no table given; pass --table NAME");
+  validate_identifier(options_.table, "table");
+  if (options_.embed_batch == 0) throw ConfigError("EMBED_BATCH=0: use a batch size of 1 or more");
+  options_.chunker = resolve(options_.chunker, model_);
+  Chunker check([this](std::string_view t) { return model_.count_tokens(t); }, options_.chunker);
+}
+
+IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress* progress) {
+  const auto t_start = Clock::now();
+  IngestStats stats;
+  std::vector<fs::path> files = collect_files(paths);
+  const std::string& table = options_.table;
+  store_.ensure_collection(table, model_.dim(), options_.metric, model_.id());
+  Chunker chunker([this](std::string_view t) { return model_.count_tokens(t); }, options_.chunker);
+  const ChunkerOptions& co = chunker.options();
+  const std::string hash_suffix =
+      ";chunk=" + std::to_string(co.max_tokens) + "/" + std::to_string(co.overlap_tokens) + "/" +
+      (co.prefix_heading ? "h" : "-") + ";v=" + std::to_string(kPipelineVersion);
+
+  struct Pending {
+    std::string source;
+    std::string hash;
+    std::string title;
+    std::vector<TextChunk> chunks;
+  };
+  std::vector<Pending> pending;
+  size_t n_pending_chunks = 0;
+  ingest::StoreWriter writer(store_, table);
+
+  auto flush = [&] {
+    std::vector<std::string> texts;
+    texts.reserve(n_pending_chunks);
+    for (const auto& p : pending) {
+      for (const auto& c : p.chunks) texts.push_back(c.text());
+    }
+    std::vector<float> vectors;
+    const size_t dim = model_.dim();
+    vectors.reserve(texts.size() * dim);
+    auto t_embed = Clock::now();
+    for (size_t b = 0; b < texts.size(); b += options_.embed_batch) {
+      size_t n = std::min(options_.embed_batch, texts.size() - b);
+      EmbeddingMatrix m = model_.embed(std::span<const std::string>(texts).subspan(b, n));
+      RAGPERF_ASSERT(m.rows == n && m.dim == dim);
+      vectors.insert(vectors.end(), m.data.begin(), m.data.end());
+    }
+    stats.embed_s += seconds_since(t_embed);
+    size_t row = 0;
+    std::vector<ingest::SourceWrite> batch;
+    batch.reserve(pending.size());
+    for (auto& p : pending) {
+      std::vector<Chunk> chunks;
+      chunks.reserve(p.chunks.size());
+      for (auto& c : p.chunks) {
+        Chunk s;
+        s.id = p.source + "#" + std::to_string(c.index);
+        s.text = std::move(texts[row]);
+        s.content_hash = ingest::sha256_hex(s.text);
+        s.source = p.source;
+        nlohmann::json meta = {{"source", p.source},
+                               {"title", p.title},
+                               {"heading", c.heading},
+                               {"chunk", c.index},
+                               {"tokens", c.n_tokens}};
+        s.metadata_json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        s.embedding.assign(vectors.begin() + static_cast<std::ptrdiff_t>(row * dim),
+                           vectors.begin() + static_cast<std::ptrdiff_t>((row + 1) * dim));
+        stats.n_tokens += c.n_tokens;
+        chunks.push_back(std::move(s));
+        ++row;
+      }
+      stats.n_chunks += chunks.size();
+      ++stats.n_files_ingested;
+      batch.push_back({std::move(p.source), std::move(p.hash), std::move(chunks)});
+    }
+    if (!batch.empty()) writer.submit(std::move(batch));
+    pending.clear();
+    n_pending_chunks = 0;
+  };
+
+  if (progress != nullptr) progress->on_start(files.size());
+  for (const fs::path& file : files) {
+    ++stats.n_files_seen;
+    auto t_read = Clock::now();
+    auto skip = [&](std::string reason) {
+      ++stats.n_files_skipped;
+      stats.skipped.push_back({file, std::move(reason)});
+    };
+    std::string reason;
+    if (auto format = format_for_path(file); !format) {
+      skip("unsupported file type '" + file.extension().string() +
+           "' (supported: .txt, .md, .html)");
+    } else if (auto bytes = read_bytes(file, &reason); !bytes) {
+      skip(reason);
+    } else if (auto why = binary_content_reason(*bytes)) {
+      skip(*why);
+    } else {
+      std::string source = source_id(file);
+      std::string hash = "sha256:" + ingest::sha256_hex(*bytes) + hash_suffix;
+      if (store_.source_hash(table, source) == hash) {
+        ++stats.n_files_unchanged;
+      } else {
+        try {
+          Document doc = parse_document(*bytes, file, *format);
+          std::vector<TextChunk> chunks = chunker.chunk(doc);
+          n_pending_chunks += chunks.size();
+          pending.push_back({std::move(source), std::move(hash), doc.title, std::move(chunks)});
+        } catch (const InputError& e) {
+          skip(e.what());
+        }
+      }
+    }
+    stats.read_s += seconds_since(t_read);
+    if (n_pending_chunks >= options_.embed_batch) flush();
+    stats.total_s = seconds_since(t_start);
+    if (progress != nullptr) progress->on_file(file, stats);
+  }
+  flush();
+  stats.store_s = writer.finish();
+  stats.total_s = seconds_since(t_start);
+  if (progress != nullptr) progress->on_finish(stats);
+  return stats;
+}
+
+}  // namespace ragperf

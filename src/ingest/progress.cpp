@@ -1,0 +1,82 @@
+// The console progress bar and the one-line summary of an ingest run.
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <chrono>
+
+#include "ragperf/ingest.h"
+
+namespace ragperf {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string duration_text(double s) {
+  if (!(s >= 0) || s > 359999) return "--:--";
+  auto total = static_cast<long>(s + 0.5);
+  if (total >= 3600)
+    return fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60);
+  return fmt::format("{}:{:02}", total / 60, total % 60);
+}
+
+class ConsoleProgress : public IngestProgress {
+ public:
+  explicit ConsoleProgress(std::FILE* stream)
+      : stream_(stream), tty_(stream != nullptr && ::isatty(::fileno(stream)) == 1) {}
+
+  void on_start(size_t n_files) override {
+    n_files_ = n_files;
+    start_ = Clock::now();
+    last_draw_ = start_ - std::chrono::seconds(1);
+  }
+
+  void on_file(const std::filesystem::path& path, const IngestStats& stats) override {
+    (void)path;
+    if (!tty_) return;
+    auto now = Clock::now();
+    if (stats.n_files_seen < n_files_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    size_t done = stats.n_files_seen;
+    constexpr size_t kWidth = 30;
+    size_t filled = n_files_ == 0 ? kWidth : done * kWidth / n_files_;
+    double eta =
+        done == 0 ? -1 : elapsed / static_cast<double>(done) * static_cast<double>(n_files_ - done);
+    double rate = elapsed > 0 ? static_cast<double>(stats.n_chunks) / elapsed : 0;
+    std::string line = fmt::format("\r[{}{}] {}/{} files  {} chunks  {:.0f} chunks/s  ETA {}\x1b[K",
+                                   std::string(filled, '#'), std::string(kWidth - filled, '.'),
+                                   done, n_files_, stats.n_chunks, rate, duration_text(eta));
+    std::fputs(line.c_str(), stream_);
+    std::fflush(stream_);
+  }
+
+  void on_finish(const IngestStats& stats) override {
+    (void)stats;
+    if (!tty_) return;
+    std::fputs("\r\x1b[K", stream_);  // the caller prints format_summary() in its place
+    std::fflush(stream_);
+  }
+
+ private:
+  std::FILE* stream_;
+  bool tty_;
+  size_t n_files_ = 0;
+  Clock::time_point start_;
+  Clock::time_point last_draw_;
+};
+
+}  // namespace
+
+std::unique_ptr<IngestProgress> make_console_progress(std::FILE* stream) {
+  return std::make_unique<ConsoleProgress>(stream);
+}
+
+std::string format_summary(const IngestStats& s) {
+  return fmt::format(
+      "ingested {} of {} files ({} unchanged, {} skipped): {} chunks in {:.2f} s ({:.0f} "
+      "chunks/s; embed {:.2f} s, store {:.2f} s, read {:.2f} s)",
+      s.n_files_ingested, s.n_files_seen, s.n_files_unchanged, s.n_files_skipped, s.n_chunks,
+      s.total_s, s.chunks_per_s(), s.embed_s, s.store_s, s.read_s);
+}
+
+}  // namespace ragperf

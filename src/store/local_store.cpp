@@ -1,0 +1,891 @@
+// LocalStore: SQLite for durability, a contiguous matrix for exact search, hnswlib above the ANN
+// threshold. See ragperf/local_store.h for the contract.
+#include "ragperf/local_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ragperf/error.h"
+#include "store/hnswlib_private.h"
+#include "store/sqlite.h"
+
+namespace ragperf {
+namespace {
+
+namespace fs = std::filesystem;
+namespace hnswlib = ragperf_store_hnsw::hnswlib;
+using store::Sqlite;
+using store::Statement;
+using store::Transaction;
+
+constexpr int kSchemaVersion = 1;
+constexpr size_t kMaxDim = 65536;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ragperf_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collections(
+  name TEXT PRIMARY KEY, dim INTEGER NOT NULL, metric TEXT NOT NULL, model_id TEXT NOT NULL,
+  n INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS chunks(
+  rid INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, id TEXT NOT NULL,
+  text TEXT NOT NULL, metadata TEXT NOT NULL, content_hash TEXT NOT NULL, source TEXT NOT NULL,
+  embedding BLOB NOT NULL, UNIQUE(collection, id));
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(collection, source);
+CREATE TABLE IF NOT EXISTS sources(
+  collection TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,
+  PRIMARY KEY(collection, source));
+)sql";
+
+std::string unknown_collection(const std::string& name) {
+  return "table '" + name +
+         "' does not exist in the local store; ingest into it first (ragperf ingest PATH --table " +
+         name + ")";
+}
+
+void check_finite(std::span<const float> v, const std::string& what) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      throw InputError(what + " has a non-finite value at position " + std::to_string(i) +
+                       "; vectors must be finite");
+    }
+  }
+}
+
+float norm_of(std::span<const float> v) {
+  double s = 0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return static_cast<float>(std::sqrt(s));
+}
+
+/// Row-major [rows, dim] vectors (normalised for cosine) and the SQLite rowid of each row.
+struct Matrix {
+  size_t dim = 0;
+  std::vector<int64_t> rids;
+  std::vector<float> data;
+  std::unordered_map<int64_t, size_t> pos;
+
+  void add(int64_t rid, const float* v) {
+    pos[rid] = rids.size();
+    rids.push_back(rid);
+    data.insert(data.end(), v, v + dim);
+  }
+  void remove(int64_t rid) {
+    auto it = pos.find(rid);
+    if (it == pos.end()) return;
+    size_t i = it->second;
+    size_t last = rids.size() - 1;
+    if (i != last) {
+      std::memcpy(data.data() + i * dim, data.data() + last * dim, dim * sizeof(float));
+      rids[i] = rids[last];
+      pos[rids[i]] = i;
+    }
+    rids.pop_back();
+    data.resize(last * dim);
+    pos.erase(it);
+  }
+};
+
+struct CollectionRow {
+  CollectionInfo info;
+  int64_t generation = 0;
+};
+
+/// In-memory structures of one collection. Guarded by Impl::mu.
+struct State {
+  size_t dim = 0;
+  Metric metric = Metric::kCosine;
+  int64_t generation = -1;  // generation of the store these structures reflect
+  std::unique_ptr<Matrix> matrix;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  size_t hnsw_live = 0;     // points not marked deleted
+  size_t hnsw_deleted = 0;  // points marked deleted
+  bool hnsw_dirty = false;  // differs from the file on disk
+};
+
+struct Candidate {
+  float score;
+  int64_t rid;
+};
+
+}  // namespace
+
+struct LocalStore::Impl {
+  fs::path folder;
+  LocalStoreOptions options;
+  std::mutex db_mu;  // guards db (one connection, prepared statements are not shared)
+  std::unique_ptr<Sqlite> db;
+  std::shared_mutex mu;  // guards states; writers hold it exclusively for the whole write
+  std::map<std::string, std::unique_ptr<State>> states;
+
+  // ---- catalogue -------------------------------------------------------------------------
+
+  std::optional<CollectionRow> read_collection(const std::string& name) {
+    std::lock_guard lock(db_mu);
+    auto st =
+        db->prepare("SELECT dim, metric, model_id, n, generation FROM collections WHERE name=?");
+    st.bind(1, name);
+    if (!st.step()) return std::nullopt;
+    CollectionRow row;
+    row.info.name = name;
+    row.info.dim = static_cast<size_t>(st.int64(0));
+    row.info.metric = parse_metric(st.text(1));
+    row.info.model_id = st.text(2);
+    row.info.count = static_cast<size_t>(st.int64(3));
+    row.generation = st.int64(4);
+    return row;
+  }
+
+  CollectionRow require_collection(const std::string& name) {
+    validate_identifier(name, "table");
+    auto row = read_collection(name);
+    if (!row) throw InputError(unknown_collection(name));
+    return *row;
+  }
+
+  fs::path index_path(const std::string& name) const { return folder / (name + ".hnsw"); }
+  fs::path index_meta_path(const std::string& name) const { return folder / (name + ".hnsw.json"); }
+
+  // ---- in-memory structures --------------------------------------------------------------
+
+  State& state_for(const CollectionRow& row) {
+    auto& slot = states[row.info.name];
+    if (!slot || slot->dim != row.info.dim || slot->metric != row.info.metric) {
+      slot = std::make_unique<State>();
+      slot->dim = row.info.dim;
+      slot->metric = row.info.metric;
+    }
+    return *slot;
+  }
+
+  /// Copies `v` into `out`, normalised when the metric is cosine. False for a zero vector under
+  /// cosine (it has no direction).
+  static bool prepare_vector(Metric metric, std::span<const float> v, float* out) {
+    std::copy(v.begin(), v.end(), out);
+    if (metric != Metric::kCosine) return true;
+    float n = norm_of(v);
+    if (n == 0) return false;
+    for (size_t i = 0; i < v.size(); ++i) out[i] /= n;
+    return true;
+  }
+
+  void load_matrix(State& s, const std::string& name) {
+    auto m = std::make_unique<Matrix>();
+    m->dim = s.dim;
+    std::vector<float> tmp(s.dim);
+    std::lock_guard lock(db_mu);
+    auto st = db->prepare("SELECT rid, embedding FROM chunks WHERE collection=? ORDER BY rid");
+    st.bind(1, name);
+    while (st.step()) {
+      size_t n = 0;
+      const float* v = st.floats(1, &n);
+      if (n != s.dim) {
+        throw InputError("local store " + db->path().string() + ": a vector of table '" + name +
+                         "' has " + std::to_string(n) + " floats, expected " +
+                         std::to_string(s.dim) + "; the store is damaged, re-ingest the table");
+      }
+      prepare_vector(s.metric, {v, n}, tmp.data());
+      m->add(st.int64(0), tmp.data());
+    }
+    s.matrix = std::move(m);
+  }
+
+  std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(const State& s) const {
+    if (s.metric == Metric::kL2) return std::make_unique<hnswlib::L2Space>(s.dim);
+    return std::make_unique<hnswlib::InnerProductSpace>(s.dim);
+  }
+
+  /// Every rowid of the collection with its vector, streamed to `fn(rid, prepared vector)`.
+  template <typename Fn>
+  void for_each_vector(const State& s, const std::string& name, const std::string& where,
+                       int64_t bound, Fn&& fn) {
+    std::vector<float> tmp(s.dim);
+    std::lock_guard lock(db_mu);
+    auto st = db->prepare("SELECT rid, embedding FROM chunks WHERE collection=?" + where);
+    st.bind(1, name);
+    if (!where.empty()) st.bind(2, bound);
+    while (st.step()) {
+      size_t n = 0;
+      const float* v = st.floats(1, &n);
+      if (n != s.dim) continue;  // load_matrix reports damage; the index skips the row
+      prepare_vector(s.metric, {v, n}, tmp.data());
+      fn(st.int64(0), tmp.data());
+    }
+  }
+
+  void build_hnsw(State& s, const std::string& name, size_t n_hint) {
+    // Gather first (under the db lock), then insert in parallel without it.
+    std::vector<int64_t> rids;
+    std::vector<float> data;
+    rids.reserve(n_hint);
+    data.reserve(n_hint * s.dim);
+    for_each_vector(s, name, "", 0, [&](int64_t rid, const float* v) {
+      rids.push_back(rid);
+      data.insert(data.end(), v, v + s.dim);
+    });
+    s.space = make_space(s);
+    size_t capacity = std::max<size_t>(rids.size() + rids.size() / 4, 1024);
+    s.hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        s.space.get(), capacity, options.hnsw_m, options.hnsw_ef_construction, 100);
+    insert_points(s, rids, data.data());
+    s.hnsw->setEf(10);  // per-query ef is applied by asking searchKnn for max(k, ef) results
+    s.hnsw_live = rids.size();
+    s.hnsw_deleted = 0;
+    s.hnsw_dirty = true;
+  }
+
+  /// Adds rows [n, dim] (labels `rids`) to the index, on every core when there are many.
+  /// hnswlib's addPoint is thread-safe; exceptions are captured per thread and rethrown.
+  void insert_points(State& s, const std::vector<int64_t>& rids, const float* data) {
+    if (rids.empty()) return;
+    reserve_hnsw(s, rids.size());
+    size_t start = 0;
+    if (s.hnsw->cur_element_count == 0) {
+      // The first point alone, so that every thread starts from a non-empty graph.
+      s.hnsw->addPoint(data, static_cast<hnswlib::labeltype>(rids[0]));
+      start = 1;
+    }
+    size_t threads = rids.size() < 2000 ? 1 : std::max(1u, std::thread::hardware_concurrency());
+    std::atomic<size_t> next{start};
+    std::exception_ptr error;
+    std::mutex error_mu;
+    auto work = [&] {
+      try {
+        for (size_t i = next++; i < rids.size(); i = next++) {
+          s.hnsw->addPoint(data + i * s.dim, static_cast<hnswlib::labeltype>(rids[i]));
+        }
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+  }
+
+  /// Loads `<name>.hnsw` when its record matches, then reconciles it with the rows in SQLite
+  /// (another process may have written since). False when there is nothing usable on disk.
+  bool load_hnsw(State& s, const std::string& name) {
+    fs::path file = index_path(name);
+    fs::path meta_file = index_meta_path(name);
+    std::error_code ec;
+    if (!fs::exists(file, ec) || !fs::exists(meta_file, ec)) return false;
+    try {
+      std::ifstream in(meta_file);
+      nlohmann::json meta = nlohmann::json::parse(in);
+      if (meta.at("dim").get<size_t>() != s.dim ||
+          meta.at("metric").get<std::string>() != to_string(s.metric) ||
+          meta.at("bytes").get<uintmax_t>() != fs::file_size(file) ||
+          meta.at("m").get<size_t>() != options.hnsw_m) {
+        return false;
+      }
+      s.space = make_space(s);
+      s.hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(s.space.get(), file.string());
+    } catch (const std::exception&) {
+      s.hnsw.reset();
+      return false;  // unreadable or from another layout: rebuilt by the caller
+    }
+    s.hnsw->setEf(10);
+    // Reconcile: drop points whose rows are gone, add rows the index lacks.
+    std::unordered_set<int64_t> rows;
+    {
+      std::lock_guard lock(db_mu);
+      auto st = db->prepare("SELECT rid FROM chunks WHERE collection=?");
+      st.bind(1, name);
+      while (st.step()) rows.insert(st.int64(0));
+    }
+    size_t live = 0, deleted = 0;
+    bool changed = false;
+    for (const auto& [label, internal] : s.hnsw->label_lookup_) {
+      if (s.hnsw->isMarkedDeleted(internal)) {
+        ++deleted;
+      } else if (!rows.count(static_cast<int64_t>(label))) {
+        s.hnsw->markDelete(label);
+        ++deleted;
+        changed = true;
+      } else {
+        ++live;
+      }
+    }
+    std::vector<int64_t> missing;
+    for (int64_t rid : rows) {
+      if (!s.hnsw->label_lookup_.count(static_cast<hnswlib::labeltype>(rid)))
+        missing.push_back(rid);
+    }
+    if (!missing.empty()) {
+      std::sort(missing.begin(), missing.end());
+      std::unordered_set<int64_t> wanted(missing.begin(), missing.end());
+      std::vector<int64_t> rids;
+      std::vector<float> data;
+      for_each_vector(s, name, " AND rid>=?", missing.front(), [&](int64_t rid, const float* v) {
+        if (wanted.count(rid)) {
+          rids.push_back(rid);
+          data.insert(data.end(), v, v + s.dim);
+        }
+      });
+      insert_points(s, rids, data.data());
+      live += rids.size();
+      changed = true;
+    }
+    s.hnsw_live = live;
+    s.hnsw_deleted = deleted;
+    s.hnsw_dirty = changed;
+    return true;
+  }
+
+  void reserve_hnsw(State& s, size_t extra) {
+    size_t need = s.hnsw->cur_element_count + extra;
+    if (need > s.hnsw->max_elements_) s.hnsw->resizeIndex(std::max(need, need + need / 2));
+  }
+
+  void save_hnsw(State& s, const std::string& name) {
+    if (!s.hnsw || !s.hnsw_dirty || !options.persist_index) return;
+    fs::path file = index_path(name);
+    fs::path tmp = file;
+    tmp += ".tmp";
+    s.hnsw->saveIndex(tmp.string());
+    nlohmann::json meta = {{"dim", s.dim},
+                           {"metric", to_string(s.metric)},
+                           {"m", options.hnsw_m},
+                           {"generation", s.generation},
+                           {"bytes", fs::file_size(tmp)}};
+    fs::path meta_tmp = index_meta_path(name);
+    meta_tmp += ".tmp";
+    {
+      std::ofstream out(meta_tmp, std::ios::trunc);
+      out << meta.dump() << "\n";
+      if (!out) throw InputError("cannot write " + meta_tmp.string() + ": disk full?");
+    }
+    // Meta first: a crash between the renames leaves a size mismatch, so the file is rebuilt.
+    fs::remove(index_meta_path(name));
+    fs::rename(tmp, file);
+    fs::rename(meta_tmp, index_meta_path(name));
+    s.hnsw_dirty = false;
+  }
+
+  /// Makes `s` reflect generation `row.generation`, with the structures a search needs.
+  /// Caller holds `mu` exclusively.
+  void sync(State& s, const CollectionRow& row, bool need_matrix, bool need_hnsw) {
+    const std::string& name = row.info.name;
+    if (s.generation != row.generation) {
+      // Changed by another process (or first use): rebuild the matrix, reconcile the index.
+      s.matrix.reset();
+      if (s.hnsw) {
+        s.hnsw.reset();
+        s.space.reset();
+      }
+      s.generation = row.generation;
+    }
+    if (need_matrix && !s.matrix) load_matrix(s, name);
+    if (need_hnsw && !s.hnsw) {
+      if (!load_hnsw(s, name)) build_hnsw(s, name, row.info.count);
+      if (s.hnsw_deleted > s.hnsw_live / 3) build_hnsw(s, name, row.info.count);
+      save_hnsw(s, name);
+    }
+  }
+
+  // ---- writes ----------------------------------------------------------------------------
+
+  struct Change {
+    std::vector<int64_t> removed;
+    std::vector<std::pair<int64_t, size_t>> added;  // rid, index into chunks
+  };
+
+  void validate_chunks(const CollectionRow& row, std::span<const Chunk> chunks) {
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& c = chunks[i];
+      std::string what = "chunk " + std::to_string(i) + " (id '" + c.id.substr(0, 80) + "')";
+      if (c.id.empty()) throw InputError("chunk " + std::to_string(i) + " has an empty id");
+      if (c.embedding.size() != row.info.dim) {
+        throw InputError(what + " has a " + std::to_string(c.embedding.size()) +
+                         "-dimensional embedding but table '" + row.info.name + "' holds dim " +
+                         std::to_string(row.info.dim) + " (model " + row.info.model_id +
+                         "); embed with that model or use another table");
+      }
+      check_finite(c.embedding, what + " embedding");
+      if (!c.metadata_json.empty()) {
+        auto j = nlohmann::json::parse(c.metadata_json, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+          throw InputError(what +
+                           " metadata is not a JSON object: " + c.metadata_json.substr(0, 80));
+        }
+      }
+    }
+  }
+
+  /// Inserts chunks inside an open transaction; records replaced and added rowids.
+  void insert_chunks(const std::string& name, std::span<const Chunk> chunks,
+                     const std::string* source_override, Change& change) {
+    auto find = db->prepare("SELECT rid FROM chunks WHERE collection=? AND id=?");
+    auto del = db->prepare("DELETE FROM chunks WHERE rid=?");
+    auto ins = db->prepare(
+        "INSERT INTO chunks(collection, id, text, metadata, content_hash, source, embedding) "
+        "VALUES(?,?,?,?,?,?,?)");
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& c = chunks[i];
+      find.bind(1, name);
+      find.bind(2, c.id);
+      if (find.step()) {
+        int64_t old = find.int64(0);
+        find.reset();
+        del.bind(1, old);
+        del.run();
+        change.removed.push_back(old);
+      } else {
+        find.reset();
+      }
+      ins.bind(1, name);
+      ins.bind(2, c.id);
+      ins.bind(3, c.text);
+      ins.bind(4, c.metadata_json.empty() ? std::string_view("{}") : c.metadata_json);
+      ins.bind(5, c.content_hash);
+      ins.bind(6, source_override ? *source_override : c.source);
+      ins.bind_blob(7, c.embedding);
+      ins.run();
+      change.added.emplace_back(db->last_insert_rowid(), i);
+    }
+  }
+
+  void bump(const std::string& name) {
+    auto st = db->prepare(
+        "UPDATE collections SET generation=generation+1, "
+        "n=(SELECT count(*) FROM chunks WHERE collection=?1) WHERE name=?1");
+    st.bind(1, name);
+    st.run();
+  }
+
+  /// Applies a committed change to the in-memory structures when they were current.
+  void apply(const CollectionRow& row, std::span<const Chunk> chunks, const Change& change) {
+    auto it = states.find(row.info.name);
+    if (it == states.end()) return;
+    State& s = *it->second;
+    if (s.generation != row.generation) return;  // stale anyway: the next search resyncs
+    std::vector<float> tmp(s.dim);
+    for (int64_t rid : change.removed) {
+      if (s.matrix) s.matrix->remove(rid);
+      if (s.hnsw) {
+        auto f = s.hnsw->label_lookup_.find(static_cast<hnswlib::labeltype>(rid));
+        if (f != s.hnsw->label_lookup_.end() && !s.hnsw->isMarkedDeleted(f->second)) {
+          s.hnsw->markDelete(static_cast<hnswlib::labeltype>(rid));
+          ++s.hnsw_deleted;
+          --s.hnsw_live;
+          s.hnsw_dirty = true;
+        }
+      }
+    }
+    std::vector<int64_t> rids;
+    std::vector<float> data;
+    for (const auto& [rid, index] : change.added) {
+      prepare_vector(s.metric, chunks[index].embedding, tmp.data());
+      if (s.matrix) s.matrix->add(rid, tmp.data());
+      if (s.hnsw) {
+        rids.push_back(rid);
+        data.insert(data.end(), tmp.begin(), tmp.end());
+      }
+    }
+    if (s.hnsw && !rids.empty()) {
+      insert_points(s, rids, data.data());
+      s.hnsw_live += rids.size();
+      s.hnsw_dirty = true;
+    }
+    s.generation = row.generation + 1;
+  }
+
+  template <typename Body>
+  void write(const std::string& name, std::span<const Chunk> chunks, Body&& body) {
+    std::unique_lock lock(mu);
+    CollectionRow row = require_collection(name);
+    validate_chunks(row, chunks);
+    Change change;
+    {
+      std::lock_guard db_lock(db_mu);
+      Transaction tx(*db);
+      // Re-read inside the transaction: another process may have written since.
+      auto st = db->prepare("SELECT generation FROM collections WHERE name=?");
+      st.bind(1, name);
+      if (!st.step()) throw InputError(unknown_collection(name));
+      row.generation = st.int64(0);
+      st.reset();
+      body(change);
+      bump(name);
+      tx.commit();
+    }
+    apply(row, chunks, change);
+  }
+
+  // ---- search ----------------------------------------------------------------------------
+
+  std::vector<Candidate> exact_search(const State& s, const float* q, size_t k) const {
+    const Matrix& m = *s.matrix;
+    // A heap ordered by `better`: its front is the worst candidate kept so far.
+    std::vector<Candidate> heap;
+    heap.reserve(k + 1);
+    auto better = [](const Candidate& a, const Candidate& b) {
+      return a.score > b.score || (a.score == b.score && a.rid < b.rid);
+    };
+    size_t n = m.rids.size();
+    for (size_t i = 0; i < n; ++i) {
+      const float* v = m.data.data() + i * s.dim;
+      float score = 0;
+      if (s.metric == Metric::kL2) {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t j = 0;
+        for (; j + 8 <= s.dim; j += 8) {
+          for (size_t t = 0; t < 8; ++t) {
+            float d = q[j + t] - v[j + t];
+            acc[t] += d * d;
+          }
+        }
+        float sum = 0;
+        for (; j < s.dim; ++j) sum += (q[j] - v[j]) * (q[j] - v[j]);
+        for (float a : acc) sum += a;
+        score = -std::sqrt(sum);
+      } else {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t j = 0;
+        for (; j + 8 <= s.dim; j += 8) {
+          for (size_t t = 0; t < 8; ++t) acc[t] += q[j + t] * v[j + t];
+        }
+        float sum = 0;
+        for (; j < s.dim; ++j) sum += q[j] * v[j];
+        for (float a : acc) sum += a;
+        score = sum;
+      }
+      Candidate c{score, m.rids[i]};
+      if (heap.size() < k) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else if (better(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), better);
+      }
+    }
+    return heap;
+  }
+
+  std::vector<Candidate> ann_search(const State& s, const float* q, size_t k, size_t ef) const {
+    size_t want = std::max(k, ef);
+    auto result = s.hnsw->searchKnn(q, want);
+    std::vector<Candidate> out;
+    out.reserve(result.size());
+    while (!result.empty()) {
+      auto [d, label] = result.top();
+      result.pop();
+      float score = s.metric == Metric::kL2 ? -std::sqrt(std::max(d, 0.0f)) : 1.0f - d;
+      out.push_back({score, static_cast<int64_t>(label)});
+    }
+    return out;
+  }
+
+  std::vector<Hit> fetch_hits(const std::string& name, std::vector<Candidate> found, size_t k) {
+    std::vector<Hit> hits;
+    hits.reserve(found.size());
+    {
+      std::lock_guard lock(db_mu);
+      auto st = db->prepare("SELECT id, text, metadata, source FROM chunks WHERE rid=?");
+      for (const Candidate& c : found) {
+        st.bind(1, c.rid);
+        if (st.step()) {
+          Hit h;
+          h.id = st.text(0);
+          h.text = st.text(1);
+          h.metadata_json = st.text(2);
+          h.source = st.text(3);
+          h.score = c.score;
+          h.source_table = name;
+          hits.push_back(std::move(h));
+        }
+        st.reset();
+      }
+    }
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.score > b.score || (a.score == b.score && a.id < b.id);
+    });
+    if (hits.size() > k) hits.resize(k);
+    return hits;
+  }
+};
+
+LocalStore::LocalStore(const std::filesystem::path& folder, LocalStoreOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->folder = folder;
+  impl_->options = options;
+  std::error_code ec;
+  if (fs::exists(folder, ec) && !fs::is_directory(folder, ec)) {
+    throw InputError("local store path " + folder.string() +
+                     " is a file, not a folder; point RAGPERF_HOME elsewhere or move it aside");
+  }
+  fs::create_directories(folder, ec);
+  if (ec) {
+    throw InputError("cannot create local store folder " + folder.string() + ": " + ec.message() +
+                     "; set RAGPERF_HOME to a writable folder");
+  }
+  fs::path file = folder / "store.sqlite3";
+  impl_->db = std::make_unique<Sqlite>(file);
+  Sqlite& db = *impl_->db;
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA synchronous=FULL");
+  db.exec("PRAGMA foreign_keys=ON");
+  {
+    Transaction tx(db);
+    db.exec(kSchema);
+    auto st = db.prepare("SELECT value FROM ragperf_meta WHERE key='schema_version'");
+    if (st.step()) {
+      std::string v = st.text(0);
+      if (v != std::to_string(kSchemaVersion)) {
+        throw InputError("local store " + file.string() + " has schema version " + v +
+                         ", this ragperf reads version " + std::to_string(kSchemaVersion) +
+                         "; use a matching ragperf or move the store aside");
+      }
+    } else {
+      st.reset();
+      db.exec("INSERT INTO ragperf_meta(key, value) VALUES('schema_version', '" +
+              std::to_string(kSchemaVersion) + "')");
+    }
+    tx.commit();
+  }
+}
+
+LocalStore::~LocalStore() {
+  try {
+    flush();
+  } catch (...) {
+    // The index is an accelerator: losing it costs a rebuild on the next open, never data.
+  }
+}
+
+const std::filesystem::path& LocalStore::folder() const {
+  return impl_->folder;
+}
+
+std::string LocalStore::describe() const {
+  return "local store at " + impl_->folder.string();
+}
+
+CollectionInfo LocalStore::ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                             const std::string& model_id) {
+  validate_identifier(name, "table");
+  if (dim == 0 || dim > kMaxDim) {
+    throw InputError("dimension " + std::to_string(dim) + " for table '" + name +
+                     "' is out of range (1.." + std::to_string(kMaxDim) + ")");
+  }
+  std::unique_lock lock(impl_->mu);
+  if (auto row = impl_->read_collection(name)) {
+    const CollectionInfo& info = row->info;
+    if (info.dim != dim || info.model_id != model_id) {
+      throw InputError("table " + name + " was ingested with model " + info.model_id + " (dim " +
+                       std::to_string(info.dim) + "); query it with --model " + info.model_id +
+                       " or re-ingest (this model: " + model_id + ", dim " + std::to_string(dim) +
+                       ")");
+    }
+    if (info.metric != metric) {
+      throw InputError("table " + name + " uses metric " + to_string(info.metric) + ", not " +
+                       to_string(metric) + "; use " + to_string(info.metric) + " or another table");
+    }
+    return info;
+  }
+  std::lock_guard db_lock(impl_->db_mu);
+  auto st = impl_->db->prepare(
+      "INSERT INTO collections(name, dim, metric, model_id) VALUES(?,?,?,?) "
+      "ON CONFLICT(name) DO NOTHING");
+  st.bind(1, name);
+  st.bind(2, static_cast<int64_t>(dim));
+  st.bind(3, to_string(metric));
+  st.bind(4, model_id);
+  st.run();
+  return CollectionInfo{name, dim, metric, model_id, 0};
+}
+
+std::optional<CollectionInfo> LocalStore::collection(const std::string& name) {
+  validate_identifier(name, "table");
+  auto row = impl_->read_collection(name);
+  if (!row) return std::nullopt;
+  return row->info;
+}
+
+std::vector<CollectionInfo> LocalStore::collections() {
+  std::vector<CollectionInfo> out;
+  std::lock_guard lock(impl_->db_mu);
+  auto st =
+      impl_->db->prepare("SELECT name, dim, metric, model_id, n FROM collections ORDER BY name");
+  while (st.step()) {
+    out.push_back(CollectionInfo{st.text(0), static_cast<size_t>(st.int64(1)),
+                                 parse_metric(st.text(2)), st.text(3),
+                                 static_cast<size_t>(st.int64(4))});
+  }
+  return out;
+}
+
+std::optional<std::string> LocalStore::source_hash(const std::string& collection,
+                                                   const std::string& source) {
+  impl_->require_collection(collection);
+  std::lock_guard lock(impl_->db_mu);
+  auto st = impl_->db->prepare("SELECT hash FROM sources WHERE collection=? AND source=?");
+  st.bind(1, collection);
+  st.bind(2, source);
+  if (!st.step()) return std::nullopt;
+  return st.text(0);
+}
+
+void LocalStore::replace_source(const std::string& collection, const std::string& source,
+                                const std::string& source_hash, std::span<const Chunk> chunks) {
+  impl_->write(collection, chunks, [&](Impl::Change& change) {
+    Sqlite& db = *impl_->db;
+    auto old = db.prepare("SELECT rid FROM chunks WHERE collection=? AND source=?");
+    old.bind(1, collection);
+    old.bind(2, source);
+    while (old.step()) change.removed.push_back(old.int64(0));
+    old.reset();
+    auto del = db.prepare("DELETE FROM chunks WHERE collection=? AND source=?");
+    del.bind(1, collection);
+    del.bind(2, source);
+    del.run();
+    impl_->insert_chunks(collection, chunks, &source, change);
+    auto rec = db.prepare(
+        "INSERT INTO sources(collection, source, hash) VALUES(?,?,?) "
+        "ON CONFLICT(collection, source) DO UPDATE SET hash=excluded.hash");
+    rec.bind(1, collection);
+    rec.bind(2, source);
+    rec.bind(3, source_hash);
+    rec.run();
+  });
+}
+
+size_t LocalStore::remove_source(const std::string& collection, const std::string& source) {
+  size_t removed = 0;
+  impl_->write(collection, {}, [&](Impl::Change& change) {
+    Sqlite& db = *impl_->db;
+    auto old = db.prepare("SELECT rid FROM chunks WHERE collection=? AND source=?");
+    old.bind(1, collection);
+    old.bind(2, source);
+    while (old.step()) change.removed.push_back(old.int64(0));
+    old.reset();
+    auto del = db.prepare("DELETE FROM chunks WHERE collection=? AND source=?");
+    del.bind(1, collection);
+    del.bind(2, source);
+    del.run();
+    auto rec = db.prepare("DELETE FROM sources WHERE collection=? AND source=?");
+    rec.bind(1, collection);
+    rec.bind(2, source);
+    rec.run();
+    removed = change.removed.size();
+  });
+  return removed;
+}
+
+void LocalStore::add(const std::string& collection, std::span<const Chunk> chunks) {
+  if (chunks.empty()) {
+    impl_->require_collection(collection);
+    return;
+  }
+  impl_->write(collection, chunks, [&](Impl::Change& change) {
+    impl_->insert_chunks(collection, chunks, nullptr, change);
+  });
+}
+
+std::vector<Hit> LocalStore::search(const std::string& collection, std::span<const float> query,
+                                    const SearchOptions& options) {
+  CollectionRow row = impl_->require_collection(collection);
+  if (options.top_k == 0) throw InputError("top_k must be at least 1");
+  if (query.size() != row.info.dim) {
+    throw InputError("query vector has dim " + std::to_string(query.size()) + " but table " +
+                     collection + " was ingested with model " + row.info.model_id + " (dim " +
+                     std::to_string(row.info.dim) + "); query it with --model " +
+                     row.info.model_id + " or re-ingest");
+  }
+  check_finite(query, "query vector");
+  if (options.ef_search < 0) throw InputError("ef_search must be >= 0");
+  std::vector<float> q(row.info.dim);
+  if (!Impl::prepare_vector(row.info.metric, query, q.data())) return {};  // zero under cosine
+  if (row.info.count == 0) return {};
+
+  bool use_ann = !options.exact && row.info.count >= impl_->options.ann_threshold;
+  size_t ef = options.ef_search > 0 ? static_cast<size_t>(options.ef_search)
+                                    : impl_->options.hnsw_ef_search;
+  std::vector<Candidate> found;
+  bool done = false;
+  auto ready = [&](const State* s) {
+    return s && s->generation == row.generation &&
+           (use_ann ? static_cast<bool>(s->hnsw) : static_cast<bool>(s->matrix));
+  };
+  auto run = [&](const State& s) {
+    found = use_ann ? impl_->ann_search(s, q.data(), options.top_k, ef)
+                    : impl_->exact_search(s, q.data(), options.top_k);
+    done = true;
+  };
+  {
+    std::shared_lock lock(impl_->mu);
+    auto it = impl_->states.find(collection);
+    const State* s = it == impl_->states.end() ? nullptr : it->second.get();
+    if (ready(s) && s->dim == row.info.dim) run(*s);
+  }
+  if (!done) {
+    std::unique_lock lock(impl_->mu);
+    // Re-read: a writer may have committed while we waited for the lock.
+    row = impl_->require_collection(collection);
+    if (row.info.count == 0) return {};
+    use_ann = !options.exact && row.info.count >= impl_->options.ann_threshold;
+    State& s = impl_->state_for(row);
+    impl_->sync(s, row, !use_ann, use_ann);
+    run(s);
+  }
+  return impl_->fetch_hits(collection, std::move(found), options.top_k);
+}
+
+size_t LocalStore::count(const std::string& collection) {
+  return impl_->require_collection(collection).info.count;
+}
+
+void LocalStore::drop(const std::string& collection) {
+  validate_identifier(collection, "table");
+  std::unique_lock lock(impl_->mu);
+  {
+    std::lock_guard db_lock(impl_->db_mu);
+    Transaction tx(*impl_->db);
+    for (const char* sql :
+         {"DELETE FROM chunks WHERE collection=?", "DELETE FROM sources WHERE collection=?",
+          "DELETE FROM collections WHERE name=?"}) {
+      auto st = impl_->db->prepare(sql);
+      st.bind(1, collection);
+      st.run();
+    }
+    tx.commit();
+  }
+  impl_->states.erase(collection);
+  std::error_code ec;
+  fs::remove(impl_->index_meta_path(collection), ec);
+  fs::remove(impl_->index_path(collection), ec);
+}
+
+void LocalStore::warm(const std::string& collection) {
+  std::unique_lock lock(impl_->mu);
+  CollectionRow row = impl_->require_collection(collection);
+  bool use_ann = row.info.count >= impl_->options.ann_threshold;
+  State& s = impl_->state_for(row);
+  impl_->sync(s, row, true, use_ann);
+}
+
+void LocalStore::flush() {
+  std::unique_lock lock(impl_->mu);
+  for (auto& [name, s] : impl_->states) {
+    // Only an index that reflects the committed state may be written with its generation.
+    auto row = impl_->read_collection(name);
+    if (row && row->generation == s->generation) impl_->save_hnsw(*s, name);
+  }
+}
+
+}  // namespace ragperf

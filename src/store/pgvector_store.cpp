@@ -1,0 +1,583 @@
+// PgVectorStore: collections as pgvector tables, through DatabaseConnectionPool. See
+// ragperf/pgvector_store.h for the layout and the contract.
+#include "ragperf/pgvector_store.h"
+
+// GCC 12 (RelWithDebInfo + sanitizers) reports Asio's awaitable frame deallocation as
+// -Wmismatched-new-delete: Asio pairs its own operator new/delete for coroutine frames, a false
+// positive. Silenced for this file's coroutines only.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "ragperf/config.h"
+#include "ragperf/error.h"
+#include "ragperf/pg_copy.h"
+#include "ragperf/pgvector.h"
+
+namespace ragperf {
+namespace {
+
+using db::awaitable;
+
+/// "name" with embedded quotes doubled. Callers validate identifiers first; quoting is the
+/// second line of defence.
+std::string quote(const std::string& ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+const char* op_of(Metric m) {
+  switch (m) {
+    case Metric::kCosine:
+      return "<=>";
+    case Metric::kInnerProduct:
+      return "<#>";
+    case Metric::kL2:
+      return "<->";
+  }
+  return "<=>";
+}
+
+const char* opclass_of(Metric m) {
+  switch (m) {
+    case Metric::kCosine:
+      return "vector_cosine_ops";
+    case Metric::kInnerProduct:
+      return "vector_ip_ops";
+    case Metric::kL2:
+      return "vector_l2_ops";
+  }
+  return "vector_cosine_ops";
+}
+
+/// Distance from pgvector's operator -> score (higher is better).
+float score_of(Metric m, double d) {
+  switch (m) {
+    case Metric::kCosine:
+      return static_cast<float>(1.0 - d);
+    case Metric::kInnerProduct:
+      return static_cast<float>(-d);  // <#> is the negative inner product
+    case Metric::kL2:
+      return static_cast<float>(-d);
+  }
+  return 0;
+}
+
+/// A registered collection.
+struct Entry {
+  CollectionInfo info;
+  PgColumns cols;
+  bool owned = true;  // created by ragperf (drop() may drop the table)
+};
+
+void validate_columns(const PgColumns& c) {
+  validate_identifier(c.id, "column");
+  validate_identifier(c.text, "column");
+  validate_identifier(c.embedding, "column");
+  for (const std::string* opt : {&c.metadata, &c.content_hash, &c.source}) {
+    if (!opt->empty()) validate_identifier(*opt, "column");
+  }
+}
+
+std::string unknown(const std::string& name) {
+  return "table '" + name +
+         "' is not a ragperf collection in this database; ingest into it first (ragperf ingest "
+         "PATH --table " +
+         name + ")";
+}
+
+void check_finite(std::span<const float> v, const std::string& what) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      throw InputError(what + " has a non-finite value at position " + std::to_string(i) +
+                       "; vectors must be finite");
+    }
+  }
+}
+
+}  // namespace
+
+struct PgVectorStore::Impl {
+  std::shared_ptr<DatabaseConnectionPool> pool;
+  PgVectorStoreOptions options;
+  std::mutex mu;
+  std::unordered_map<std::string, Entry> cache;  // guarded by mu
+
+  // ---- registry --------------------------------------------------------------------------
+
+  awaitable<void> init_schema() {
+    auto conn = co_await pool->acquire();
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ragperf_collections'))");
+    auto ext = co_await conn.fetch("SELECT 1 FROM pg_extension WHERE extname = 'vector'");
+    if (ext.empty()) co_await conn.execute("CREATE EXTENSION IF NOT EXISTS vector");
+    co_await conn.execute(
+        "CREATE TABLE IF NOT EXISTS ragperf_collections ("
+        "name text PRIMARY KEY, dim integer NOT NULL, metric text NOT NULL, "
+        "model_id text NOT NULL, owned boolean NOT NULL DEFAULT true, "
+        "id_col text NOT NULL DEFAULT 'id', text_col text NOT NULL DEFAULT 'text', "
+        "metadata_col text NOT NULL DEFAULT 'metadata', "
+        "hash_col text NOT NULL DEFAULT 'content_hash', "
+        "source_col text NOT NULL DEFAULT 'source', "
+        "embedding_col text NOT NULL DEFAULT 'embedding')");
+    co_await conn.execute(
+        "CREATE TABLE IF NOT EXISTS ragperf_sources (collection text NOT NULL, "
+        "source text NOT NULL, hash text NOT NULL, PRIMARY KEY (collection, source))");
+    co_await conn.execute("COMMIT");
+  }
+
+  static Entry entry_from(const db::Row& r) {
+    Entry e;
+    e.info.name = r["name"].as_text();
+    e.info.dim = static_cast<size_t>(r["dim"].as_int());
+    e.info.metric = parse_metric(r["metric"].as_text());
+    e.info.model_id = r["model_id"].as_text();
+    e.owned = r["owned"].as_bool();
+    e.cols.id = r["id_col"].as_text();
+    e.cols.text = r["text_col"].as_text();
+    e.cols.metadata = r["metadata_col"].as_text();
+    e.cols.content_hash = r["hash_col"].as_text();
+    e.cols.source = r["source_col"].as_text();
+    e.cols.embedding = r["embedding_col"].as_text();
+    validate_columns(e.cols);  // the registry is data too: never trusted blindly
+    return e;
+  }
+
+  static constexpr const char* kRegistrySelect =
+      "SELECT name, dim, metric, model_id, owned, id_col, text_col, metadata_col, hash_col, "
+      "source_col, embedding_col FROM ragperf_collections";
+
+  /// The registry entry (from the cache unless `refresh`), or nullopt.
+  awaitable<std::optional<Entry>> lookup(std::string name, bool refresh) {
+    validate_identifier(name, "table");
+    if (!refresh) {
+      std::lock_guard lock(mu);
+      auto it = cache.find(name);
+      if (it != cache.end()) co_return it->second;
+    }
+    auto row = co_await pool->fetchrow(std::string(kRegistrySelect) + " WHERE name = $1", name);
+    if (!row) {
+      std::lock_guard lock(mu);
+      cache.erase(name);
+      co_return std::nullopt;
+    }
+    Entry e = entry_from(*row);
+    std::lock_guard lock(mu);
+    cache[name] = e;
+    co_return e;
+  }
+
+  awaitable<Entry> require(std::string name) {
+    auto e = co_await lookup(name, false);
+    if (!e) throw InputError(unknown(name));
+    co_return *e;
+  }
+
+  awaitable<size_t> count_rows(const Entry& e) {
+    auto r = co_await pool->fetchrow("SELECT count(*) FROM " + quote(e.info.name));
+    co_return static_cast<size_t>((*r)[0].as_int());
+  }
+
+  // ---- writes ----------------------------------------------------------------------------
+
+  void validate_chunks(const Entry& e, std::span<const Chunk> chunks) const {
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& c = chunks[i];
+      std::string what = "chunk " + std::to_string(i) + " (id '" + c.id.substr(0, 80) + "')";
+      if (c.id.empty()) throw InputError("chunk " + std::to_string(i) + " has an empty id");
+      if (c.embedding.size() != e.info.dim) {
+        throw InputError(what + " has a " + std::to_string(c.embedding.size()) +
+                         "-dimensional embedding but table '" + e.info.name + "' holds dim " +
+                         std::to_string(e.info.dim) + " (model " + e.info.model_id +
+                         "); embed with that model or use another table");
+      }
+      check_finite(c.embedding, what + " embedding");
+      if (!c.metadata_json.empty()) {
+        auto j = nlohmann::json::parse(c.metadata_json, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+          throw InputError(what +
+                           " metadata is not a JSON object: " + c.metadata_json.substr(0, 80));
+        }
+      }
+    }
+  }
+
+  /// COPYs `chunks` (last copy of each id wins) into a temp table and upserts them into the
+  /// collection, on `conn` inside its open transaction.
+  awaitable<void> load(PooledConnection& conn, const Entry& e, std::span<const Chunk> chunks,
+                       const std::string* source) {
+    if (chunks.empty()) co_return;
+    std::vector<size_t> order;  // indices of the last occurrence of each id
+    {
+      std::unordered_map<std::string, size_t> last;
+      for (size_t i = 0; i < chunks.size(); ++i) last[chunks[i].id] = i;
+      for (size_t i = 0; i < chunks.size(); ++i) {
+        if (last[chunks[i].id] == i) order.push_back(i);
+      }
+    }
+    const PgColumns& c = e.cols;
+    std::vector<std::string> names{c.id, c.text};
+    if (!c.metadata.empty()) names.push_back(c.metadata);
+    if (!c.content_hash.empty()) names.push_back(c.content_hash);
+    if (!c.source.empty()) names.push_back(c.source);
+    names.push_back(c.embedding);
+    std::string list, updates;
+    for (size_t i = 0; i < names.size(); ++i) {
+      list += (i ? ", " : "") + quote(names[i]);
+      if (i > 0)
+        updates += (i > 1 ? ", " : "") + quote(names[i]) + " = EXCLUDED." + quote(names[i]);
+    }
+    co_await conn.execute("CREATE TEMP TABLE ragperf_load (LIKE " + quote(e.info.name) +
+                          " INCLUDING DEFAULTS) ON COMMIT DROP");
+    db::BinaryCopyWriter w;
+    for (size_t i : order) {
+      const Chunk& ch = chunks[i];
+      w.begin_row(static_cast<int>(names.size()));
+      w.add_text(ch.id);
+      w.add_text(ch.text);
+      if (!c.metadata.empty()) w.add_jsonb(ch.metadata_json.empty() ? "{}" : ch.metadata_json);
+      if (!c.content_hash.empty()) w.add_text(ch.content_hash);
+      if (!c.source.empty()) w.add_text(source ? *source : ch.source);
+      w.add_vector(ch.embedding);
+    }
+    w.finish();
+    co_await conn.copy_from("COPY ragperf_load (" + list + ") FROM STDIN (FORMAT BINARY)",
+                            w.data());
+    co_await conn.execute("INSERT INTO " + quote(e.info.name) + " (" + list + ") SELECT " + list +
+                          " FROM ragperf_load ON CONFLICT (" + quote(c.id) + ") DO UPDATE SET " +
+                          updates);
+  }
+
+  // ---- search ----------------------------------------------------------------------------
+
+  awaitable<std::vector<Hit>> search(std::string name, std::vector<float> query,
+                                     SearchOptions opts) {
+    Entry e = co_await require(name);
+    if (opts.top_k == 0) throw InputError("top_k must be at least 1");
+    if (opts.ef_search < 0) throw InputError("ef_search must be >= 0");
+    if (query.size() != e.info.dim) {
+      throw InputError("query vector has dim " + std::to_string(query.size()) + " but table " +
+                       name + " was ingested with model " + e.info.model_id + " (dim " +
+                       std::to_string(e.info.dim) + "); query it with --model " + e.info.model_id +
+                       " or re-ingest");
+    }
+    check_finite(query, "query vector");
+    if (e.info.metric == Metric::kCosine &&
+        std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; })) {
+      co_return std::vector<Hit>{};  // no direction: matches nothing (as LocalStore)
+    }
+    const PgColumns& c = e.cols;
+    std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1)";
+    std::string sql = "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
+                      (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") +
+                      ", " + (c.source.empty() ? std::string("''") : quote(c.source) + "::text") +
+                      ", " + dist + "::float8 FROM " + quote(e.info.name) + " ORDER BY " + dist +
+                      ", " + quote(c.id) + " LIMIT $2";
+    int ef = opts.ef_search > 0 ? opts.ef_search : options.ef_search;
+    ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
+    std::vector<db::Statement> batch;
+    batch.push_back({"BEGIN", {}});
+    if (opts.exact) {
+      batch.push_back({"SET LOCAL enable_indexscan = off", {}});
+    } else {
+      batch.push_back({"SET LOCAL hnsw.ef_search = " + std::to_string(std::min(ef, 1000)), {}});
+    }
+    batch.push_back(
+        {sql, db::make_params(std::span<const float>(query), static_cast<long long>(opts.top_k))});
+    batch.push_back({"COMMIT", {}});
+    std::vector<db::Result> results;
+    {
+      auto conn = co_await pool->acquire();
+      results = co_await conn.pipeline(std::move(batch));
+    }
+    const db::Result& r = results[results.size() - 2];
+    std::vector<Hit> hits;
+    hits.reserve(static_cast<size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      db::Row row = r[i];
+      Hit h;
+      h.id = row[0].as_text();
+      h.text = row[1].as_text();
+      h.metadata_json = row[2].as_text();
+      h.source = row[3].as_text();
+      h.score = score_of(e.info.metric, row[4].as_double());
+      h.source_table = name;
+      hits.push_back(std::move(h));
+    }
+    co_return hits;
+  }
+};
+
+PgVectorStore::PgVectorStore(std::shared_ptr<DatabaseConnectionPool> pool,
+                             PgVectorStoreOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  if (!pool) throw InputError("PgVectorStore needs a connection pool");
+  impl_->pool = std::move(pool);
+  impl_->options = options;
+  impl_->pool->initialize();
+  impl_->pool->run(impl_->init_schema());
+}
+
+PgVectorStore::~PgVectorStore() = default;
+
+DatabaseConnectionPool& PgVectorStore::pool() {
+  return *impl_->pool;
+}
+
+std::string PgVectorStore::describe() const {
+  return "postgresql://" + impl_->pool->config().user + "@" + impl_->pool->config().describe();
+}
+
+CollectionInfo PgVectorStore::ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                                const std::string& model_id) {
+  validate_identifier(name, "table");
+  if (dim == 0 || dim > pgvector::kMaxDim) {
+    throw InputError("dimension " + std::to_string(dim) + " for table '" + name +
+                     "' is out of range (1.." + std::to_string(pgvector::kMaxDim) + ")");
+  }
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<CollectionInfo> {
+    auto conn = co_await im.pool->acquire();
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ragperf_collections'))");
+    auto row =
+        co_await conn.fetchrow(std::string(Impl::kRegistrySelect) + " WHERE name = $1", name);
+    if (row) {
+      Entry e = Impl::entry_from(*row);
+      co_await conn.execute("COMMIT");
+      if (e.info.dim != dim || e.info.model_id != model_id) {
+        throw InputError("table " + name + " was ingested with model " + e.info.model_id +
+                         " (dim " + std::to_string(e.info.dim) + "); query it with --model " +
+                         e.info.model_id + " or re-ingest (this model: " + model_id + ", dim " +
+                         std::to_string(dim) + ")");
+      }
+      if (e.info.metric != metric) {
+        throw InputError("table " + name + " uses metric " + to_string(e.info.metric) + ", not " +
+                         to_string(metric) + "; use " + to_string(e.info.metric) +
+                         " or another table");
+      }
+      co_return e.info;
+    }
+    auto exists = co_await conn.fetchrow("SELECT to_regclass($1) IS NOT NULL", quote(name));
+    if (exists && (*exists)[0].as_bool()) {
+      throw InputError("table " + name +
+                       " already exists but was not created by ragperf; choose another --table "
+                       "or register it with its column names (PgVectorStore::adopt)");
+    }
+    std::string t = quote(name);
+    co_await conn.execute("CREATE TABLE " + t +
+                          " (id text PRIMARY KEY, text text NOT NULL, metadata jsonb NOT NULL "
+                          "DEFAULT '{}', content_hash text NOT NULL DEFAULT '', source text NOT "
+                          "NULL DEFAULT '', embedding vector(" +
+                          std::to_string(dim) + ") NOT NULL)");
+    co_await conn.execute("CREATE INDEX ON " + t + " (source)");
+    co_await conn.execute("CREATE INDEX ON " + t + " USING hnsw (embedding " + opclass_of(metric) +
+                          ") WITH (m = " + std::to_string(im.options.hnsw_m) +
+                          ", ef_construction = " + std::to_string(im.options.hnsw_ef_construction) +
+                          ")");
+    co_await conn.execute(
+        "INSERT INTO ragperf_collections (name, dim, metric, model_id) VALUES ($1, $2, $3, $4)",
+        name, static_cast<long long>(dim), std::string(to_string(metric)), model_id);
+    co_await conn.execute("COMMIT");
+    co_return CollectionInfo{name, dim, metric, model_id, 0};
+  };
+  CollectionInfo info = im.pool->run(body());
+  std::lock_guard lock(im.mu);
+  im.cache.erase(name);
+  return info;
+}
+
+CollectionInfo PgVectorStore::adopt(const std::string& name, size_t dim, Metric metric,
+                                    const std::string& model_id, const PgColumns& columns) {
+  validate_identifier(name, "table");
+  validate_columns(columns);
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<CollectionInfo> {
+    auto conn = co_await im.pool->acquire();
+    // Every named column must exist; the embedding column must be vector(dim).
+    auto cols = co_await conn.fetch(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+        quote(name));
+    if (cols.empty()) throw InputError("table " + name + " does not exist in this database");
+    std::unordered_map<std::string, std::string> types;
+    for (int i = 0; i < cols.rows(); ++i) types[cols[i][0].as_text()] = cols[i][1].as_text();
+    for (const std::string* col : {&columns.id, &columns.text, &columns.metadata,
+                                   &columns.content_hash, &columns.source, &columns.embedding}) {
+      if (!col->empty() && !types.count(*col)) {
+        throw InputError("table " + name + " has no column '" + *col + "'; name the right column");
+      }
+    }
+    std::string want = "vector(" + std::to_string(dim) + ")";
+    if (types[columns.embedding] != want) {
+      throw InputError("column " + name + "." + columns.embedding + " is " +
+                       types[columns.embedding] + ", not " + want +
+                       "; give the model that produced it");
+    }
+    co_await conn.execute(
+        "INSERT INTO ragperf_collections (name, dim, metric, model_id, owned, id_col, text_col, "
+        "metadata_col, hash_col, source_col, embedding_col) VALUES ($1, $2, $3, $4, false, $5, "
+        "$6, $7, $8, $9, $10) ON CONFLICT (name) DO UPDATE SET dim = EXCLUDED.dim, metric = "
+        "EXCLUDED.metric, model_id = EXCLUDED.model_id, id_col = EXCLUDED.id_col, text_col = "
+        "EXCLUDED.text_col, metadata_col = EXCLUDED.metadata_col, hash_col = EXCLUDED.hash_col, "
+        "source_col = EXCLUDED.source_col, embedding_col = EXCLUDED.embedding_col",
+        name, static_cast<long long>(dim), std::string(to_string(metric)), model_id, columns.id,
+        columns.text, columns.metadata, columns.content_hash, columns.source, columns.embedding);
+    co_return CollectionInfo{name, dim, metric, model_id, 0};
+  };
+  CollectionInfo info = im.pool->run(body());
+  info.count = count(name);
+  return info;
+}
+
+std::optional<CollectionInfo> PgVectorStore::collection(const std::string& name) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::optional<CollectionInfo>> {
+    auto e = co_await im.lookup(name, true);
+    if (!e) co_return std::nullopt;
+    e->info.count = co_await im.count_rows(*e);
+    co_return e->info;
+  };
+  return im.pool->run(body());
+}
+
+std::vector<CollectionInfo> PgVectorStore::collections() {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::vector<CollectionInfo>> {
+    auto r = co_await im.pool->fetch(std::string(Impl::kRegistrySelect) + " ORDER BY name");
+    std::vector<CollectionInfo> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      Entry e = Impl::entry_from(r[i]);
+      e.info.count = co_await im.count_rows(e);
+      out.push_back(e.info);
+    }
+    co_return out;
+  };
+  return im.pool->run(body());
+}
+
+std::optional<std::string> PgVectorStore::source_hash(const std::string& collection,
+                                                      const std::string& source) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::optional<std::string>> {
+    co_await im.require(collection);
+    auto row = co_await im.pool->fetchrow(
+        "SELECT hash FROM ragperf_sources WHERE collection = $1 AND source = $2", collection,
+        source);
+    if (!row) co_return std::nullopt;
+    co_return (*row)[0].as_text();
+  };
+  return im.pool->run(body());
+}
+
+void PgVectorStore::replace_source(const std::string& collection, const std::string& source,
+                                   const std::string& source_hash, std::span<const Chunk> chunks) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<void> {
+    Entry e = co_await im.require(collection);
+    if (e.cols.source.empty()) {
+      throw InputError("table " + collection +
+                       " has no source column, so its chunks cannot be replaced per file");
+    }
+    im.validate_chunks(e, chunks);
+    auto conn = co_await im.pool->acquire();
+    co_await conn.execute("BEGIN");
+    co_await conn.execute(
+        "DELETE FROM " + quote(collection) + " WHERE " + quote(e.cols.source) + " = $1", source);
+    co_await im.load(conn, e, chunks, &source);
+    co_await conn.execute(
+        "INSERT INTO ragperf_sources (collection, source, hash) VALUES ($1, $2, $3) "
+        "ON CONFLICT (collection, source) DO UPDATE SET hash = EXCLUDED.hash",
+        collection, source, source_hash);
+    co_await conn.execute("COMMIT");
+  };
+  im.pool->run(body());
+}
+
+size_t PgVectorStore::remove_source(const std::string& collection, const std::string& source) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<size_t> {
+    Entry e = co_await im.require(collection);
+    if (e.cols.source.empty()) {
+      throw InputError("table " + collection + " has no source column");
+    }
+    auto conn = co_await im.pool->acquire();
+    co_await conn.execute("BEGIN");
+    auto r = co_await conn.execute(
+        "DELETE FROM " + quote(collection) + " WHERE " + quote(e.cols.source) + " = $1", source);
+    co_await conn.execute("DELETE FROM ragperf_sources WHERE collection = $1 AND source = $2",
+                          collection, source);
+    co_await conn.execute("COMMIT");
+    co_return static_cast<size_t>(r.affected());
+  };
+  return im.pool->run(body());
+}
+
+void PgVectorStore::add(const std::string& collection, std::span<const Chunk> chunks) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<void> {
+    Entry e = co_await im.require(collection);
+    im.validate_chunks(e, chunks);
+    if (chunks.empty()) co_return;
+    auto conn = co_await im.pool->acquire();
+    co_await conn.execute("BEGIN");
+    co_await im.load(conn, e, chunks, nullptr);
+    co_await conn.execute("COMMIT");
+  };
+  im.pool->run(body());
+}
+
+std::vector<Hit> PgVectorStore::search(const std::string& collection, std::span<const float> query,
+                                       const SearchOptions& options) {
+  return impl_->pool->run(
+      impl_->search(collection, std::vector<float>(query.begin(), query.end()), options));
+}
+
+db::awaitable<std::vector<Hit>> PgVectorStore::async_search(std::string collection,
+                                                            std::vector<float> query,
+                                                            SearchOptions options) {
+  return impl_->search(std::move(collection), std::move(query), options);
+}
+
+size_t PgVectorStore::count(const std::string& collection) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<size_t> {
+    Entry e = co_await im.require(collection);
+    co_return co_await im.count_rows(e);
+  };
+  return im.pool->run(body());
+}
+
+void PgVectorStore::drop(const std::string& collection) {
+  validate_identifier(collection, "table");
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<void> {
+    auto e = co_await im.lookup(collection, true);
+    if (!e) co_return;
+    auto conn = co_await im.pool->acquire();
+    co_await conn.execute("BEGIN");
+    if (e->owned) co_await conn.execute("DROP TABLE IF EXISTS " + quote(collection));
+    co_await conn.execute("DELETE FROM ragperf_sources WHERE collection = $1", collection);
+    co_await conn.execute("DELETE FROM ragperf_collections WHERE name = $1", collection);
+    co_await conn.execute("COMMIT");
+  };
+  im.pool->run(body());
+  std::lock_guard lock(im.mu);
+  im.cache.erase(collection);
+}
+
+std::unique_ptr<VectorStore> open_pgvector_store(const Settings& settings) {
+  auto pool = std::make_shared<DatabaseConnectionPool>(PoolConfig::from_settings(settings));
+  return std::make_unique<PgVectorStore>(std::move(pool));
+}
+
+}  // namespace ragperf

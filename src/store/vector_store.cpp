@@ -1,0 +1,61 @@
+// VectorStore helpers shared by every store: metric names, identifier validation, open_store().
+#include "ragperf/vector_store.h"
+
+#include <string>
+
+#include "ragperf/config.h"
+#include "ragperf/error.h"
+#include "ragperf/local_store.h"
+#include "ragperf/pgvector_store.h"
+
+namespace ragperf {
+
+const char* to_string(Metric metric) {
+  switch (metric) {
+    case Metric::kCosine:
+      return "cosine";
+    case Metric::kInnerProduct:
+      return "ip";
+    case Metric::kL2:
+      return "l2";
+  }
+  return "cosine";
+}
+
+Metric parse_metric(std::string_view text) {
+  if (text == "cosine") return Metric::kCosine;
+  if (text == "ip" || text == "inner_product") return Metric::kInnerProduct;
+  if (text == "l2") return Metric::kL2;
+  throw InputError("metric '" + std::string(text) +
+                   "' is not known; use one of cosine, ip (inner product), l2");
+}
+
+void validate_identifier(std::string_view name, std::string_view what) {
+  auto head = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  auto tail = [&](char c) { return head(c) || (c >= '0' && c <= '9'); };
+  bool ok = !name.empty() && name.size() <= 63 && head(name.front());
+  for (size_t i = 1; ok && i < name.size(); ++i) ok = tail(name[i]);
+  if (!ok) {
+    std::string shown(name.substr(0, 80));
+    throw InputError(std::string(what) + " name '" + shown +
+                     "' is not a valid identifier: use 1 to 63 letters, digits or underscores, "
+                     "starting with a letter or underscore");
+  }
+}
+
+std::unique_ptr<VectorStore> open_store(const Settings& settings) {
+  bool postgres = !settings.database_url.empty();
+  for (const char* var : {"PGHOST", "PGDATABASE", "PGSERVICE"}) {
+    if (auto v = settings.lookup(var); v && !v->empty()) postgres = true;
+  }
+  if (postgres) return open_pgvector_store(settings);
+  std::filesystem::path home = settings.home;
+  if (home.empty()) {
+    throw ConfigError(
+        "RAGPERF_HOME is empty and no database is configured; set RAGPERF_HOME or "
+        "DATABASE_URL");
+  }
+  return std::make_unique<LocalStore>(home / "store");
+}
+
+}  // namespace ragperf

@@ -1,0 +1,163 @@
+// `ragperf query`: the real binary over tables ingested with `ragperf ingest` into an embedded
+// store, with the synthetic word-vector model of tests/data/retrieve_model.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "retrieve_cli_support.h"
+
+namespace {
+
+using ragperf::testing::CommandResult;
+using ragperf::testing::RetrieveCliHome;
+
+class QueryCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const std::string table : {"docs", "docs2"}) {
+      const CommandResult r = home_.run("ingest '" + home_.corpus().string() + "' --table " +
+                                        table + " --model '" + home_.model().string() + "'");
+      ASSERT_EQ(r.status, 0) << r.err;
+    }
+  }
+  std::string model_flag() const { return " --model '" + home_.model().string() + "'"; }
+
+  RetrieveCliHome home_;
+};
+
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+TEST_F(QueryCli, JsonHasRankedHitsAndTimings) {
+  const CommandResult r = home_.run(
+      "query 'building indexes concurrently' --tables docs --top-k 3 "
+      "--json --exact" +
+      model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["hits"].size(), 3u);
+  const nlohmann::json& best = j["hits"][0];
+  EXPECT_NE(best["text"].get<std::string>().find("index concurrently"), std::string::npos)
+      << best.dump();
+  EXPECT_EQ(best["source_table"], "docs");
+  EXPECT_TRUE(best.contains("id"));
+  EXPECT_TRUE(best["metadata"].is_object());
+  EXPECT_NE(best["source"].get<std::string>().find("indexes.md"), std::string::npos);
+  for (size_t i = 1; i < j["hits"].size(); ++i) {
+    EXPECT_GE(j["hits"][i - 1]["score"].get<double>(), j["hits"][i]["score"].get<double>());
+  }
+  for (const char* k : {"embed_s", "query_s", "merge_s", "total_s"}) {
+    ASSERT_TRUE(j["timings"].contains(k)) << k;
+    EXPECT_GE(j["timings"][k].get<double>(), 0.0) << k;
+  }
+  EXPECT_TRUE(j["timings"]["tables"].contains("docs"));
+  EXPECT_EQ(j["query"], "building indexes concurrently");
+}
+
+TEST_F(QueryCli, DefaultTablesAreAllOfTheModelAndDuplicatesMerge) {
+  const CommandResult r = home_.run("query 'VACUUM FULL exclusive lock' --json" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["hits"].empty());
+  EXPECT_EQ(j["hits"][0]["source_tables"], nlohmann::json::array({"docs", "docs2"}));
+  EXPECT_NE(j["hits"][0]["text"].get<std::string>().find("VACUUM FULL"), std::string::npos);
+  EXPECT_EQ(j["timings"]["tables"].size(), 2u);
+}
+
+TEST_F(QueryCli, TextOutputShowsHitsTablesAndTimings) {
+  const CommandResult r =
+      home_.run("query 'streaming replication standby' --tables docs,docs2 --rrf" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("  1. "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("docs+docs2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replication.html"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timings: embed"), std::string::npos) << r.out;
+}
+
+TEST_F(QueryCli, StdinGivesOneJsonLinePerQuestionAndReportsBadLines) {
+  const CommandResult r = home_.run("query --tables docs --top-k 1" + model_flag(),
+                                    "{\"text\": \"replication slot\"}\n"
+                                    "not json\n"
+                                    "\n"
+                                    "{\"question\": \"x\"}\n"
+                                    "{\"text\": \"VACUUM FULL\"}\n");
+  EXPECT_EQ(r.status, 1) << "a bad line makes the exit status 1";
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0]["hits"].size(), 1u);
+  EXPECT_NE(lines[1]["error"].get<std::string>().find("stdin line 2"), std::string::npos);
+  EXPECT_NE(lines[2]["error"].get<std::string>().find("stdin line 4: missing \"text\""),
+            std::string::npos);
+  EXPECT_NE(lines[3]["hits"][0]["text"].get<std::string>().find("VACUUM FULL"), std::string::npos);
+}
+
+TEST_F(QueryCli, UnknownTableIsNamed) {
+  const CommandResult r = home_.run("query 'index' --tables docs,nosuch" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("table 'nosuch' does not exist"), std::string::npos) << r.err;
+  const CommandResult partial =
+      home_.run("query 'index' --tables docs,nosuch --partial --json" + model_flag());
+  ASSERT_EQ(partial.status, 0) << partial.err;
+  const nlohmann::json j = nlohmann::json::parse(partial.out);
+  EXPECT_FALSE(j["hits"].empty());
+  ASSERT_EQ(j["failures"].size(), 1u);
+  EXPECT_EQ(j["failures"][0]["table"], "nosuch");
+}
+
+TEST_F(QueryCli, TableOfAnotherModelIsAClearError) {
+  // A second model: the same words in 8 dimensions.
+  const auto other = home_.dir() / "model8";
+  std::filesystem::create_directories(other);
+  std::istringstream in(ragperf::testing::read_file(home_.model() / "vectors.txt"));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string w, v;
+    words >> w;
+    out += w;
+    for (int i = 0; i < 8 && words >> v; ++i) out += " " + v;
+    out += "\n";
+  }
+  ragperf::testing::write_file(other / "vectors.txt", out);
+  const CommandResult r = home_.run("query 'index' --tables docs --model '" + other.string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("table 'docs' was ingested with model static:model@"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the query model is static:model8@"), std::string::npos) << r.err;
+  // Without --tables: no table matches the model, and the message lists them.
+  const CommandResult none = home_.run("query 'index' --model '" + other.string() + "'");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.err.find("no table in"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("docs (model static:model@"), std::string::npos) << none.err;
+}
+
+TEST_F(QueryCli, RejectsBadArguments) {
+  CommandResult r = home_.run("query 'index' --top-k 0" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--top-k 0"), std::string::npos) << r.err;
+  r = home_.run("query 'index' --tables 'docs;drop'" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("not a valid identifier"), std::string::npos) << r.err;
+  r = home_.run("query '  '" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+  r = home_.run("query 'index' --model /nonexistent/model");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("/nonexistent/model"), std::string::npos) << r.err;
+}
+
+TEST(QueryCliEmptyStore, SaysToIngestFirst) {
+  RetrieveCliHome home;
+  const CommandResult r = home.run("query 'index' --model '" + home.model().string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("no tables in local store"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ragperf ingest"), std::string::npos) << r.err;
+}
+
+}  // namespace
