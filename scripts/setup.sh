@@ -16,7 +16,7 @@ PACKAGES=(
   libboost1.81-dev libpq-dev postgresql-15 postgresql-server-dev-15 postgresql-doc-15
   libopenblas-dev libdnnl-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libspdlog-dev libsqlite3-dev libhnswlib-dev libcurl4-openssl-dev libxml2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev python3 curl ca-certificates
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev python3 curl ca-certificates
 )
 
 missing=()

@@ -257,6 +257,7 @@ awaitable<std::vector<Result>> Connection::run(std::span<const StatementRef> sta
   if (in_copy_)
     throw InputError("cannot run a statement during COPY; finish it with copy_end() first");
   busy_ = true;
+  answered_ = false;
   const size_t n = statements.size();
   std::vector<std::string> new_names(n);  // statements prepared in this round trip
   std::vector<const char*> values;
@@ -313,6 +314,13 @@ awaitable<std::vector<Result>> Connection::run(std::span<const StatementRef> sta
   std::vector<char> prepared_ok(n, 0);
   auto take = [&](PGresult* r, size_t i, bool is_prepare) {
     const auto status = PQresultStatus(r);
+    // Any answer but a lost session's FATAL means the backend read the statement.
+    if (status != PGRES_FATAL_ERROR) {
+      answered_ = true;
+    } else if (const std::string s = field(r, PG_DIAG_SQLSTATE);
+               !s.empty() && !is_connection_sqlstate(s)) {
+      answered_ = true;
+    }
     if (status == PGRES_FATAL_ERROR) {
       const std::string state = field(r, PG_DIAG_SQLSTATE);
       if (err_state.empty() && err_message.empty()) {

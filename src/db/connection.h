@@ -53,6 +53,9 @@ class Connection {
   bool broken() const { return broken_; }
   /// Lost because of the server or network (not a local cancellation).
   bool lost() const { return lost_; }
+  /// True when the last statement sent got any answer from the server (a result, a prepare's
+  /// completion): the backend read it, so it may have run. False when it was lost before that.
+  bool answered() const { return answered_; }
   /// Idle but in a transaction (or a failed one): needs ROLLBACK before reuse.
   bool in_transaction() const;
   /// Checks an idle connection without a round trip: reads anything the server sent meanwhile
@@ -66,6 +69,9 @@ class Connection {
   Clock::time_point idle_since;
   uint64_t uses = 0;
   uint64_t queries = 0;  // statements sent on this connection
+  // Was idle in the pool (or between two callers) before the current caller took it, so the
+  // server may have dropped it unseen; false for a connection opened for this caller.
+  bool was_idle = false;
 
  private:
   struct StatementRef {
@@ -93,6 +99,7 @@ class Connection {
   bool lost_ = false;
   bool busy_ = false;
   bool in_copy_ = false;
+  bool answered_ = false;
 };
 
 /// True when `sqlstate` says the session is gone (class 08, 57P01..57P03).

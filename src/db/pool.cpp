@@ -68,6 +68,7 @@ PoolCore::ConnPtr PoolCore::take_idle_locked() {
     ++in_use_;
     ++acquires_;
     ++c->uses;
+    c->was_idle = true;
     return c;
   }
   return nullptr;
@@ -164,7 +165,7 @@ std::string PoolCore::exhausted_message_locked() const {
          ") or acquire_timeout_s, or hold connections for shorter";
 }
 
-awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self) {
+awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self, bool verify) {
   for (;;) {
     const auto start = Clock::now();
     ConnPtr conn;
@@ -176,7 +177,8 @@ awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self) {
       conn = take_idle_locked();
     }
     if (!conn) conn = co_await async_wait_connection(asio::use_awaitable);
-    const bool stale = Clock::now() - conn->idle_since > seconds(config_.health_check_idle_s);
+    const bool stale = (verify && conn->was_idle) ||
+                       Clock::now() - conn->idle_since > seconds(config_.health_check_idle_s);
     PooledConnection handle(self, conn);  // from here on the connection always goes back
     {
       std::lock_guard lock(mu_);
@@ -269,6 +271,7 @@ void PoolCore::hand_over_locked(ConnPtr conn) {
   if (!waiters_.empty()) {
     ++in_use_;
     ++acquires_;
+    conn->was_idle = conn->uses > 0;  // back from a caller, or opened for this one
     ++conn->uses;
     complete_locked(waiters_.front(), nullptr, std::move(conn));
     return;
@@ -704,15 +707,20 @@ awaitable<PooledConnection> DatabaseConnectionPool::acquire() {
 }
 
 awaitable<Result> DatabaseConnectionPool::execute(std::string sql, Params params) {
-  for (int attempt = 0;; ++attempt) {
-    PooledConnection conn = co_await acquire();
-    const bool reused = conn.conn_->uses > 1;
+  // One statement in its own implicit transaction (a pool-level call never spans a BEGIN: the
+  // connection goes back, and is rolled back, right after). It is retried once, on a connection
+  // checked by a round trip (or a new one), only when it cannot have run: the connection had sat
+  // in the pool, where the server may drop it unseen (pg_terminate_backend, restart: the FATAL
+  // may not have arrived yet when it was handed out), and died before the server answered
+  // anything. A connection opened for this call failing is the caller's answer; statements on an
+  // acquired PooledConnection (explicit transactions) are never retried.
+  for (int attempt = 1;; ++attempt) {
+    PooledConnection conn = co_await core_->acquire(core_, attempt > 1);
     try {
       co_return co_await conn.execute(sql, params);
     } catch (const ConnectionError&) {
-      // Retry while the failure came from a connection the server dropped while it sat in the
-      // pool (a restart kills them all); a fresh connection failing is the caller's answer.
-      if (!conn.conn_->lost() || (attempt > 0 && !reused) || attempt > config().max_size) throw;
+      const auto& c = *conn.conn_;
+      if (attempt > 1 || !c.lost() || !c.was_idle || c.answered()) throw;
     }
     core_->count_retry();
   }

@@ -32,7 +32,9 @@ class PoolCore {
   ~PoolCore();
 
   awaitable<void> initialize();
-  awaitable<PooledConnection> acquire(std::shared_ptr<PoolCore> self);
+  /// `verify`: ping a connection that sat idle before handing it out, whatever its idle time
+  /// (used for a retry after the server dropped an idle connection: its siblings may be gone too).
+  awaitable<PooledConnection> acquire(std::shared_ptr<PoolCore> self, bool verify = false);
   /// Returns a connection (any thread).
   void release(ConnPtr conn);
   void count_query() { total_queries_.fetch_add(1, std::memory_order_relaxed); }

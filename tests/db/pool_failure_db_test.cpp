@@ -236,6 +236,73 @@ TEST_F(PoolFailure, TerminatedBackendsAreReplacedWithoutCallerErrors) {
     EXPECT_EQ(std::count(before.begin(), before.end(), pid), 0) << "pid " << pid << " reused";
 }
 
+/// Terminates every backend of `pool` (matched by its application_name); returns how many.
+int64_t terminate_all(DatabaseConnectionPool& killer, const DatabaseConnectionPool& pool) {
+  auto r = killer.run(
+      killer.fetch("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE "
+                   "application_name = $1",
+                   pool.config().application_name));
+  return r[0]["n"].as_int();
+}
+
+TEST_F(PoolFailure, WritesAfterIdleBackendsAreKilledRunExactlyOnce) {
+  // pg_terminate_backend only signals: a backend may still look alive when the pool hands it
+  // out, so the first statement can die on it. A pool-level write is then retried once, never
+  // applied twice, and the caller sees nothing. Several rounds to meet both timings.
+  DatabaseConnectionPool pool(config(4, 4));
+  pool.initialize();
+  DatabaseConnectionPool killer(observer_config());
+  const std::string table = "rt_retry_once_" + std::to_string(::getpid());
+  killer.run(killer.execute("DROP TABLE IF EXISTS " + table));
+  killer.run(killer.execute("CREATE TABLE " + table + " (i int8)"));
+  constexpr int kRounds = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    // Put every connection to use once so that all of them sit idle in the pool.
+    pool.run([&]() -> awaitable<void> {
+      std::vector<PooledConnection> held;
+      for (int i = 0; i < 4; ++i) held.push_back(co_await pool.acquire());
+      for (auto& c : held) co_await c.execute("SELECT 1");
+    }());
+    EXPECT_EQ(terminate_all(killer, pool), 4) << "round " << round;
+    pool.run(pool.execute("INSERT INTO " + table + " VALUES ($1::int8)", int64_t{round}));
+  }
+  auto r = killer.run(killer.fetch("SELECT count(*) AS n, count(DISTINCT i) AS d FROM " + table));
+  EXPECT_EQ(r[0]["n"].as_int(), kRounds);
+  EXPECT_EQ(r[0]["d"].as_int(), kRounds);
+  const auto s = pool.get_stats();
+  EXPECT_LE(s.queries_retried, static_cast<uint64_t>(kRounds)) << "at most one retry per call";
+  EXPECT_EQ(s.in_use, 0);
+  killer.run(killer.execute("DROP TABLE " + table));
+}
+
+TEST_F(PoolFailure, ExplicitTransactionsAreNeverRetried) {
+  DatabaseConnectionPool pool(config(1, 2));
+  pool.initialize();
+  DatabaseConnectionPool killer(observer_config());
+  const std::string table = "rt_no_retry_tx_" + std::to_string(::getpid());
+  killer.run(killer.execute("DROP TABLE IF EXISTS " + table));
+  killer.run(killer.execute("CREATE TABLE " + table + " (i int8)"));
+  pool.run([&]() -> awaitable<void> {
+    auto conn = co_await pool.acquire();
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("INSERT INTO " + table + " VALUES (1)");
+    co_await killer.fetch("SELECT pg_terminate_backend($1::int4)", conn.backend_pid());
+    EXPECT_THROW(co_await conn.execute("INSERT INTO " + table + " VALUES (2)"), ConnectionError);
+    EXPECT_THROW(co_await conn.execute("COMMIT"), ConnectionError);
+  }());
+  // A statement that kills its own backend reached a live server: one retry at most, then the
+  // caller gets the error (never an endless loop over the pool's connections).
+  EXPECT_THROW(pool.run(pool.execute("SELECT pg_terminate_backend(pg_backend_pid())")),
+               ConnectionError);
+  auto r = killer.run(killer.fetch("SELECT count(*) AS n FROM " + table));
+  EXPECT_EQ(r[0]["n"].as_int(), 0) << "the killed transaction must not be replayed";
+  const auto s = pool.get_stats();
+  EXPECT_LE(s.queries_retried, 1u);
+  EXPECT_EQ(s.in_use, 0);
+  EXPECT_TRUE(pool.health_check());
+  killer.run(killer.execute("DROP TABLE " + table));
+}
+
 awaitable<void> load_worker(DatabaseConnectionPool& pool, Clock::time_point until,
                             const std::atomic<bool>& restarted, std::atomic<int>& ok,
                             std::atomic<int>& ok_after, std::atomic<int>& failed) {
