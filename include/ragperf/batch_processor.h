@@ -71,12 +71,6 @@ class EmbeddingModel;
 class PerformanceMonitor;
 class SemanticCache;
 
-/// The caller gave up on a queued query (its QueryOptions::stop was requested).
-class CancelledError : public Error {
- public:
-  explicit CancelledError(const std::string& message) : Error(ErrorCode::kUnavailable, message) {}
-};
-
 struct BatchProcessorOptions {
   /// Most queries per batch (BATCH_SIZE); a batch runs as soon as this many wait. >= 1.
   size_t batch_size = 32;

@@ -31,6 +31,7 @@ enum class ErrorCode {
   kTimeout,        // an operation exceeded its deadline
   kOverloaded,     // a bounded queue is full; retry later
   kUnavailable,    // the component is closed or shutting down
+  kCancelled,      // the caller gave up (stop token, deadline) before the work ran
 };
 
 /// Base of every ragperf exception.
@@ -57,6 +58,7 @@ RAGPERF_DEFINE_ERROR(PoolExhaustedError, ErrorCode::kPoolExhausted);
 RAGPERF_DEFINE_ERROR(TimeoutError, ErrorCode::kTimeout);
 RAGPERF_DEFINE_ERROR(OverloadedError, ErrorCode::kOverloaded);
 RAGPERF_DEFINE_ERROR(UnavailableError, ErrorCode::kUnavailable);
+RAGPERF_DEFINE_ERROR(CancelledError, ErrorCode::kCancelled);
 
 #undef RAGPERF_DEFINE_ERROR
 

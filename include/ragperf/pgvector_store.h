@@ -18,7 +18,10 @@
 // dimension, metric, model id and column names; `ragperf_sources` the content hash per source
 // file (idempotent ingest). Writes go through a temporary table filled by binary COPY and an
 // upsert, inside one transaction. Searches run `SET LOCAL hnsw.ef_search` in their own
-// transaction; `exact` disables index scans so the ranking is a full sort.
+// transaction and ORDER BY the distance alone, so the planner can use the HNSW index (ties are
+// broken by id in C++, among the rows returned); `exact` disables index scans and orders by
+// distance then id, so the ranking is a full sort. The registry tables are created safely when
+// several processes open stores at once (advisory lock; a creation race is retried).
 //
 // Existing tables: adopt() registers a table ragperf did not create, with its own column names
 // (validated identifiers; metadata, content_hash and source may be absent). Adopted tables are
@@ -87,6 +90,12 @@ class PgVectorStore : public VectorStore {
   /// search() as an awaitable; must run on pool().get_executor().
   db::awaitable<std::vector<Hit>> async_search(std::string collection, std::vector<float> query,
                                                SearchOptions options);
+
+  /// The SELECT that search() runs on `collection` ($1: the query vector, $2: top_k), for
+  /// EXPLAIN and diagnostics. ANN (`exact` false) orders by the distance alone so that the HNSW
+  /// index can serve it; exact search orders by distance and id, with index scans off.
+  /// Throws InputError for an unknown collection.
+  std::string search_sql(const std::string& collection, bool exact);
 
   DatabaseConnectionPool& pool();
 

@@ -314,12 +314,16 @@ awaitable<std::vector<Result>> Connection::run(std::span<const StatementRef> sta
   std::vector<char> prepared_ok(n, 0);
   auto take = [&](PGresult* r, size_t i, bool is_prepare) {
     const auto status = PQresultStatus(r);
-    // Any answer but a lost session's FATAL means the backend read the statement.
-    if (status != PGRES_FATAL_ERROR) {
-      answered_ = true;
-    } else if (const std::string s = field(r, PG_DIAG_SQLSTATE);
-               !s.empty() && !is_connection_sqlstate(s)) {
-      answered_ = true;
+    // The statement's own result, or an error other than a lost session's, means it ran. (A
+    // prepare's completion does not: the backend may die before Bind, and an implicit
+    // transaction commits only at the Sync.)
+    if (!is_prepare && status != PGRES_PIPELINE_ABORTED) {  // aborted: an earlier one failed
+      if (status != PGRES_FATAL_ERROR) {
+        answered_ = true;
+      } else if (const std::string s = field(r, PG_DIAG_SQLSTATE);
+                 !s.empty() && !is_connection_sqlstate(s)) {
+        answered_ = true;
+      }
     }
     if (status == PGRES_FATAL_ERROR) {
       const std::string state = field(r, PG_DIAG_SQLSTATE);

@@ -53,8 +53,8 @@ class Connection {
   bool broken() const { return broken_; }
   /// Lost because of the server or network (not a local cancellation).
   bool lost() const { return lost_; }
-  /// True when the last statement sent got any answer from the server (a result, a prepare's
-  /// completion): the backend read it, so it may have run. False when it was lost before that.
+  /// True when a statement of the last round trip got its result or a (non-connection) error:
+  /// it ran. False when the connection was lost before any of that.
   bool answered() const { return answered_; }
   /// Idle but in a transaction (or a failed one): needs ROLLBACK before reuse.
   bool in_transaction() const;

@@ -1,8 +1,9 @@
 // Static (word-vector) embedding models: GloVe/word2vec text and Model2Vec-style safetensors.
 // See ragperf/static_model.h. A text is pre-tokenised with basic_tokenize (lower-cased,
 // punctuation split; Model2Vec vocabularies add WordPiece), every known token's vector is
-// summed, the mean is L2-normalised. Tokens not in the vocabulary are skipped; a text with no
-// known token embeds as the zero vector.
+// summed with its weight (SIF a/(a+p(w)) for word-vector files, 1 for Model2Vec), the sum is
+// L2-normalised. Tokens not in the vocabulary are skipped; a text with no known token embeds as
+// the zero vector.
 //
 // Loading GloVe text is dominated by float parsing, so the parsed vocabulary and matrix are
 // cached beside the file as `<file>.ragperf-cache` (rebuilt when the file's size or mtime
@@ -62,11 +63,12 @@ std::string fingerprint(const fs::path& path) {
   return std::string(buf, 12);
 }
 
-/// Vocabulary + row-major [n_words, dim] matrix.
+/// Vocabulary + row-major [n_words, dim] matrix (+ per-word weights; empty: all 1).
 struct Table {
   size_t dim = 0;
   std::vector<std::string> words;
   std::vector<float> data;
+  std::vector<float> weights;
   std::unordered_map<std::string, uint32_t> index;
 
   void build_index() {
@@ -76,6 +78,19 @@ struct Table {
 };
 
 // ---- GloVe / word2vec text ---------------------------------------------------------------
+
+/// SIF weights from the file order (most frequent word first): p(rank r) = 1 / (r * H_N), the
+/// normalised Zipf law over N words (H_N the N-th harmonic number), weight a / (a + p).
+std::vector<float> sif_weights(size_t n_words) {
+  double harmonic = 0;
+  for (size_t r = 1; r <= n_words; ++r) harmonic += 1.0 / static_cast<double>(r);
+  std::vector<float> w(n_words);
+  for (size_t r = 1; r <= n_words; ++r) {
+    double p = 1.0 / (static_cast<double>(r) * harmonic);
+    w[r - 1] = static_cast<float>(kSifA / (kSifA + p));
+  }
+  return w;
+}
 
 std::string where(const fs::path& file, size_t line) {
   return file.string() + ":" + std::to_string(line);
@@ -344,7 +359,8 @@ class StaticModel : public EmbeddingModel {
       std::fill(acc.begin(), acc.end(), 0.0);
       for (uint32_t id : ids) {
         const float* v = table_.data.data() + size_t{id} * table_.dim;
-        for (size_t j = 0; j < table_.dim; ++j) acc[j] += v[j];
+        const double w = table_.weights.empty() ? 1.0 : double{table_.weights[id]};
+        for (size_t j = 0; j < table_.dim; ++j) acc[j] += w * v[j];
       }
       double norm = 0;
       for (double x : acc) norm += x * x;
@@ -461,7 +477,9 @@ std::unique_ptr<EmbeddingModel> load_static_model(const std::filesystem::path& p
       write_cache(file, t);
     }
     t.build_index();
-    std::string id = "static:" + model_name(path, file) + "@" + fingerprint(file);
+    t.weights = sif_weights(t.words.size());
+    // The weighting scheme is part of the id: vectors of another scheme are never mixed.
+    std::string id = "static:" + model_name(path, file) + "@" + fingerprint(file) + "-sif1";
     return std::make_unique<StaticModel>(std::move(t), std::move(id), false);
   }
   if (fs::is_directory(path, ec) && fs::exists(path / "model.safetensors", ec)) {

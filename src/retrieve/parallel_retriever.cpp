@@ -61,6 +61,8 @@ std::exception_ptr with_prefix(std::exception_ptr error, const std::string& pref
         return std::make_exception_ptr(OverloadedError(m));
       case ErrorCode::kUnavailable:
         return std::make_exception_ptr(UnavailableError(m));
+      case ErrorCode::kCancelled:
+        return std::make_exception_ptr(CancelledError(m));
       case ErrorCode::kQuery:
         return std::make_exception_ptr(Error(ErrorCode::kQuery, m));
     }

@@ -42,6 +42,8 @@ const char* code_name(ErrorCode code) {
       return "overloaded";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kCancelled:
+      return "cancelled";
   }
   return "error";
 }

@@ -114,8 +114,36 @@ struct PgVectorStore::Impl {
 
   // ---- registry --------------------------------------------------------------------------
 
+  /// Creates the `vector` extension and the registry tables when missing. Safe when several
+  /// processes open stores at once: the usual case (everything exists) takes no lock; creation
+  /// runs under an advisory lock every ragperf process takes, and a creation race with a
+  /// creator that does not take it (CREATE ... IF NOT EXISTS is not atomic: a concurrent twin
+  /// fails with unique_violation on pg_type, duplicate_table or duplicate_object) is retried.
   awaitable<void> init_schema() {
-    auto conn = co_await pool->acquire();
+    for (int attempt = 1;; ++attempt) {
+      auto conn = co_await pool->acquire();
+      auto ready = co_await conn.fetchrow(
+          "SELECT to_regclass('ragperf_collections') IS NOT NULL AND "
+          "to_regclass('ragperf_sources') IS NOT NULL AND "
+          "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')");
+      if (ready && (*ready)[0].as_bool()) co_return;
+      bool raced = false;
+      try {
+        co_await create_registry(conn);
+      } catch (const QueryError& e) {
+        const std::string& state = e.sqlstate();
+        bool race = state == "23505" || state == "42P07" || state == "42710";
+        if (!race || attempt >= kRegistryAttempts) throw;
+        raced = true;
+      }
+      if (!raced) co_return;
+      co_await conn.execute("ROLLBACK");
+    }
+  }
+
+  static constexpr int kRegistryAttempts = 5;
+
+  static awaitable<void> create_registry(PooledConnection& conn) {
     co_await conn.execute("BEGIN");
     co_await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ragperf_collections'))");
     auto ext = co_await conn.fetch("SELECT 1 FROM pg_extension WHERE extname = 'vector'");
@@ -259,6 +287,20 @@ struct PgVectorStore::Impl {
 
   // ---- search ----------------------------------------------------------------------------
 
+  /// The SELECT of search(): $1 the query vector, $2 the LIMIT. ANN orders by the distance
+  /// expression alone, which is what lets the planner use the HNSW index (an extra sort key such
+  /// as the id rules the index out); exact search also orders by id and runs with index scans
+  /// off, so it is a full sort.
+  static std::string search_sql(const Entry& e, bool exact) {
+    const PgColumns& c = e.cols;
+    std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1)";
+    return "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
+           (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
+           (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", " + dist +
+           "::float8 FROM " + quote(e.info.name) + " ORDER BY " + dist +
+           (exact ? ", " + quote(c.id) : std::string()) + " LIMIT $2";
+  }
+
   awaitable<std::vector<Hit>> search(std::string name, std::vector<float> query,
                                      SearchOptions opts) {
     Entry e = co_await require(name);
@@ -275,13 +317,7 @@ struct PgVectorStore::Impl {
         std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; })) {
       co_return std::vector<Hit>{};  // no direction: matches nothing (as LocalStore)
     }
-    const PgColumns& c = e.cols;
-    std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1)";
-    std::string sql = "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
-                      (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") +
-                      ", " + (c.source.empty() ? std::string("''") : quote(c.source) + "::text") +
-                      ", " + dist + "::float8 FROM " + quote(e.info.name) + " ORDER BY " + dist +
-                      ", " + quote(c.id) + " LIMIT $2";
+    std::string sql = search_sql(e, opts.exact);
     int ef = opts.ef_search > 0 ? opts.ef_search : options.ef_search;
     ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
     std::vector<db::Statement> batch;
@@ -312,6 +348,12 @@ struct PgVectorStore::Impl {
       h.score = score_of(e.info.metric, row[4].as_double());
       h.source_table = name;
       hits.push_back(std::move(h));
+    }
+    if (!opts.exact) {
+      // The ANN query orders by distance alone (so the HNSW index can serve it); ties by id.
+      std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+        return a.score > b.score || (a.score == b.score && a.id < b.id);
+      });
     }
     co_return hits;
   }
@@ -546,6 +588,15 @@ db::awaitable<std::vector<Hit>> PgVectorStore::async_search(std::string collecti
                                                             std::vector<float> query,
                                                             SearchOptions options) {
   return impl_->search(std::move(collection), std::move(query), options);
+}
+
+std::string PgVectorStore::search_sql(const std::string& collection, bool exact) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::string> {
+    Entry e = co_await im.require(collection);
+    co_return Impl::search_sql(e, exact);
+  };
+  return im.pool->run(body());
 }
 
 size_t PgVectorStore::count(const std::string& collection) {

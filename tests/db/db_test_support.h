@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include <unistd.h>
+
 #include "ragperf/db_pool.h"
 #include "testing/testing.h"
 
@@ -27,8 +29,11 @@ class DbTest : public ::testing::Test {
     c.min_size = min_size;
     c.max_size = max_size;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    c.application_name = std::string("rt_") + info->name();
-    if (c.application_name.size() > 60) c.application_name.resize(60);
+    // The pid too: two runs of one test at once (ctest -j, --gtest_repeat beside a suite run)
+    // must not count or terminate each other's connections.
+    std::string name = info->name();
+    if (name.size() > 40) name.resize(40);
+    c.application_name = "rt_" + name + "_" + std::to_string(::getpid());
     return c;
   }
 
@@ -36,8 +41,7 @@ class DbTest : public ::testing::Test {
   /// application_name, so it never counts or terminates itself.
   PoolConfig observer_config() const {
     PoolConfig c = config(1, 1);
-    c.application_name = "observer_" + c.application_name;
-    if (c.application_name.size() > 60) c.application_name.resize(60);
+    c.application_name = "observer_" + c.application_name;  // at most 63 bytes
     return c;
   }
 

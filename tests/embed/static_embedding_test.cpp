@@ -41,6 +41,24 @@ std::vector<float> normalised(const char* spec) {
   return out;
 }
 
+/// SIF weight of the word on line `rank` (1-based) of a vectors file of `n` words, from the
+/// formula in ragperf/static_model.h: a / (a + p), p = 1 / (rank * H_n).
+double sif(size_t rank, size_t n) {
+  double h = 0;
+  for (size_t r = 1; r <= n; ++r) h += 1.0 / static_cast<double>(r);
+  return 1e-3 / (1e-3 + 1.0 / (static_cast<double>(rank) * h));
+}
+
+/// `v` L2-normalised.
+std::vector<float> unit(const std::vector<double>& v) {
+  double n = 0;
+  for (double x : v) n += x * x;
+  n = std::sqrt(n);
+  std::vector<float> out;
+  for (double x : v) out.push_back(static_cast<float>(x / n));
+  return out;
+}
+
 void expect_row(const EmbeddingMatrix& m, size_t row, const std::vector<float>& want) {
   ASSERT_EQ(m.dim, want.size());
   for (size_t j = 0; j < want.size(); ++j) EXPECT_NEAR(m.row(row)[j], want[j], 1e-6) << j;
@@ -55,7 +73,7 @@ std::string message_of(const std::function<void()>& fn) {
   return "(no error)";
 }
 
-TEST(StaticModel, GloveMeanOfKnownWordsNormalised) {
+TEST(StaticModel, GloveSifWeightedSumOfKnownWordsNormalised) {
   TempDir tmp;
   write_file(tmp / "glove-mini" / "vectors.txt", kGlove);
   ASSERT_TRUE(is_static_model(tmp / "glove-mini"));
@@ -65,13 +83,20 @@ TEST(StaticModel, GloveMeanOfKnownWordsNormalised) {
   std::vector<size_t> counts;
   auto m = model->embed(texts, &counts);
   ASSERT_EQ(m.rows, 5u);
-  expect_row(m, 0, normalised("1 1 1 0"));
-  expect_row(m, 1, normalised("0 2 0 1"));        // punctuation is its own token
+  // the (rank 1) + cat (rank 2) + sat (rank 3), each weighted by its SIF weight.
+  expect_row(m, 0, unit({sif(1, 5), sif(2, 5), sif(3, 5), 0}));
+  // Every occurrence counts; punctuation is its own token (rank 4).
+  expect_row(m, 1, unit({0, 2 * sif(2, 5), 0, sif(4, 5)}));
   expect_row(m, 2, normalised("1 1 0 0"));        // accents kept, case folded
   expect_row(m, 3, std::vector<float>(4, 0.0f));  // all OOV: the zero vector
   expect_row(m, 4, std::vector<float>(4, 0.0f));
   EXPECT_EQ(counts, (std::vector<size_t>{3, 3, 1, 3, 0}));
   EXPECT_EQ(model->count_tokens("cat, cat"), 3u);
+  // The weighting is part of the id, so stores embedded with a plain mean are not mixed.
+  EXPECT_EQ(model->id().size() - model->id().rfind("-sif1"), 5u) << model->id();
+  // Frequent words weigh little: "the cat" points almost at "cat" (the weighs half as much as
+  // cat at rank 1 vs 2 in this 5-word file; in GloVe 6B, 0.013 vs 0.93 at rank 1000).
+  EXPECT_NEAR(sif(1, 5) / sif(2, 5), 0.5, 0.01);
   // Batched equals single.
   for (size_t i = 0; i < texts.size(); ++i) {
     auto one = model->embed(std::span<const std::string>(&texts[i], 1));
@@ -87,6 +112,10 @@ TEST(StaticModel, Word2VecHeaderAndFileOrFolderGiveTheSameId) {
   EXPECT_EQ(a->dim(), 4u);
   EXPECT_EQ(a->id(), b->id());
   EXPECT_EQ(a->id().rfind("static:w2v@", 0), 0u) << a->id();
+  // The header line is not a word: the same ranks, so the same weights as without it.
+  write_file(tmp / "plain" / "vectors.txt", kGlove);
+  std::vector<std::string> t{"the cat sat , café"};
+  EXPECT_EQ(a->embed(t).data, load_static_model(tmp / "plain")->embed(t).data);
   // Another content gives another id.
   write_file(tmp / "w2v2" / "vectors.txt", std::string("5 4\n") + kGlove + "dog 0 0 1 1\n");
   EXPECT_THROW(load_static_model(tmp / "w2v2"), ModelError);  // header says 5, file has 6
@@ -190,6 +219,7 @@ TEST(StaticModel, Model2VecSafetensorsWithWordPiece) {
   expect_row(m, 2, std::vector<float>(3, 0.0f));
   EXPECT_EQ(counts, (std::vector<size_t>{2, 3, 1}));
   EXPECT_EQ(model->id().rfind("static:m2v@", 0), 0u);
+  EXPECT_EQ(model->id().find("sif"), std::string::npos);  // Model2Vec: a plain mean, unweighted
 
   // The same weights with a tokenizer.json WordPiece vocabulary.
   auto dir2 = tmp / "m2v-json";

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -67,6 +70,13 @@ std::vector<std::pair<std::string, double>> brute_force(const std::vector<std::v
   return all;
 }
 
+/// A table (or role) name no other test process uses: ctest runs every test case as its own
+/// process, in parallel, against one database, so fixed names would collide.
+std::string unique_name(const std::string& base) {
+  static std::atomic<int> counter{0};
+  return base + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+}
+
 class PgVectorStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,147 +90,235 @@ class PgVectorStoreTest : public ::testing::Test {
     cfg.max_size = 4;
     pool_ = std::make_shared<DatabaseConnectionPool>(cfg);
     store_ = std::make_unique<PgVectorStore>(pool_);
-    for (const char* t : {"st_cos", "st_ip", "st_l2", "st_src", "st_dim", "st_conc"}) {
-      store_->drop(t);
-    }
   }
   void TearDown() override {
+    if (store_) {
+      for (const auto& t : tables_) store_->drop(t);
+    }
     store_.reset();
     if (pool_) pool_->close();
   }
+
+  /// A fresh collection name; TearDown drops it.
+  std::string table(const std::string& base) {
+    tables_.push_back(unique_name(base));
+    return tables_.back();
+  }
+
+  /// EXPLAIN of `sql` ($1 = q, $2 = k) after `settings` (SET LOCAL ...), in one transaction.
+  std::string explain(const std::string& sql, const std::vector<float>& q, long long k,
+                      const std::vector<std::string>& settings) {
+    auto body = [&]() -> db::awaitable<std::string> {
+      auto conn = co_await pool_->acquire();
+      co_await conn.execute("BEGIN");
+      for (const auto& set : settings) co_await conn.execute("SET LOCAL " + set);
+      auto r = co_await conn.fetch("EXPLAIN " + sql, db::make_params(std::span<const float>(q), k));
+      co_await conn.execute("COMMIT");
+      std::string plan;
+      for (int i = 0; i < r.rows(); ++i) plan += r[i][0].as_text() + "\n";
+      co_return plan;
+    };
+    return pool_->run(body());
+  }
+
+  /// The name of the HNSW index on table `t` ("" when there is none or several).
+  std::string hnsw_index(const std::string& t) {
+    auto r =
+        pool_->run(pool_->fetch("SELECT indexname::text FROM pg_indexes WHERE tablename = $1 AND "
+                                "indexdef LIKE '%USING hnsw%'",
+                                t));
+    return r.rows() == 1 ? r[0][0].as_text() : std::string();
+  }
+
   std::string url_;
   std::shared_ptr<DatabaseConnectionPool> pool_;
   std::unique_ptr<PgVectorStore> store_;
+  std::vector<std::string> tables_;
 };
 
 TEST_F(PgVectorStoreTest, ExactSearchEqualsBruteForceForEveryMetric) {
   auto vecs = random_vectors(600, 24, 1);
   auto queries = random_vectors(10, 24, 2);
-  for (auto [table, metric] :
-       {std::pair{"st_cos", Metric::kCosine}, std::pair{"st_ip", Metric::kInnerProduct},
-        std::pair{"st_l2", Metric::kL2}}) {
-    store_->ensure_collection(table, 24, metric, "test-model");
-    store_->add(table, make_chunks(vecs));
-    EXPECT_EQ(store_->count(table), 600u);
+  const std::string ip_table = table("st_ip");
+  for (auto [name, metric] :
+       {std::pair{table("st_cos"), Metric::kCosine}, std::pair{ip_table, Metric::kInnerProduct},
+        std::pair{table("st_l2"), Metric::kL2}}) {
+    store_->ensure_collection(name, 24, metric, "test-model");
+    store_->add(name, make_chunks(vecs));
+    EXPECT_EQ(store_->count(name), 600u);
     for (const auto& q : queries) {
-      auto hits = store_->search(table, q, {.top_k = 10, .exact = true});
+      auto hits = store_->search(name, q, {.top_k = 10, .exact = true});
       auto want = brute_force(vecs, q, metric, 10);
       ASSERT_EQ(hits.size(), 10u);
       for (size_t i = 0; i < 10; ++i) {
-        EXPECT_EQ(hits[i].id, want[i].first) << table << " rank " << i;
+        EXPECT_EQ(hits[i].id, want[i].first) << name << " rank " << i;
         EXPECT_NEAR(hits[i].score, want[i].second, 1e-3 * std::max(1.0, std::abs(want[i].second)));
-        EXPECT_EQ(hits[i].source_table, table);
+        EXPECT_EQ(hits[i].source_table, name);
       }
       // The HNSW path with a generous ef finds the same best hit.
-      auto ann = store_->search(table, q, {.top_k = 10, .ef_search = 400});
+      auto ann = store_->search(name, q, {.top_k = 10, .ef_search = 400});
       ASSERT_FALSE(ann.empty());
       EXPECT_EQ(ann[0].id, hits[0].id);
+      for (size_t i = 1; i < ann.size(); ++i) EXPECT_GE(ann[i - 1].score, ann[i].score);
     }
-    auto h = store_->search(table, vecs[5], {.top_k = 1, .exact = true});
+    auto h = store_->search(name, vecs[5], {.top_k = 1, .exact = true});
     EXPECT_EQ(h[0].text, "text 5");
     EXPECT_EQ(h[0].metadata_json, R"({"n": 5})");
   }
   auto all = store_->collections();
-  EXPECT_TRUE(std::any_of(all.begin(), all.end(), [](const CollectionInfo& c) {
-    return c.name == "st_ip" && c.metric == Metric::kInnerProduct && c.count == 600;
+  EXPECT_TRUE(std::any_of(all.begin(), all.end(), [&](const CollectionInfo& c) {
+    return c.name == ip_table && c.metric == Metric::kInnerProduct && c.count == 600;
   }));
 }
 
+TEST_F(PgVectorStoreTest, AnnQueryUsesTheHnswIndexAndExactQueryDoesNot) {
+  auto vecs = random_vectors(2000, 24, 11);
+  auto q = random_vectors(1, 24, 12)[0];
+  for (auto [name, metric] : {std::pair{table("st_plan_cos"), Metric::kCosine},
+                              std::pair{table("st_plan_ip"), Metric::kInnerProduct},
+                              std::pair{table("st_plan_l2"), Metric::kL2}}) {
+    store_->ensure_collection(name, 24, metric, "m");
+    store_->add(name, make_chunks(vecs));
+    pool_->run(pool_->execute("ANALYZE " + name));
+    const std::string index = hnsw_index(name);
+    ASSERT_FALSE(index.empty()) << name << " has no HNSW index";
+    const std::string ann_sql = store_->search_sql(name, false);
+    // With sequential scans priced out, an ANN query that the index can serve must use it;
+    // an extra sort key (ORDER BY distance, id) would make that impossible.
+    std::string plan = explain(ann_sql, q, 10, {"enable_seqscan = off", "hnsw.ef_search = 100"});
+    EXPECT_NE(plan.find("Index Scan using " + index), std::string::npos) << ann_sql << "\n" << plan;
+    // The exact query stays a full sort even then (index scans off, as search() sets).
+    const std::string exact_sql = store_->search_sql(name, true);
+    plan = explain(exact_sql, q, 10, {"enable_seqscan = off", "enable_indexscan = off"});
+    EXPECT_EQ(plan.find(index), std::string::npos) << exact_sql << "\n" << plan;
+    EXPECT_NE(plan.find("Sort"), std::string::npos) << plan;
+  }
+  // At default settings on 2000 rows the planner picks the index by itself.
+  const std::string name = tables_.front();
+  std::string plan = explain(store_->search_sql(name, false), q, 10, {});
+  EXPECT_NE(plan.find("Index Scan using " + hnsw_index(name)), std::string::npos) << plan;
+  EXPECT_THROW(store_->search_sql(unique_name("st_missing"), false), InputError);
+}
+
+TEST_F(PgVectorStoreTest, AnnTiesAreBrokenById) {
+  const std::string name = table("st_ties");
+  store_->ensure_collection(name, 4, Metric::kL2, "m");
+  // Five identical vectors (ids inserted in descending order) and one far away.
+  auto chunks = make_chunks(
+      {{1, 1, 0, 0}, {1, 1, 0, 0}, {1, 1, 0, 0}, {1, 1, 0, 0}, {1, 1, 0, 0}, {-5, 3, 9, 1}});
+  std::reverse(chunks.begin(), chunks.end() - 1);
+  store_->add(name, chunks);
+  for (bool exact : {false, true}) {
+    auto hits = store_->search(name, std::vector<float>{1, 1, 0, 0}, {.top_k = 6, .exact = exact});
+    ASSERT_EQ(hits.size(), 6u) << exact;
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(hits[i].id, cat("c", i)) << "exact " << exact << " rank " << i;
+      EXPECT_FLOAT_EQ(hits[i].score, 0.0f);
+    }
+    EXPECT_EQ(hits[5].id, "c5");
+  }
+}
+
 TEST_F(PgVectorStoreTest, ReplaceSourceAndUpsert) {
-  store_->ensure_collection("st_src", 4, Metric::kCosine, "m");
-  EXPECT_FALSE(store_->source_hash("st_src", "/a.txt").has_value());
-  store_->replace_source("st_src", "/a.txt", "h1", make_chunks(random_vectors(5, 4, 3)));
-  store_->replace_source("st_src", "/b.txt", "hb", make_chunks(random_vectors(3, 4, 4), 100));
-  EXPECT_EQ(store_->source_hash("st_src", "/a.txt"), "h1");
-  EXPECT_EQ(store_->count("st_src"), 8u);
-  store_->replace_source("st_src", "/a.txt", "h2", make_chunks(random_vectors(2, 4, 5), 50));
-  EXPECT_EQ(store_->count("st_src"), 5u);
-  EXPECT_EQ(store_->source_hash("st_src", "/a.txt"), "h2");
+  const std::string t = table("st_src");
+  store_->ensure_collection(t, 4, Metric::kCosine, "m");
+  EXPECT_FALSE(store_->source_hash(t, "/a.txt").has_value());
+  store_->replace_source(t, "/a.txt", "h1", make_chunks(random_vectors(5, 4, 3)));
+  store_->replace_source(t, "/b.txt", "hb", make_chunks(random_vectors(3, 4, 4), 100));
+  EXPECT_EQ(store_->source_hash(t, "/a.txt"), "h1");
+  EXPECT_EQ(store_->count(t), 8u);
+  store_->replace_source(t, "/a.txt", "h2", make_chunks(random_vectors(2, 4, 5), 50));
+  EXPECT_EQ(store_->count(t), 5u);
+  EXPECT_EQ(store_->source_hash(t, "/a.txt"), "h2");
   // A bad replacement changes nothing.
   auto bad = make_chunks({{1, 2, 3}}, 70);
-  EXPECT_THROW(store_->replace_source("st_src", "/a.txt", "h3", bad), InputError);
-  EXPECT_EQ(store_->count("st_src"), 5u);
-  EXPECT_EQ(store_->remove_source("st_src", "/a.txt"), 2u);
-  EXPECT_EQ(store_->count("st_src"), 3u);
+  EXPECT_THROW(store_->replace_source(t, "/a.txt", "h3", bad), InputError);
+  EXPECT_EQ(store_->count(t), 5u);
+  EXPECT_EQ(store_->remove_source(t, "/a.txt"), 2u);
+  EXPECT_EQ(store_->count(t), 3u);
   // Duplicate ids in one batch: the last wins; an existing id is replaced.
   auto dup = make_chunks({{1, 0, 0, 0}, {0, 1, 0, 0}}, 100);
   dup[1].id = dup[0].id;
   dup[1].text = "second";
-  store_->add("st_src", dup);
-  EXPECT_EQ(store_->count("st_src"), 3u);
-  auto h = store_->search("st_src", std::vector<float>{0, 1, 0, 0}, {.top_k = 1, .exact = true});
+  store_->add(t, dup);
+  EXPECT_EQ(store_->count(t), 3u);
+  auto h = store_->search(t, std::vector<float>{0, 1, 0, 0}, {.top_k = 1, .exact = true});
   EXPECT_EQ(h[0].id, "c100");
   EXPECT_EQ(h[0].text, "second");
-  store_->drop("st_src");
-  EXPECT_FALSE(store_->collection("st_src").has_value());
+  store_->drop(t);
+  EXPECT_FALSE(store_->collection(t).has_value());
 }
 
 TEST_F(PgVectorStoreTest, BadInputIsAClearError) {
-  store_->ensure_collection("st_dim", 8, Metric::kCosine, "glove");
+  const std::string t = table("st_dim");
+  store_->ensure_collection(t, 8, Metric::kCosine, "glove");
   try {
-    store_->ensure_collection("st_dim", 16, Metric::kCosine, "bge");
+    store_->ensure_collection(t, 16, Metric::kCosine, "bge");
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("table st_dim was ingested with model glove (dim 8)"),
+    EXPECT_NE(std::string(e.what()).find("table " + t + " was ingested with model glove (dim 8)"),
               std::string::npos)
         << e.what();
   }
-  EXPECT_THROW(store_->search("st_dim", std::vector<float>(16, 1.0f), {}), InputError);
-  EXPECT_THROW(store_->search("st_dim", std::vector<float>{1, 2, 3, 4, 5, 6, 7, NAN}, {}),
+  EXPECT_THROW(store_->search(t, std::vector<float>(16, 1.0f), {}), InputError);
+  EXPECT_THROW(store_->search(t, std::vector<float>{1, 2, 3, 4, 5, 6, 7, NAN}, {}), InputError);
+  EXPECT_THROW(store_->add(t, make_chunks(random_vectors(1, 7, 1))), InputError);
+  EXPECT_THROW(store_->search(unique_name("st_missing"), std::vector<float>(8, 1.0f), {}),
                InputError);
-  EXPECT_THROW(store_->add("st_dim", make_chunks(random_vectors(1, 7, 1))), InputError);
-  EXPECT_THROW(store_->search("st_missing", std::vector<float>(8, 1.0f), {}), InputError);
   for (const std::string bad : {"x; DROP TABLE ragperf_collections", "\"q\"", "1a", ""}) {
     EXPECT_THROW(store_->ensure_collection(bad, 8, Metric::kCosine, "m"), InputError) << bad;
     EXPECT_THROW(store_->search(bad, std::vector<float>(8, 1.0f), {}), InputError) << bad;
+    EXPECT_THROW(store_->search_sql(bad, false), InputError) << bad;
   }
   PgColumns cols;
   cols.embedding = "emb; --";
-  EXPECT_THROW(store_->adopt("st_dim", 8, Metric::kCosine, "m", cols), InputError);
-  EXPECT_TRUE(store_->search("st_dim", std::vector<float>(8, 0.0f), {}).empty());
+  EXPECT_THROW(store_->adopt(t, 8, Metric::kCosine, "m", cols), InputError);
+  EXPECT_TRUE(store_->search(t, std::vector<float>(8, 0.0f), {}).empty());
 }
 
 TEST_F(PgVectorStoreTest, AdoptsAnExistingTableWithItsOwnColumnNames) {
-  pool_->run(pool_->execute("DROP TABLE IF EXISTS st_legacy"));
-  pool_->run(pool_->execute(
-      "CREATE TABLE st_legacy (doc_id bigint PRIMARY KEY, body text, vec vector(3))"));
-  pool_->run(
-      pool_->execute("INSERT INTO st_legacy VALUES (1, 'one', '[1,0,0]'), "
-                     "(2, 'two', '[0,1,0]'), (3, 'three', '[0,0,1]')"));
+  const std::string t = unique_name("st_legacy");
+  pool_->run(pool_->execute("DROP TABLE IF EXISTS " + t));
+  pool_->run(pool_->execute("CREATE TABLE " + t +
+                            " (doc_id bigint PRIMARY KEY, body text, vec vector(3))"));
+  pool_->run(pool_->execute("INSERT INTO " + t +
+                            " VALUES (1, 'one', '[1,0,0]'), (2, 'two', '[0,1,0]'), "
+                            "(3, 'three', '[0,0,1]')"));
   // A table ragperf did not create is not taken over silently.
-  EXPECT_THROW(store_->ensure_collection("st_legacy", 3, Metric::kCosine, "m"), InputError);
+  EXPECT_THROW(store_->ensure_collection(t, 3, Metric::kCosine, "m"), InputError);
   PgColumns cols;
   cols.id = "doc_id";
   cols.text = "body";
   cols.embedding = "vec";
   cols.metadata = cols.content_hash = cols.source = "";
   cols.text = "missing_col";
-  EXPECT_THROW(store_->adopt("st_legacy", 3, Metric::kCosine, "m", cols), InputError);
+  EXPECT_THROW(store_->adopt(t, 3, Metric::kCosine, "m", cols), InputError);
   cols.text = "body";
-  EXPECT_THROW(store_->adopt("st_legacy", 4, Metric::kCosine, "m", cols), InputError);
-  auto info = store_->adopt("st_legacy", 3, Metric::kCosine, "m", cols);
+  EXPECT_THROW(store_->adopt(t, 4, Metric::kCosine, "m", cols), InputError);
+  auto info = store_->adopt(t, 3, Metric::kCosine, "m", cols);
   EXPECT_EQ(info.count, 3u);
-  auto hits = store_->search("st_legacy", std::vector<float>{0.1f, 1, 0}, {.top_k = 2});
+  auto hits = store_->search(t, std::vector<float>{0.1f, 1, 0}, {.top_k = 2});
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0].id, "2");
   EXPECT_EQ(hits[0].text, "two");
   EXPECT_EQ(hits[0].metadata_json, "{}");
-  store_->drop("st_legacy");  // forgets it, keeps the table
-  auto left = pool_->run(pool_->fetch("SELECT count(*) FROM st_legacy"));
+  store_->drop(t);  // forgets it, keeps the table
+  auto left = pool_->run(pool_->fetch("SELECT count(*) FROM " + t));
   EXPECT_EQ(left[0][0].as_int(), 3);
-  pool_->run(pool_->execute("DROP TABLE st_legacy"));
+  pool_->run(pool_->execute("DROP TABLE " + t));
 }
 
 TEST_F(PgVectorStoreTest, ConcurrentSearchesFromSeveralThreads) {
   auto vecs = random_vectors(300, 16, 9);
-  store_->ensure_collection("st_conc", 16, Metric::kL2, "m");
-  store_->add("st_conc", make_chunks(vecs));
+  const std::string t = table("st_conc");
+  store_->ensure_collection(t, 16, Metric::kL2, "m");
+  store_->add(t, make_chunks(vecs));
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (size_t i = t; i < 300; i += 15) {
-        auto h = store_->search("st_conc", vecs[i], {.top_k = 1, .exact = true});
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (size_t i = k; i < 300; i += 15) {
+        auto h = store_->search(t, vecs[i], {.top_k = 1, .exact = true});
         if (h.empty() || h[0].id != cat("c", i)) ++wrong;
       }
     });
@@ -229,6 +327,56 @@ TEST_F(PgVectorStoreTest, ConcurrentSearchesFromSeveralThreads) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(store_->describe().rfind("postgresql://", 0), 0u);
   EXPECT_EQ(store_->describe().find("ragperf:ragperf@"), std::string::npos);  // no password
+}
+
+// Several processes opening stores on a database without the `vector` extension and the
+// registry tables (the first run of several workers) all succeed and create them once, as do
+// several creating the same collection at once. One pool per "process", on a fresh database.
+TEST_F(PgVectorStoreTest, StoresOpenedConcurrentlyOnAFreshDatabaseCreateTheRegistryOnce) {
+  const std::string db_name = unique_name("st_db");
+  pool_->run(pool_->execute("CREATE DATABASE " + db_name));
+  constexpr int kStores = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  std::mutex mu;
+  std::string first_error;
+  for (int i = 0; i < kStores; ++i) {
+    threads.emplace_back([&] {
+      try {
+        PoolConfig cfg = PoolConfig::from_url(url_);
+        cfg.database = db_name;
+        cfg.min_size = 1;
+        cfg.max_size = 2;
+        auto pool = std::make_shared<DatabaseConnectionPool>(cfg);
+        PgVectorStore store(pool);
+        auto info = store.ensure_collection("st_shared", 4, Metric::kCosine, "m");
+        if (info.dim != 4 || info.name != "st_shared") ++failed;
+        pool->close();
+      } catch (const std::exception& e) {
+        ++failed;
+        std::lock_guard lock(mu);
+        if (first_error.empty()) first_error = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0) << first_error;
+  {
+    PoolConfig cfg = PoolConfig::from_url(url_);
+    cfg.database = db_name;
+    cfg.min_size = 1;
+    cfg.max_size = 1;
+    DatabaseConnectionPool fresh(cfg);
+    fresh.initialize();
+    auto n = fresh.run(
+        fresh.fetchrow("SELECT count(*) FROM pg_class WHERE relname IN ('ragperf_collections', "
+                       "'ragperf_sources', 'st_shared') AND relkind = 'r'"));
+    EXPECT_EQ((*n)[0].as_int(), 3);
+    auto rows = fresh.run(fresh.fetchrow("SELECT count(*) FROM ragperf_collections"));
+    EXPECT_EQ((*rows)[0].as_int(), 1);
+    fresh.close();
+  }
+  pool_->run(pool_->execute("DROP DATABASE " + db_name + " WITH (FORCE)"));
 }
 
 }  // namespace
