@@ -25,6 +25,7 @@
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
+#include "random_bert.h"
 #include "report.h"
 
 namespace {
@@ -50,113 +51,6 @@ std::string read_text(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Writes a random-weight BERT of all-MiniLM-L6-v2's shape into `dir` (vocab and configs from the
-// tokenizer-only folder of the shared fixtures, or a generated vocabulary without it).
-void write_minilm_folder(const fs::path& dir, const fs::path& tokenizer_folder) {
-  fs::create_directories(dir / "1_Pooling");
-  const size_t h = 384, inter = 1536, layers = 6, vocab = 30522, positions = 512;
-  if (fs::exists(tokenizer_folder / "vocab.txt")) {
-    for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
-      if (fs::exists(tokenizer_folder / f)) {
-        fs::copy_file(tokenizer_folder / f, dir / f, fs::copy_options::overwrite_existing);
-      }
-    }
-  } else {
-    std::ofstream v(dir / "vocab.txt");
-    v << "[PAD]\n";
-    for (int i = 1; i < 100; ++i) v << "[unused" << i << "]\n";
-    v << "[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
-    for (size_t i = 104; i < vocab; ++i) v << "w" << i << "\n";
-    std::ofstream(dir / "tokenizer_config.json") << R"({"do_lower_case": true})";
-  }
-  nlohmann::json config = {{"architectures", {"BertModel"}},
-                           {"model_type", "bert"},
-                           {"hidden_size", h},
-                           {"num_hidden_layers", layers},
-                           {"num_attention_heads", 12},
-                           {"intermediate_size", inter},
-                           {"hidden_act", "gelu"},
-                           {"layer_norm_eps", 1e-12},
-                           {"max_position_embeddings", positions},
-                           {"type_vocab_size", 2},
-                           {"vocab_size", vocab},
-                           {"pad_token_id", 0},
-                           {"position_embedding_type", "absolute"}};
-  std::ofstream(dir / "config.json") << config.dump(2);
-  std::ofstream(dir / "modules.json") << R"([
- {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
- {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
- {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
-])";
-  std::ofstream(dir / "1_Pooling" / "config.json")
-      << R"({"word_embedding_dimension": 384, "pooling_mode_cls_token": false,)"
-      << R"( "pooling_mode_mean_tokens": true, "pooling_mode_max_tokens": false,)"
-      << R"( "pooling_mode_mean_sqrt_len_tokens": false})";
-  std::ofstream(dir / "sentence_bert_config.json")
-      << R"({"max_seq_length": 256, "do_lower_case": false})";
-
-  // Tensors: name, shape, kind (0 dense N(0, 0.08), 1 embedding N(0, 0.5), 2 LN gamma ~1, 3 bias).
-  struct T {
-    std::string name;
-    std::vector<size_t> shape;
-    int kind;
-  };
-  std::vector<T> tensors = {{"embeddings.word_embeddings.weight", {vocab, h}, 1},
-                            {"embeddings.position_embeddings.weight", {positions, h}, 1},
-                            {"embeddings.token_type_embeddings.weight", {2, h}, 1},
-                            {"embeddings.LayerNorm.weight", {h}, 2},
-                            {"embeddings.LayerNorm.bias", {h}, 3}};
-  for (size_t l = 0; l < layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    for (const char* q : {"query", "key", "value"}) {
-      tensors.push_back({p + "attention.self." + q + ".weight", {h, h}, 0});
-      tensors.push_back({p + "attention.self." + q + ".bias", {h}, 3});
-    }
-    tensors.push_back({p + "attention.output.dense.weight", {h, h}, 0});
-    tensors.push_back({p + "attention.output.dense.bias", {h}, 3});
-    tensors.push_back({p + "attention.output.LayerNorm.weight", {h}, 2});
-    tensors.push_back({p + "attention.output.LayerNorm.bias", {h}, 3});
-    tensors.push_back({p + "intermediate.dense.weight", {inter, h}, 0});
-    tensors.push_back({p + "intermediate.dense.bias", {inter}, 3});
-    tensors.push_back({p + "output.dense.weight", {h, inter}, 0});
-    tensors.push_back({p + "output.dense.bias", {h}, 3});
-    tensors.push_back({p + "output.LayerNorm.weight", {h}, 2});
-    tensors.push_back({p + "output.LayerNorm.bias", {h}, 3});
-  }
-  nlohmann::json header = nlohmann::json::object();
-  size_t offset = 0;
-  for (const auto& t : tensors) {
-    size_t n = 1;
-    for (size_t d : t.shape) n *= d;
-    header[t.name] = {
-        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * n}}};
-    offset += 4 * n;
-  }
-  std::string head = header.dump();
-  while ((8 + head.size()) % 8 != 0) head += ' ';
-  std::ofstream out(dir / "model.safetensors", std::ios::binary);
-  const uint64_t len = head.size();
-  out.write(reinterpret_cast<const char*>(&len), 8);
-  out.write(head.data(), static_cast<std::streamsize>(head.size()));
-  std::mt19937 rng(42);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (const auto& t : tensors) {
-    size_t n = 1;
-    for (size_t d : t.shape) n *= d;
-    std::vector<float> data(n);
-    for (auto& x : data) {
-      const float z = normal(rng);
-      x = t.kind == 0   ? 0.08f * z
-          : t.kind == 1 ? 0.5f * z
-          : t.kind == 2 ? 1.0f + 0.1f * z
-                        : 0.02f * z;
-    }
-    out.write(reinterpret_cast<const char*>(data.data()),
-              static_cast<std::streamsize>(n * sizeof(float)));
-  }
-  if (!out) throw ragperf::InputError(dir.string() + ": cannot write the benchmark model");
 }
 
 // Texts of exactly n - 2 vocabulary words (whole words, so n tokens with [CLS]/[SEP]).
@@ -251,7 +145,8 @@ void run_bench(const Options& opt) {
                                        : fs::path(opt.save_model);
     if (opt.save_model.empty()) temp_dir = model_dir;
     std::cerr << "building a random-weight all-MiniLM-L6-v2-shaped model in " << model_dir << "\n";
-    write_minilm_folder(model_dir, shared / "models" / "all-MiniLM-L6-v2-tokenizer-only");
+    ragperf::bench::write_random_bert(model_dir, ragperf::bench::BertShape::all_minilm_l6_v2(),
+                                      shared / "models" / "all-MiniLM-L6-v2-tokenizer-only");
   }
   struct Cleanup {
     fs::path dir;

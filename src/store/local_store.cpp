@@ -1,6 +1,7 @@
 // LocalStore: SQLite for durability, a contiguous matrix for exact search, hnswlib above the ANN
 // threshold. See ragperf/local_store.h for the contract.
 #include "ragperf/local_store.h"
+#include "store/chunk_checks.h"
 
 #include <algorithm>
 #include <atomic>
@@ -50,15 +51,6 @@ std::string unknown_collection(const std::string& name) {
   return "table '" + name +
          "' does not exist in the local store; ingest into it first (ragperf ingest PATH --table " +
          name + ")";
-}
-
-void check_finite(std::span<const float> v, const std::string& what) {
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) {
-      throw InputError(what + " has a non-finite value at position " + std::to_string(i) +
-                       "; vectors must be finite");
-    }
-  }
 }
 
 float norm_of(std::span<const float> v) {
@@ -405,25 +397,7 @@ struct LocalStore::Impl {
   };
 
   void validate_chunks(const CollectionRow& row, std::span<const Chunk> chunks) {
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      const Chunk& c = chunks[i];
-      std::string what = "chunk " + std::to_string(i) + " (id '" + c.id.substr(0, 80) + "')";
-      if (c.id.empty()) throw InputError("chunk " + std::to_string(i) + " has an empty id");
-      if (c.embedding.size() != row.info.dim) {
-        throw InputError(what + " has a " + std::to_string(c.embedding.size()) +
-                         "-dimensional embedding but table '" + row.info.name + "' holds dim " +
-                         std::to_string(row.info.dim) + " (model " + row.info.model_id +
-                         "); embed with that model or use another table");
-      }
-      check_finite(c.embedding, what + " embedding");
-      if (!c.metadata_json.empty()) {
-        auto j = nlohmann::json::parse(c.metadata_json, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) {
-          throw InputError(what +
-                           " metadata is not a JSON object: " + c.metadata_json.substr(0, 80));
-        }
-      }
-    }
+    store::validate_chunks(row.info, chunks);
   }
 
   /// Inserts chunks inside an open transaction; records replaced and added rowids.
@@ -807,7 +781,7 @@ std::vector<Hit> LocalStore::search(const std::string& collection, std::span<con
                      std::to_string(row.info.dim) + "); query it with --model " +
                      row.info.model_id + " or re-ingest");
   }
-  check_finite(query, "query vector");
+  store::check_finite(query, "query vector");
   if (options.ef_search < 0) throw InputError("ef_search must be >= 0");
   std::vector<float> q(row.info.dim);
   if (!Impl::prepare_vector(row.info.metric, query, q.data())) return {};  // zero under cosine

@@ -1,6 +1,7 @@
 // PgVectorStore: collections as pgvector tables, through DatabaseConnectionPool. See
 // ragperf/pgvector_store.h for the layout and the contract.
 #include "ragperf/pgvector_store.h"
+#include "store/chunk_checks.h"
 
 // GCC 12 (RelWithDebInfo + sanitizers) reports Asio's awaitable frame deallocation as
 // -Wmismatched-new-delete: Asio pairs its own operator new/delete for coroutine frames, a false
@@ -93,15 +94,6 @@ std::string unknown(const std::string& name) {
          "' is not a ragperf collection in this database; ingest into it first (ragperf ingest "
          "PATH --table " +
          name + ")";
-}
-
-void check_finite(std::span<const float> v, const std::string& what) {
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) {
-      throw InputError(what + " has a non-finite value at position " + std::to_string(i) +
-                       "; vectors must be finite");
-    }
-  }
 }
 
 }  // namespace
@@ -218,25 +210,7 @@ struct PgVectorStore::Impl {
   // ---- writes ----------------------------------------------------------------------------
 
   void validate_chunks(const Entry& e, std::span<const Chunk> chunks) const {
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      const Chunk& c = chunks[i];
-      std::string what = "chunk " + std::to_string(i) + " (id '" + c.id.substr(0, 80) + "')";
-      if (c.id.empty()) throw InputError("chunk " + std::to_string(i) + " has an empty id");
-      if (c.embedding.size() != e.info.dim) {
-        throw InputError(what + " has a " + std::to_string(c.embedding.size()) +
-                         "-dimensional embedding but table '" + e.info.name + "' holds dim " +
-                         std::to_string(e.info.dim) + " (model " + e.info.model_id +
-                         "); embed with that model or use another table");
-      }
-      check_finite(c.embedding, what + " embedding");
-      if (!c.metadata_json.empty()) {
-        auto j = nlohmann::json::parse(c.metadata_json, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) {
-          throw InputError(what +
-                           " metadata is not a JSON object: " + c.metadata_json.substr(0, 80));
-        }
-      }
-    }
+    store::validate_chunks(e.info, chunks);
   }
 
   /// COPYs `chunks` (last copy of each id wins) into a temp table and upserts them into the
@@ -312,7 +286,7 @@ struct PgVectorStore::Impl {
                        std::to_string(e.info.dim) + "); query it with --model " + e.info.model_id +
                        " or re-ingest");
     }
-    check_finite(query, "query vector");
+    store::check_finite(query, "query vector");
     if (e.info.metric == Metric::kCosine &&
         std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; })) {
       co_return std::vector<Hit>{};  // no direction: matches nothing (as LocalStore)
