@@ -86,12 +86,6 @@ BertEncoder::BertEncoder(const BertConfig& config, std::shared_ptr<const Safeten
     L.b_out = vec(f, p + "output.dense.bias", h);
     L.ln2_g = vec(f, p + "output.LayerNorm.weight", h);
     L.ln2_b = vec(f, p + "output.LayerNorm.bias", h);
-    if (h % 32 == 0 && inter % 32 == 0) {
-      L.p_qkv = kernels::pack_panels(L.w_qkv.data(), h, 3 * h);
-      L.p_o = kernels::pack_panels(L.w_o.data(), h, h);
-      L.p_i = kernels::pack_panels(L.w_i.data(), h, inter);
-      L.p_out = kernels::pack_panels(L.w_out.data(), inter, h);
-    }
   }
   const std::string extra = "encoder.layer." + std::to_string(config_.n_layers) + ".";
   for (const auto& [name, t] : f.tensors()) {
@@ -117,26 +111,12 @@ double BertEncoder::flops(const std::vector<size_t>& lengths) const {
 namespace {
 
 // C[M, N] = A · B + bias (+activation), parallel over row and column blocks.
-// Rows up to which the packed-panel kernel beats the BLAS (it streams the weights contiguously).
-constexpr size_t kPackedRows = 96;
-// Rows per BLAS call, at most (each call repacks the weights, so fewer, larger calls are better).
+// Rows per GEMM call, at most (each call repacks the weights, so fewer, larger calls are better).
 constexpr size_t kRowsPerTask = 256;
 
 void dense(ComputePool& pool, const float* a, size_t m, size_t k, const std::vector<float>& w,
-           const std::vector<float>& packed, const std::vector<float>& bias, size_t n, float* c,
-           bool activate, Activation act) {
+           const std::vector<float>& bias, size_t n, float* c, bool activate, Activation act) {
   const size_t threads = pool.n_threads();
-  if (!packed.empty() && m <= kPackedRows && kernels::gemm_mode() == kernels::GemmMode::kAuto) {
-    const size_t panels = n / 32;
-    const size_t per_task = std::max<size_t>(1, panels / (2 * threads));
-    pool.run(n_chunks(panels, per_task), [&](size_t task) {
-      const size_t q0 = task * per_task;
-      const size_t nq = std::min(per_task, panels - q0);
-      kernels::gemm_packed(a, k, packed.data(), q0, nq, c + q0 * 32, n, m, k);
-      kernels::bias_act(c + q0 * 32, n, m, nq * 32, bias.data() + q0 * 32, activate, act);
-    });
-    return;
-  }
   size_t mb =
       m <= 48 ? m : std::clamp<size_t>((m + 2 * threads - 1) / (2 * threads), 64, kRowsPerTask);
   size_t nb = n;
@@ -219,8 +199,7 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
 
   for (const Layer& L : layers_) {
-    dense(pool, x.data(), t, h, L.w_qkv, L.p_qkv, L.b_qkv, 3 * h, qkv.data(), false,
-          config_.activation);
+    dense(pool, x.data(), t, h, L.w_qkv, L.b_qkv, 3 * h, qkv.data(), false, config_.activation);
 
     // Attention per (sequence, head) over that sequence's tokens.
     pool.run(sequences.size() * n_heads, [&](size_t task) {
@@ -239,19 +218,17 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
         const float* kj = qkv.data() + (o + j) * 3 * h + h + head * dh;
         for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kj[d] * scale;
       }
-      kernels::gemm_small(qkv.data() + o * 3 * h + head * dh, 3 * h, kt, lp, scores, lp, len, lp,
-                          dh);
+      kernels::gemm(qkv.data() + o * 3 * h + head * dh, 3 * h, kt, lp, scores, lp, len, lp, dh);
       for (size_t i = 0; i < len; ++i) kernels::softmax(scores + i * lp, len);
-      kernels::gemm_small(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h,
-                          ctx.data() + o * h + head * dh, h, len, dh, len);
+      kernels::gemm(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h,
+                    ctx.data() + o * h + head * dh, h, len, dh, len);
     });
 
-    dense(pool, ctx.data(), t, h, L.w_o, L.p_o, L.b_o, h, tmp.data(), false, config_.activation);
+    dense(pool, ctx.data(), t, h, L.w_o, L.b_o, h, tmp.data(), false, config_.activation);
     layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln1_g, L.ln1_b,
                     config_.layer_norm_eps);
-    dense(pool, x.data(), t, h, L.w_i, L.p_i, L.b_i, inter, ffn.data(), true, config_.activation);
-    dense(pool, ffn.data(), t, inter, L.w_out, L.p_out, L.b_out, h, tmp.data(), false,
-          config_.activation);
+    dense(pool, x.data(), t, h, L.w_i, L.b_i, inter, ffn.data(), true, config_.activation);
+    dense(pool, ffn.data(), t, inter, L.w_out, L.b_out, h, tmp.data(), false, config_.activation);
     layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln2_g, L.ln2_b,
                     config_.layer_norm_eps);
   }

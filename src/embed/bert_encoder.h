@@ -42,9 +42,6 @@ class BertEncoder {
     std::vector<float> w_i, b_i;      // [H, I], [I]
     std::vector<float> w_out, b_out;  // [I, H], [H]
     std::vector<float> ln2_g, ln2_b;  // [H]
-    // The same dense weights as 32-column panels (kernels::pack_panels), for few-row batches;
-    // empty when the width is not a multiple of 32.
-    std::vector<float> p_qkv, p_o, p_i, p_out;
   };
 
   BertConfig config_;

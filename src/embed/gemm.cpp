@@ -1,0 +1,165 @@
+#include "embed/gemm.h"
+
+// The native vector type (embed/simd.h) is only passed between functions of this file; GCC warns
+// that its calling convention depends on the ISA.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <cblas.h>
+#if RAGPERF_HAVE_DNNL
+#include <dnnl.h>
+// oneDNN threads with OpenMP; the compute pool is the only parallelism, so each thread that calls
+// it asks for a team of one.
+extern "C" void omp_set_num_threads(int n);
+#endif
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+#include "embed/simd.h"
+#include "ragperf/error.h"
+
+namespace ragperf::embed::kernels {
+
+namespace {
+
+// One tile is kMR rows × kNV native vectors of C, all held in registers while K is walked: the
+// accumulators, kNV vectors of B and one broadcast of A must fit the register file (32 vector
+// registers with AVX-512, 16 with AVX2); spilling an accumulator costs several times the FMA.
+using simd::kW;
+using simd::load;
+using simd::store;
+using simd::vf;
+// AVX-512: 24 accumulators + 2 B vectors + 1 broadcast of 32 registers; AVX2 and SSE2: 12 + 1 + 1
+// of 16.
+constexpr int kNV = kW == 16 ? 2 : 1;
+constexpr int kMR = 12;
+constexpr size_t kTileCols = static_cast<size_t>(kNV * kW);
+
+// C[MR, NV * kW] = A[MR, K] · B[K, NV * kW] (B's rows ldb floats apart). The loops over r and v
+// are unrolled so that every accumulator stays a register.
+template <int MR, int NV>
+void micro(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t k) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = vf{} + 0.0f;
+  for (size_t p = 0; p < k; ++p) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + p * ldb + static_cast<size_t>(v * kW));
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[static_cast<size_t>(r) * lda + p];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      store(c + static_cast<size_t>(r) * ldc + static_cast<size_t>(v * kW), acc[r][v]);
+}
+
+using MicroFn = void (*)(const float*, size_t, const float*, size_t, float*, size_t, size_t);
+
+template <int NV, int... R>
+constexpr std::array<MicroFn, sizeof...(R)> micro_table(std::integer_sequence<int, R...>) {
+  return {&micro<R + 1, NV>...};
+}
+
+// kMicro<NV>[rows - 1]: the tile for 1 .. kMR rows.
+template <int NV>
+constexpr auto kMicro = micro_table<NV>(std::make_integer_sequence<int, kMR>{});
+
+// C[M, NV * kW] = A[M, K] · B[K, NV * kW]: full tiles, then one tile for the remaining rows.
+template <int NV>
+void tile_rows(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+               size_t m, size_t k) {
+  size_t i = 0;
+  for (; i + kMR <= m; i += kMR) micro<kMR, NV>(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k);
+  if (i < m) kMicro<NV>[m - i - 1](a + i * lda, lda, b, ldb, c + i * ldc, ldc, k);
+}
+
+}  // namespace
+
+void gemm_small(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+                size_t m, size_t n, size_t k) {
+  size_t j = 0;
+  for (; j + kTileCols <= n; j += kTileCols) tile_rows<kNV>(a, lda, b + j, ldb, c + j, ldc, m, k);
+  if constexpr (kNV > 1) {
+    for (; j + kW <= n; j += kW) tile_rows<1>(a, lda, b + j, ldb, c + j, ldc, m, k);
+  }
+  for (; j < n; ++j) {  // scalar tail columns
+    for (size_t r = 0; r < m; ++r) {
+      float s = 0;
+      for (size_t p = 0; p < k; ++p) s += a[r * lda + p] * b[p * ldb + j];
+      c[r * ldc + j] = s;
+    }
+  }
+}
+
+void gemm_blas(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+               size_t m, size_t n, size_t k) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda),
+              b, static_cast<blasint>(ldb), 0.0f, c, static_cast<blasint>(ldc));
+}
+
+void gemm_dnnl(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+               size_t m, size_t n, size_t k) {
+#if RAGPERF_HAVE_DNNL
+  thread_local bool single_omp_thread = [] {
+    omp_set_num_threads(1);
+    return true;
+  }();
+  (void)single_omp_thread;
+  const auto d = [](size_t v) { return static_cast<dnnl_dim_t>(v); };
+  const dnnl_status_t st =
+      dnnl_sgemm('N', 'N', d(m), d(n), d(k), 1.0f, a, d(lda), b, d(ldb), 0.0f, c, d(ldc));
+  if (st == dnnl_success) return;
+#endif
+  gemm_blas(a, lda, b, ldb, c, ldc, m, n, k);
+}
+
+bool have_dnnl() {
+#if RAGPERF_HAVE_DNNL
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+std::atomic<int> g_mode{static_cast<int>(GemmMode::kAuto)};
+}
+
+void set_gemm_mode(GemmMode mode) {
+  g_mode.store(static_cast<int>(mode));
+}
+GemmMode gemm_mode() {
+  return static_cast<GemmMode>(g_mode.load(std::memory_order_relaxed));
+}
+
+void gemm(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m,
+          size_t n, size_t k) {
+  switch (gemm_mode()) {
+    case GemmMode::kBlas:
+      return gemm_blas(a, lda, b, ldb, c, ldc, m, n, k);
+    case GemmMode::kDnnl:
+      return gemm_dnnl(a, lda, b, ldb, c, ldc, m, n, k);
+    case GemmMode::kAuto:
+      break;
+  }
+  if (m * n * k <= kSmallGemmMacs) {
+    gemm_small(a, lda, b, ldb, c, ldc, m, n, k);
+  } else {
+    gemm_dnnl(a, lda, b, ldb, c, ldc, m, n, k);
+  }
+}
+
+}  // namespace ragperf::embed::kernels
