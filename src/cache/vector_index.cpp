@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "cache/hamming.h"
 #include "ragperf/error.h"
 
 namespace ragperf::cache {
@@ -38,17 +39,30 @@ size_t signature_radius(float threshold) {
 }
 
 VectorIndex::VectorIndex(size_t dim, size_t signature_min_rows)
-    : dim_(dim), signature_min_rows_(signature_min_rows), hyperplanes_(kSignatureBits * dim) {
+    : dim_(dim), signature_min_rows_(signature_min_rows), hyperplanes_(dim * kSignatureBits) {
   std::mt19937 rng(20240607);  // fixed: the same signatures in every run
   std::normal_distribution<float> normal(0, 1);
-  for (auto& x : hyperplanes_) x = normal(rng);
+  // Hyperplane b is column b of [dim, kSignatureBits], so that one pass over the query gives
+  // every projection with vector FMAs across the bits.
+  for (size_t b = 0; b < kSignatureBits; ++b)
+    for (size_t d = 0; d < dim_; ++d) hyperplanes_[d * kSignatureBits + b] = normal(rng);
 }
 
 void VectorIndex::signature(const float* v, uint64_t* out) const {
+  typedef float v8f __attribute__((vector_size(32), aligned(4)));
+  constexpr size_t kGroup = 64;  // bits per pass: 8 accumulators of 8 lanes
   for (size_t w = 0; w < kSignatureWords; ++w) out[w] = 0;
-  for (size_t b = 0; b < kSignatureBits; ++b) {
-    if (dot_product(hyperplanes_.data() + b * dim_, v, dim_) >= 0)
-      out[b / 64] |= uint64_t{1} << (b % 64);
+  for (size_t b0 = 0; b0 < kSignatureBits; b0 += kGroup) {
+    v8f acc[kGroup / 8] = {};
+    for (size_t d = 0; d < dim_; ++d) {
+      const auto* h = reinterpret_cast<const v8f*>(hyperplanes_.data() + d * kSignatureBits + b0);
+      for (size_t j = 0; j < kGroup / 8; ++j) acc[j] += v[d] * h[j];
+    }
+    for (size_t j = 0; j < kGroup / 8; ++j)
+      for (size_t l = 0; l < 8; ++l) {
+        const size_t b = b0 + j * 8 + l;
+        if (acc[j][l] >= 0) out[b / 64] |= uint64_t{1} << (b % 64);
+      }
   }
 }
 
@@ -95,28 +109,23 @@ std::vector<VectorMatch> VectorIndex::search(std::span<const float> q, float thr
   } else {
     uint64_t qs[kSignatureWords];
     signature(q.data(), qs);
-    // Hamming distances over the first two signature words for a block of rows (a vectorised
-    // popcount loop); rows still within the radius add the other words, and those still within
-    // it get an exact dot product. A partial distance only grows, so nothing in range is lost.
+    // Rows whose first two signature words lie within the radius (cache/hamming.h), then the
+    // other words for those, and an exact dot product for rows still within it. A partial
+    // distance only grows, so nothing in range is lost.
     static_assert(kSignatureWords >= 2);
     constexpr size_t kBlock = 1024;
+    uint32_t rows[kBlock];
     uint16_t dist[kBlock];
     const uint64_t* c0 = signatures_[0].data();
     const uint64_t* c1 = signatures_[1].data();
+    const auto r128 = static_cast<unsigned>(radius);
     for (size_t start = 0; start < n; start += kBlock) {
       const size_t len = std::min(kBlock, n - start);
-      unsigned nearest = kSignatureBits;
-      for (size_t i = 0; i < len; ++i) {
-        const auto d = static_cast<uint16_t>(__builtin_popcountll(c0[start + i] ^ qs[0]) +
-                                             __builtin_popcountll(c1[start + i] ^ qs[1]));
-        dist[i] = d;
-        nearest = std::min<unsigned>(nearest, d);
-      }
-      if (nearest > radius) continue;  // the usual case: nothing in this block is in range
-      for (size_t i = 0; i < len; ++i) {
-        if (dist[i] > radius) continue;
-        const size_t r = start + i;
-        size_t d = dist[i];
+      const size_t found =
+          hamming_128_within(c0 + start, c1 + start, qs[0], qs[1], len, r128, rows, dist);
+      for (size_t f = 0; f < found; ++f) {
+        const size_t r = start + rows[f];
+        size_t d = dist[f];
         for (size_t w = 2; w < kSignatureWords && d <= radius; ++w)
           d += static_cast<size_t>(__builtin_popcountll(signatures_[w][r] ^ qs[w]));
         if (d > radius) continue;

@@ -7,8 +7,8 @@
 //   index.remove(entry_id);
 //
 // Rows live in a contiguous row-major matrix [rows, dim]. A search first scans 256-bit
-// random-hyperplane signatures (SimHash: the Hamming distance estimates the angle; the loop
-// compiles to vpopcntq; the first 128 bits of every row, then the rest only for rows still
+// random-hyperplane signatures (SimHash: the Hamming distance estimates the angle; the first
+// 128 bits of every row with AVX2 popcounts (cache/hamming.h), then the rest only for rows still
 // within range) and computes the exact dot product only for rows whose signature lies within
 // the radius the threshold allows; below `signature_min_rows` rows, or for thresholds too
 // low to prune, it computes every dot product. Removal swaps the last row into the hole.
@@ -64,7 +64,7 @@ class VectorIndex {
   // Signatures column-major: signatures_[w][row] is word w of the row's signature, so a scan can
   // read the first two words of every row and only then the rest for rows still in range.
   std::vector<uint64_t> signatures_[kSignatureWords];
-  std::vector<float> hyperplanes_;  // [kSignatureBits, dim_], N(0, 1), fixed seed
+  std::vector<float> hyperplanes_;  // [dim_, kSignatureBits], N(0, 1), fixed seed
   std::vector<uint64_t> row_ids_;   // [rows]: the entry in each row
   std::unordered_map<uint64_t, size_t> row_of_;
 };
