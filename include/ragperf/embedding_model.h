@@ -58,4 +58,8 @@ class EmbeddingModel {
 std::unique_ptr<EmbeddingModel> load_embedding_model(const std::string& name_or_path,
                                                      const Settings& settings);
 
+/// What to tell a user whose table was made with the model `model_id` (an id() value, which is
+/// not itself loadable): "--model X" with X the folder or hub name the id records, and the id.
+std::string how_to_load(const std::string& model_id);
+
 }  // namespace ragperf

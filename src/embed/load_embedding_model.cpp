@@ -22,4 +22,13 @@ std::unique_ptr<EmbeddingModel> load_embedding_model(const std::string& name_or_
   return embed::BertModel::load(path);
 }
 
+std::string how_to_load(const std::string& model_id) {
+  // Ids are "name@fingerprint" (BERT folders, hub ids) or "static:name@fingerprint[-sif1]".
+  std::string name = model_id.substr(0, model_id.find('@'));
+  if (name.rfind("static:", 0) == 0) name = name.substr(7);
+  if (name.empty()) return "the model it was ingested with (id '" + model_id + "')";
+  return "--model <the folder or hub id of '" + name + "'> (the model it was ingested with, id '" +
+         model_id + "')";
+}
+
 }  // namespace ragperf

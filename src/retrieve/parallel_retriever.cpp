@@ -158,8 +158,8 @@ struct ParallelRetriever::Impl {
       throw InputError("table '" + name + "' was ingested with model " +
                        (info->model_id.empty() ? std::string("(unrecorded)") : info->model_id) +
                        " (dim " + std::to_string(info->dim) + ") but the query model is " +
-                       model_id + " (dim " + std::to_string(dim) + "); query it with --model " +
-                       info->model_id + " or re-ingest the table with this model");
+                       model_id + " (dim " + std::to_string(dim) + "); query it with " +
+                       how_to_load(info->model_id) + " or re-ingest the table with this model");
     }
     std::lock_guard lock(mutex);
     checked[i] = true;

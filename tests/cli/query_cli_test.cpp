@@ -130,6 +130,8 @@ TEST_F(QueryCli, TableOfAnotherModelIsAClearError) {
   EXPECT_NE(r.err.find("table 'docs' was ingested with model static:model@"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("the query model is static:model8@"), std::string::npos) << r.err;
+  // The advice names the model folder to load, not the id (which --model cannot load).
+  EXPECT_NE(r.err.find("--model <the folder or hub id of 'model'>"), std::string::npos) << r.err;
   // Without --tables: no table matches the model, and the message lists them.
   const CommandResult none = home_.run("query 'index' --model '" + other.string() + "'");
   EXPECT_NE(none.status, 0);
