@@ -173,7 +173,17 @@ void run_demo(const DemoArgs& args) {
   std::cout << "model: " << model->id() << " (dim " << model->dim() << ", loaded in "
             << fmt_s(seconds_since(t0)) << ")\n\n";
 
-  // 3. Ingest (unchanged files are skipped by content hash).
+  // 3. Ingest (unchanged files are skipped by content hash). A table that an earlier version of
+  // the demo model filled (same model name, other fingerprint) is the demo's own: rebuild it.
+  if (demo_model) {
+    const std::string name_prefix = model->id().substr(0, model->id().find('@') + 1);
+    if (auto info = store->collection(args.table);
+        info && info->model_id != model->id() && info->model_id.rfind(name_prefix, 0) == 0) {
+      std::cout << "table " << args.table << " was made with an earlier version of the demo model ("
+                << info->model_id << "); dropping it and ingesting again\n";
+      store->drop(args.table);
+    }
+  }
   ragperf::IngestOptions options;
   options.table = args.table;
   options.embed_batch = static_cast<size_t>(std::max(settings.embed_batch, 1));

@@ -3,6 +3,9 @@
 // second run.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <sstream>
+
 #include "retrieve_cli_support.h"
 
 namespace {
@@ -44,6 +47,58 @@ TEST(DemoCli, IngestsAnswersAndReusesTheStoreOnASecondRun) {
                                    home.model().string() + "'");
   ASSERT_EQ(q.status, 0) << q.err;
   EXPECT_NE(q.out.find("VACUUM FULL rewrites"), std::string::npos) << q.out;
+}
+
+// Without --model the demo uses its own model under RAGPERF_HOME/models/glove-6b-100d. A table
+// filled by an earlier version of that model (same name, other fingerprint) is rebuilt, not
+// rejected with a model-mismatch error.
+TEST(DemoCli, RebuildsItsTableWhenTheDemoModelChanged) {
+  RetrieveCliHome home;
+  const auto demo_model = home.home() / "models" / "glove-6b-100d";
+  std::filesystem::create_directories(demo_model.parent_path());
+  std::filesystem::copy(home.model(), demo_model, std::filesystem::copy_options::recursive);
+  ragperf::testing::write_file(demo_model / "ragperf-model.json",
+                               "{\"name\": \"glove-6b-100d\", \"file\": \"vectors.txt\"}\n");
+  const std::string args =
+      "demo --corpus '" + home.corpus().string() + "' --questions '" +
+      (ragperf::testing::source_dir() / "tests" / "data" / "retrieve_questions.txt").string() + "'";
+  const CommandResult first = home.run(args);
+  ASSERT_EQ(first.status, 0) << first.err << first.out;
+  EXPECT_NE(first.out.find("model: static:glove-6b-100d@"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("ingested 3 of 3 files"), std::string::npos) << first.out;
+
+  // A new version of the demo model: one more word changes its fingerprint.
+  const std::string vectors = ragperf::testing::read_file(demo_model / "vectors.txt");
+  const size_t dim = [&] {
+    std::istringstream first_line(vectors.substr(0, vectors.find('\n')));
+    std::string w;
+    first_line >> w;
+    size_t n = 0;
+    while (first_line >> w) ++n;
+    return n;
+  }();
+  std::string extra = "zzzextraword";
+  for (size_t i = 0; i < dim; ++i) extra += " 0.5";
+  ragperf::testing::write_file(demo_model / "vectors.txt", vectors + extra + "\n");
+
+  const CommandResult second = home.run(args);
+  ASSERT_EQ(second.status, 0) << second.err << second.out;
+  EXPECT_NE(second.out.find("made with an earlier version of the demo model"), std::string::npos)
+      << second.out;
+  EXPECT_NE(second.out.find("ingested 3 of 3 files"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("Q2: what does VACUUM FULL do"), std::string::npos) << second.out;
+
+  // A table made with an unrelated model is not the demo's: it is left alone (mismatch error).
+  const CommandResult other = home.run("ingest '" + home.corpus().string() +
+                                       "' --table mine --model '" + home.model().string() + "'");
+  ASSERT_EQ(other.status, 0) << other.err;
+  const CommandResult mismatch = home.run(args + " --table mine");
+  EXPECT_NE(mismatch.status, 0) << mismatch.out;
+  EXPECT_NE(mismatch.err.find("was ingested with model static:model@"), std::string::npos)
+      << mismatch.err;
+  const CommandResult still =
+      home.run("query 'VACUUM' --tables mine --model '" + home.model().string() + "'");
+  EXPECT_EQ(still.status, 0) << still.err;
 }
 
 TEST(DemoCli, BadInputsAreNamed) {
