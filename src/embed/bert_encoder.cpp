@@ -156,7 +156,7 @@ void layer_norm_rows(ComputePool& pool, const float* x, const float* residual, f
 }  // namespace
 
 void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
-                          std::vector<float>& hidden) const {
+                          std::vector<float>& hidden, bool first_token_only) const {
   const size_t h = config_.hidden_size;
   const size_t inter = config_.intermediate_size;
   const size_t n_heads = config_.n_heads;
@@ -198,7 +198,11 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
   std::vector<float> ffn(t * inter);
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
 
-  for (const Layer& L : layers_) {
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& L = layers_[li];
+    // With first_token_only, the last layer needs keys and values of every token but queries,
+    // and everything after attention, for each sequence's first token only.
+    const bool first_only = first_token_only && li + 1 == layers_.size();
     dense(pool, x.data(), t, h, L.w_qkv, L.b_qkv, 3 * h, qkv.data(), false, config_.activation);
 
     // Attention per (sequence, head) over that sequence's tokens.
@@ -207,30 +211,41 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
       const size_t head = task % n_heads;
       const size_t len = offsets[s + 1] - offsets[s];
       const size_t o = offsets[s];
+      const size_t q_rows = first_only ? 1 : len;
       // S = Q_h · K_h^T (K transposed into [dh, lp], lp = len rounded up to 16), softmax over
       // the sequence's own len keys, ctx_h = P · V_h.
       const size_t lp = (len + 15) / 16 * 16;
       std::vector<float>& buf = tls_scratch;
-      buf.assign(dh * lp + len * lp, 0.0f);
+      buf.assign(dh * lp + q_rows * lp, 0.0f);
       float* kt = buf.data();
       float* scores = kt + dh * lp;
       for (size_t j = 0; j < len; ++j) {
         const float* kj = qkv.data() + (o + j) * 3 * h + h + head * dh;
         for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kj[d] * scale;
       }
-      kernels::gemm(qkv.data() + o * 3 * h + head * dh, 3 * h, kt, lp, scores, lp, len, lp, dh);
-      for (size_t i = 0; i < len; ++i) kernels::softmax(scores + i * lp, len);
-      kernels::gemm(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h,
-                    ctx.data() + o * h + head * dh, h, len, dh, len);
+      kernels::gemm(qkv.data() + o * 3 * h + head * dh, 3 * h, kt, lp, scores, lp, q_rows, lp, dh);
+      for (size_t i = 0; i < q_rows; ++i) kernels::softmax(scores + i * lp, len);
+      float* out = ctx.data() + (first_only ? s : o) * h + head * dh;
+      kernels::gemm(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h, out, h, q_rows,
+                    dh, len);
     });
 
-    dense(pool, ctx.data(), t, h, L.w_o, L.b_o, h, tmp.data(), false, config_.activation);
-    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln1_g, L.ln1_b,
+    size_t rows = t;
+    if (first_only) {  // keep each sequence's first row: [n_sequences, h]
+      rows = sequences.size();
+      // offsets[s] >= s: rows move down, possibly onto themselves.
+      for (size_t s = 0; s < rows; ++s)
+        std::memmove(x.data() + s * h, x.data() + offsets[s] * h, h * sizeof(float));
+    }
+    dense(pool, ctx.data(), rows, h, L.w_o, L.b_o, h, tmp.data(), false, config_.activation);
+    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), rows, h, L.ln1_g, L.ln1_b,
                     config_.layer_norm_eps);
-    dense(pool, x.data(), t, h, L.w_i, L.b_i, inter, ffn.data(), true, config_.activation);
-    dense(pool, ffn.data(), t, inter, L.w_out, L.b_out, h, tmp.data(), false, config_.activation);
-    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), t, h, L.ln2_g, L.ln2_b,
+    dense(pool, x.data(), rows, h, L.w_i, L.b_i, inter, ffn.data(), true, config_.activation);
+    dense(pool, ffn.data(), rows, inter, L.w_out, L.b_out, h, tmp.data(), false,
+          config_.activation);
+    layer_norm_rows(pool, tmp.data(), x.data(), x.data(), rows, h, L.ln2_g, L.ln2_b,
                     config_.layer_norm_eps);
+    if (first_only) x.resize(rows * h);
   }
   hidden.swap(x);
 }

@@ -122,10 +122,11 @@ EmbeddingMatrix BertModel::embed_ids(const std::vector<std::vector<int32_t>>& id
   std::vector<float> hidden;
   auto flush = [&] {
     if (batch.empty()) return;
-    encoder_.forward(batch, hidden);
+    const bool cls = config_.pooling == Pooling::kCls;
+    encoder_.forward(batch, hidden, cls);
     size_t offset = 0;
     for (size_t b = 0; b < batch.size(); ++b) {
-      const size_t len = batch[b].size();
+      const size_t len = cls ? 1 : batch[b].size();  // with CLS pooling: one row per text
       float* dst = out.data.data() + batch_rows[b] * h;
       const float* src = hidden.data() + offset * h;
       switch (config_.pooling) {
