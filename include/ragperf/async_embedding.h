@@ -16,12 +16,28 @@
 // device: "auto" (CPU on a machine without a GPU), "cpu"; "cuda" throws ConfigError in a build
 // without CUDA. Thread-safety: every method may be called from any thread. The destructor
 // finishes queued requests first.
+//
+// Monitor stages (when AsyncEmbeddingOptions::monitor is given), one record per merged batch of
+// requests (a dispatcher pass, not per call; get_stats().batches counts the forward passes):
+//   "tokenize"  the batch's texts turned into token ids (BERT models only: a static word-vector
+//               model tokenises inside its embed(), so its time is in "embed");
+//   "embed"     the forward pass (pooling and normalisation included), recorded when it succeeds.
+// With a BERT model and a monitor, a request whose text fails to tokenise fails alone before the
+// forward pass instead of through a retry. Without a monitor nothing is timed (one branch).
+// ParallelRetriever and BatchProcessor record their own "embed" per query / per batch: give them
+// another monitor than this one when the two must not mix.
+//
+//   ragperf::PerformanceMonitor monitor;
+//   ragperf::AsyncEmbedding embedder(model, {.batch_size = 64, .monitor = &monitor});
+//   embedder.embed_single("query").get();
+//   monitor.get_stats("tokenize")->count;   // 1
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -35,6 +51,21 @@
 namespace ragperf {
 
 struct Settings;
+class PerformanceMonitor;
+namespace embed {
+class BertModel;
+}
+
+struct AsyncEmbeddingOptions {
+  std::string device = "auto";  // see resolve_device()
+  size_t batch_size = 128;      // EMBED_BATCH: most texts per forward pass, >= 1
+  /// Optional, not owned, must outlive the AsyncEmbedding: receives "tokenize" and "embed" (see
+  /// the file comment).
+  PerformanceMonitor* monitor = nullptr;
+
+  /// batch_size = EMBED_BATCH (at least 1); device and monitor keep their defaults.
+  static AsyncEmbeddingOptions from_settings(const Settings& settings);
+};
 
 struct EmbeddingStats {
   uint64_t embeddings = 0;  // texts embedded
@@ -59,6 +90,9 @@ class AsyncEmbedding {
   /// Serves an already loaded model.
   AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, const std::string& device = "auto",
                  size_t batch_size = 128);
+  /// Serves an already loaded model with every option (the monitor included). Throws
+  /// ConfigError for no model, batch_size 0 or a device this build cannot use.
+  AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options);
   ~AsyncEmbedding();
   AsyncEmbedding(const AsyncEmbedding&) = delete;
   AsyncEmbedding& operator=(const AsyncEmbedding&) = delete;
@@ -88,10 +122,16 @@ class AsyncEmbedding {
   };
   void run();
   void process(std::vector<Request>& batch);
+  /// The monitored BERT path: tokenise each request ("tokenize"), one forward pass ("embed").
+  /// Fills results[i] or errors[i] for every request; returns the forward passes run.
+  uint64_t process_tokenized(std::vector<Request>& batch, std::vector<EmbeddingMatrix>& results,
+                             std::vector<std::exception_ptr>& errors);
 
   std::shared_ptr<EmbeddingModel> model_;
   std::string device_;
   size_t batch_size_;
+  PerformanceMonitor* monitor_ = nullptr;
+  embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Request> queue_;

@@ -31,6 +31,15 @@
 // (SQLSTATE + server message + statement), OverloadedError (too many waiting callers),
 // UnavailableError (pool closed).
 //
+// Monitor stages (when PoolConfig::monitor is given):
+//   "acquire"  one record per connection handed out (acquire() and each attempt of a pool-level
+//              call): seconds from the call to the hand-out, waiting and the health probe of a
+//              connection idle too long included; an acquire that throws records nothing.
+//   "query"    one record per pool-level execute/fetch/fetchrow that succeeds: seconds the
+//              statement ran on its connection(s), both attempts when it was retried once after a
+//              lost connection (the acquires are in "acquire"); a call that throws records nothing.
+// Statements on an acquired PooledConnection are not recorded (time them where they are issued).
+//
 // Thread-safety: the pool owns one io_context thread; every connection is driven on it. The
 // awaitable API must run on pool.get_executor() (co_spawn there, or use run()/spawn()).
 // get_stats(), run(), spawn(), close() may be called from any thread. A PooledConnection is used by
@@ -66,6 +75,7 @@
 namespace ragperf {
 
 struct Settings;
+class PerformanceMonitor;
 
 namespace db {
 
@@ -216,6 +226,9 @@ struct PoolConfig {
   double health_check_idle_s = 5;     // idle longer than this: `SELECT 1` before it is handed out
   double maintenance_interval_s = 1;  // background: prune idle, refill to min_size, probe
   int statement_cache_size = 256;     // prepared statements kept per connection
+  /// Optional, not owned, must outlive the pool: receives "acquire" and "query" (see the file
+  /// comment). Copies of the config share it; from_url()/from_settings() leave it null.
+  PerformanceMonitor* monitor = nullptr;
 
   /// "postgresql://user:pass@host:port/db?sslmode=..." or "host=... dbname=..." (libpq syntax).
   /// Keys the URL omits keep this struct's defaults, then libpq's PG* environment variables.

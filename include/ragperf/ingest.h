@@ -13,6 +13,25 @@
 // Readers accept UTF-8 text only (a leading BOM is dropped). Content with NUL bytes or invalid
 // UTF-8 is binary: the pipeline skips such files and reports them with the reason.
 //
+// Monitor stages (IngestOptions::monitor): "chunk" once per file parsed and chunked (read and
+// hash excluded), "embed" once per EmbeddingModel::embed() call (up to embed_batch chunks), "store"
+// once per file written (VectorStore::replace_source, on the writer thread). A file that is
+// unchanged, skipped or fails records nothing.
+//
+// Cache invalidation (IngestOptions::cache): after each file's replace_source() returns (the
+// write committed), every cache entry whose scope reads the table is dropped, so a process that
+// ingests and caches never serves an answer computed from the old rows. A write that throws also
+// invalidates (it may have committed before the error reached us). Runs that write nothing
+// (every file unchanged) leave the cache alone. One race remains: a query that read the old rows
+// before a write committed and stores its answer after that write's invalidation leaves a stale
+// entry; where queries run during ingests, call cache.invalidate_table(table) again once those
+// in flight at the end of run() have finished.
+//
+//   ragperf::PerformanceMonitor monitor;
+//   ragperf::SemanticCache cache;
+//   options.monitor = &monitor;
+//   options.cache = &cache;        // entries with "docs" in their scope go after each write
+//
 // Thread-safety: readers and Chunker::chunk() are pure and may run on any thread; an
 // IngestPipeline runs one ingest at a time (not thread-safe).
 #pragma once
@@ -33,6 +52,8 @@
 namespace ragperf {
 
 class EmbeddingModel;
+class PerformanceMonitor;
+class SemanticCache;
 
 // ---------------------------------------------------------------------------------------------
 // Documents and readers
@@ -140,6 +161,12 @@ struct IngestOptions {
   ChunkerOptions chunker{.max_tokens = 0};  // max_tokens 0: min(256, model.max_tokens())
   size_t embed_batch = 128;                 // EMBED_BATCH: texts per embed() call
   Metric metric = Metric::kCosine;          // used when the collection is created
+  /// Optional, not owned, must outlive the run: receives "chunk", "embed", "store" (see the file
+  /// comment; "store" is recorded on the writer thread).
+  PerformanceMonitor* monitor = nullptr;
+  /// Optional, not owned, must outlive the run: entries reading `table` are invalidated after
+  /// each file written (see the file comment).
+  SemanticCache* cache = nullptr;
 };
 
 /// A file the pipeline did not ingest, and why.
@@ -160,6 +187,7 @@ struct IngestStats {
   double store_s = 0;            // VectorStore::replace_source, on a writer thread (overlaps)
   double total_s = 0;
   std::vector<SkippedFile> skipped;
+  size_t n_cache_invalidated = 0;  // cache entries dropped after writes (IngestOptions::cache)
 
   double chunks_per_s() const { return total_s > 0 ? static_cast<double>(n_chunks) / total_s : 0; }
 };

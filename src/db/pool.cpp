@@ -12,6 +12,8 @@
 #include <boost/system/system_error.hpp>
 #include <cstdio>
 
+#include "ragperf/monitor.h"
+
 namespace ragperf::db {
 
 namespace asio = boost::asio;
@@ -166,6 +168,8 @@ std::string PoolCore::exhausted_message_locked() const {
 }
 
 awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self, bool verify) {
+  PerformanceMonitor* const monitor = config_.monitor;
+  const auto call_start = monitor ? Clock::now() : Clock::time_point{};
   for (;;) {
     const auto start = Clock::now();
     ConnPtr conn;
@@ -195,6 +199,7 @@ awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self, bo
       }
       if (!ok) continue;
     }
+    if (monitor) monitor->record("acquire", since(call_start));
     co_return handle;
   }
 }
@@ -555,8 +560,10 @@ void PoolCore::close(std::chrono::duration<double> timeout) {
 namespace ragperf {
 
 using db::awaitable;
+using db::Clock;
 using db::Params;
 using db::Result;
+using db::since;
 
 std::string PoolStats::to_string() const {
   char buf[512];
@@ -714,13 +721,20 @@ awaitable<Result> DatabaseConnectionPool::execute(std::string sql, Params params
   // may not have arrived yet when it was handed out), and died before the server answered
   // anything. A connection opened for this call failing is the caller's answer; statements on an
   // acquired PooledConnection (explicit transactions) are never retried.
+  // "query" (monitor only): the statement's time on its connection(s), both attempts summed.
+  PerformanceMonitor* const monitor = core_->config().monitor;
+  double query_s = 0;
   for (int attempt = 1;; ++attempt) {
     PooledConnection conn = co_await core_->acquire(core_, attempt > 1);
+    const auto t0 = monitor ? Clock::now() : Clock::time_point{};
     try {
-      co_return co_await conn.execute(sql, params);
+      Result r = co_await conn.execute(sql, params);
+      if (monitor) monitor->record("query", query_s + since(t0));
+      co_return r;
     } catch (const ConnectionError&) {
       const auto& c = *conn.conn_;
       if (attempt > 1 || !c.lost() || !c.was_idle || c.answered()) throw;
+      if (monitor) query_s += since(t0);
     }
     core_->count_retry();
   }

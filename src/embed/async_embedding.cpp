@@ -1,14 +1,18 @@
 #include "ragperf/async_embedding.h"
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <span>
 
+#include "embed/bert_model.h"
 #include "embed/compute_pool.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
+#include "ragperf/monitor.h"
 
 namespace ragperf {
 
@@ -47,14 +51,26 @@ AsyncEmbedding::AsyncEmbedding(const Settings& settings, const std::string& devi
 
 AsyncEmbedding::AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, const std::string& device,
                                size_t batch_size)
+    : AsyncEmbedding(std::move(model),
+                     AsyncEmbeddingOptions{.device = device, .batch_size = batch_size}) {}
+
+AsyncEmbedding::AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options)
     : model_(std::move(model)),
-      device_(resolve_device(device)),
-      batch_size_(checked_batch(batch_size)) {
+      device_(resolve_device(options.device)),
+      batch_size_(checked_batch(options.batch_size)),
+      monitor_(options.monitor) {
   if (!model_) throw ConfigError("AsyncEmbedding needs a model (got none)");
+  if (monitor_) bert_ = dynamic_cast<embed::BertModel*>(model_.get());
   stats_.device = device_;
   stats_.threads = embed::ComputePool::instance().n_threads();
   stats_.max_batch = batch_size_;
   dispatcher_ = std::thread([this] { run(); });
+}
+
+AsyncEmbeddingOptions AsyncEmbeddingOptions::from_settings(const Settings& settings) {
+  AsyncEmbeddingOptions o;
+  o.batch_size = static_cast<size_t>(std::max(settings.embed_batch, 1));
+  return o;
 }
 
 AsyncEmbedding::~AsyncEmbedding() {
@@ -160,58 +176,135 @@ void AsyncEmbedding::run() {
   }
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+uint64_t AsyncEmbedding::process_tokenized(std::vector<Request>& batch,
+                                           std::vector<EmbeddingMatrix>& results,
+                                           std::vector<std::exception_ptr>& errors) {
+  const size_t dim = model_->dim();
+  const auto t_tokenize = Clock::now();
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<size_t> tokenized;  // requests whose texts are all in `ids`, in order
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const std::vector<std::string>& texts = batch[i].texts;
+    std::vector<std::vector<int32_t>> mine;
+    mine.reserve(texts.size());
+    try {
+      for (size_t j = 0; j < texts.size(); ++j) {
+        try {
+          mine.push_back(bert_->encode(texts[j]));
+        } catch (const InputError& e) {
+          // The message BertModel::embed gives for this request run alone.
+          throw InputError("text " + std::to_string(j) + ": " + e.what());
+        }
+      }
+    } catch (...) {
+      errors[i] = std::current_exception();
+      continue;
+    }
+    results[i].rows = mine.size();
+    results[i].dim = dim;
+    for (auto& m : mine) ids.push_back(std::move(m));
+    tokenized.push_back(i);
+  }
+  monitor_->record("tokenize", seconds_since(t_tokenize));
+  if (ids.empty()) return 0;
+
+  const auto t_embed = Clock::now();
+  try {
+    EmbeddingMatrix m = bert_->embed_ids(ids);
+    monitor_->record("embed", seconds_since(t_embed));
+    size_t row = 0;
+    for (size_t i : tokenized) {
+      const size_t n = results[i].rows;
+      results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
+                             m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
+      row += n;
+    }
+  } catch (...) {
+    const std::exception_ptr error = std::current_exception();
+    for (size_t i : tokenized) {
+      errors[i] = error;
+      results[i] = EmbeddingMatrix{};
+    }
+  }
+  return 1;
+}
+
 void AsyncEmbedding::process(std::vector<Request>& batch) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   uint64_t passes = 0;
-  uint64_t embedded = 0;
-  uint64_t failed = 0;
-  std::vector<std::pair<size_t, std::exception_ptr>> errors;
+  std::vector<std::exception_ptr> errors(batch.size());
   std::vector<EmbeddingMatrix> results(batch.size());
 
-  std::vector<std::string> all;
-  for (auto& r : batch)
-    for (auto& t : r.texts) all.push_back(std::move(t));
-  bool merged_ok = false;
-  if (batch.size() > 1) {
-    try {
+  if (bert_ != nullptr) {
+    passes = process_tokenized(batch, results, errors);
+  } else {
+    // One forward pass for the whole batch; "embed" is recorded only when a monitor is given.
+    auto embed = [&](std::span<const std::string> texts) {
       ++passes;
-      EmbeddingMatrix m = model_->embed(all);
-      size_t row = 0;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        // all[] holds the texts now; sizes come from the request lists (moved-from strings).
-        const size_t n = batch[i].texts.size();
-        results[i].rows = n;
-        results[i].dim = m.dim;
-        results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
-                               m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
-        row += n;
-      }
-      embedded += all.size();
-      merged_ok = true;
-    } catch (...) {
-      // One bad text must not fail its neighbours: retry each request alone below.
-    }
-  }
-  if (!merged_ok) {
-    size_t first = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const size_t n = batch[i].texts.size();
-      std::vector<std::string> mine(
-          std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first)),
-          std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first + n)));
-      first += n;
+      if (!monitor_) return model_->embed(texts);
+      const auto t0 = Clock::now();
+      EmbeddingMatrix m = model_->embed(texts);
+      monitor_->record("embed", seconds_since(t0));
+      return m;
+    };
+    std::vector<std::string> all;
+    for (auto& r : batch)
+      for (auto& t : r.texts) all.push_back(std::move(t));
+    bool merged_ok = false;
+    if (batch.size() > 1) {
       try {
-        ++passes;
-        results[i] = model_->embed(mine);
-        embedded += n;
+        EmbeddingMatrix m = embed(all);
+        size_t row = 0;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          // all[] holds the texts now; sizes come from the request lists (moved-from strings).
+          const size_t n = batch[i].texts.size();
+          results[i].rows = n;
+          results[i].dim = m.dim;
+          results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
+                                 m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
+          row += n;
+        }
+        merged_ok = true;
       } catch (...) {
-        errors.emplace_back(i, std::current_exception());
-        ++failed;
+        // One bad text must not fail its neighbours: retry each request alone below.
+      }
+    }
+    if (!merged_ok) {
+      size_t first = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const size_t n = batch[i].texts.size();
+        std::vector<std::string> mine(
+            std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first)),
+            std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first + n)));
+        first += n;
+        try {
+          results[i] = embed(mine);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
       }
     }
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  uint64_t embedded = 0;
+  uint64_t failed = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (errors[i]) {
+      ++failed;
+    } else {
+      embedded += batch[i].texts.size();
+    }
+  }
+  const double seconds = seconds_since(start);
   {
     std::lock_guard lock(mutex_);
     stats_.embeddings += embedded;
@@ -220,12 +313,9 @@ void AsyncEmbedding::process(std::vector<Request>& batch) {
     stats_.failed += failed;
     stats_.seconds += seconds;
   }
-  size_t e = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    std::exception_ptr error;
-    if (e < errors.size() && errors[e].first == i) error = errors[e++].second;
     try {
-      batch[i].done(error, std::move(results[i]));
+      batch[i].done(errors[i], std::move(results[i]));
     } catch (...) {
       // A callback that throws must not stop the dispatcher.
     }

@@ -9,6 +9,7 @@
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 #include "ragperf/ingest.h"
+#include "ragperf/monitor.h"
 #include "store_writer.h"
 
 namespace ragperf {
@@ -89,7 +90,8 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   };
   std::vector<Pending> pending;
   size_t n_pending_chunks = 0;
-  ingest::StoreWriter writer(store_, table);
+  PerformanceMonitor* const monitor = options_.monitor;
+  ingest::StoreWriter writer(store_, table, {.monitor = monitor, .cache = options_.cache});
 
   auto flush = [&] {
     std::vector<std::string> texts;
@@ -103,7 +105,9 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
     auto t_embed = Clock::now();
     for (size_t b = 0; b < texts.size(); b += options_.embed_batch) {
       size_t n = std::min(options_.embed_batch, texts.size() - b);
+      const auto t_call = monitor ? Clock::now() : Clock::time_point{};
       EmbeddingMatrix m = model_.embed(std::span<const std::string>(texts).subspan(b, n));
+      if (monitor) monitor->record("embed", seconds_since(t_call));
       RAGPERF_ASSERT(m.rows == n && m.dim == dim);
       vectors.insert(vectors.end(), m.data.begin(), m.data.end());
     }
@@ -164,8 +168,10 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
         ++stats.n_files_unchanged;
       } else {
         try {
+          const auto t_chunk = monitor ? Clock::now() : Clock::time_point{};
           Document doc = parse_document(*bytes, file, *format);
           std::vector<TextChunk> chunks = chunker.chunk(doc);
+          if (monitor) monitor->record("chunk", seconds_since(t_chunk));
           n_pending_chunks += chunks.size();
           pending.push_back({std::move(source), std::move(hash), doc.title, std::move(chunks)});
         } catch (const InputError& e) {
@@ -180,6 +186,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   }
   flush();
   stats.store_s = writer.finish();
+  stats.n_cache_invalidated = writer.invalidated();
   stats.total_s = seconds_since(t_start);
   if (progress != nullptr) progress->on_finish(stats);
   return stats;

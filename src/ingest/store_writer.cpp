@@ -3,12 +3,26 @@
 
 #include <chrono>
 
-namespace ragperf::ingest {
+#include "ragperf/monitor.h"
+#include "ragperf/semantic_cache.h"
 
-StoreWriter::StoreWriter(VectorStore& store, std::string collection, size_t max_queued)
+namespace ragperf::ingest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+StoreWriter::StoreWriter(VectorStore& store, std::string collection, StoreWriterOptions options)
     : store_(store),
       collection_(std::move(collection)),
-      max_queued_(max_queued == 0 ? 1 : max_queued),
+      max_queued_(options.max_queued == 0 ? 1 : options.max_queued),
+      monitor_(options.monitor),
+      cache_(options.cache),
       thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() {
@@ -51,11 +65,21 @@ void StoreWriter::run() {
     }
     cv_.notify_all();  // room for a submitter
     try {
-      auto t0 = std::chrono::steady_clock::now();
       for (const SourceWrite& w : batch) {
-        store_.replace_source(collection_, w.source, w.hash, w.chunks);
+        const auto t0 = Clock::now();
+        try {
+          store_.replace_source(collection_, w.source, w.hash, w.chunks);
+        } catch (...) {
+          // The write may have committed before its error reached us (a connection lost during
+          // COMMIT): drop what may be stale all the same.
+          if (cache_) invalidated_ += cache_->invalidate_table(collection_);
+          throw;
+        }
+        const double seconds = seconds_since(t0);
+        store_s_ += seconds;
+        if (monitor_) monitor_->record("store", seconds);
+        if (cache_) invalidated_ += cache_->invalidate_table(collection_);
       }
-      store_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } catch (...) {
       std::lock_guard lock(mu_);
       error_ = std::current_exception();

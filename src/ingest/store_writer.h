@@ -1,9 +1,12 @@
 // ingest/store_writer.h: writes prepared files to a VectorStore on a background thread, so that
 // storing one batch overlaps reading, chunking and embedding the next.
 //
-//   StoreWriter writer(store, "docs");
+//   StoreWriter writer(store, "docs", {.monitor = &monitor, .cache = &cache});
 //   writer.submit({{source, hash, std::move(chunks)}, ...});   // blocks while the queue is full
 //   double store_s = writer.finish();                          // joins; rethrows a store error
+//
+// Each replace_source() is recorded as the monitor stage "store" and followed (when it returns
+// or throws) by cache->invalidate_table(collection).
 #pragma once
 
 #include <condition_variable>
@@ -16,6 +19,11 @@
 
 #include "ragperf/vector_store.h"
 
+namespace ragperf {
+class PerformanceMonitor;
+class SemanticCache;
+}  // namespace ragperf
+
 namespace ragperf::ingest {
 
 /// One file's replacement: all its chunks, written by one replace_source() call.
@@ -25,10 +33,16 @@ struct SourceWrite {
   std::vector<Chunk> chunks;
 };
 
+struct StoreWriterOptions {
+  size_t max_queued = 4;                  // batches waiting at most before submit() blocks
+  PerformanceMonitor* monitor = nullptr;  // optional, not owned: stage "store" per file
+  SemanticCache* cache = nullptr;         // optional, not owned: invalidated after each write
+};
+
 class StoreWriter {
  public:
-  /// Starts the writer thread. `max_queued`: batches waiting at most before submit() blocks.
-  StoreWriter(VectorStore& store, std::string collection, size_t max_queued = 4);
+  /// Starts the writer thread.
+  StoreWriter(VectorStore& store, std::string collection, StoreWriterOptions options = {});
   /// Joins the thread; errors not collected by finish() are dropped (the caller is unwinding).
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -41,18 +55,24 @@ class StoreWriter {
   /// first write error. Call once.
   double finish();
 
+  /// Cache entries dropped by the invalidations so far (read after finish()).
+  size_t invalidated() const { return invalidated_; }
+
  private:
   void run();
 
   VectorStore& store_;
   std::string collection_;
   size_t max_queued_;
+  PerformanceMonitor* monitor_;
+  SemanticCache* cache_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::vector<SourceWrite>> queue_;
   bool closed_ = false;
   std::exception_ptr error_;
-  double store_s_ = 0;  // written by the thread, read after join
+  double store_s_ = 0;      // written by the thread, read after join
+  size_t invalidated_ = 0;  // written by the thread, read after join
   std::thread thread_;
 };
 
