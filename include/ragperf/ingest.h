@@ -22,10 +22,10 @@
 // write committed), every cache entry whose scope reads the table is dropped, so a process that
 // ingests and caches never serves an answer computed from the old rows. A write that throws also
 // invalidates (it may have committed before the error reached us). Runs that write nothing
-// (every file unchanged) leave the cache alone. One race remains: a query that read the old rows
-// before a write committed and stores its answer after that write's invalidation leaves a stale
-// entry; where queries run during ingests, call cache.invalidate_table(table) again once those
-// in flight at the end of run() have finished.
+// (every file unchanged) leave the cache alone. A query that read the old rows before a write
+// committed must not store its answer after that write's invalidation: queries that run during
+// ingests store with SemanticCache::store_if_current(epoch taken before the read, ...), which
+// refuses such answers.
 //
 //   ragperf::PerformanceMonitor monitor;
 //   ragperf::SemanticCache cache;

@@ -14,6 +14,7 @@
 //   cache.store(scope, text, embedding, payload);
 //   ...
 //   cache.invalidate_table("docs");   // after ingest into "docs"
+//   (store_if_current(epoch, ...) instead of store() when ingest may run concurrently)
 //
 // Entries are scoped: a lookup only sees entries stored under an equal CacheScope (same tables,
 // top_k, model, metric, filters). Payloads are opaque bytes (serialised hits, an LLM answer).
@@ -130,8 +131,21 @@ class SemanticCache {
   void store(const CacheScope& scope, std::string_view text, std::span<const float> embedding,
              std::string payload, std::optional<std::chrono::duration<double>> ttl = std::nullopt);
 
-  /// Drops every entry whose scope reads `table` (call after ingesting into it).
-  /// Returns the number of entries dropped.
+  /// A point in the cache's invalidation history. Take it before reading the tables; give it to
+  /// store_if_current() with the answer, so an answer read before an ingest that finished while
+  /// the query ran is not stored after that ingest's invalidation:
+  ///   auto epoch = cache.epoch();  auto payload = run_query(...);
+  ///   cache.store_if_current(epoch, scope, text, embedding, payload);
+  uint64_t epoch() const;
+
+  /// store() unless a table of `scope` was invalidated after `epoch`; returns whether it stored.
+  bool store_if_current(uint64_t epoch, const CacheScope& scope, std::string_view text,
+                        std::span<const float> embedding, std::string payload,
+                        std::optional<std::chrono::duration<double>> ttl = std::nullopt);
+
+  /// Drops every entry whose scope reads `table` (call after ingesting into it), and makes
+  /// store_if_current() refuse answers read before this call. Returns the number of entries
+  /// dropped.
   size_t invalidate_table(std::string_view table);
   /// Drops expired entries now (they are otherwise dropped when met). Returns how many.
   size_t purge_expired();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <shared_mutex>
@@ -88,6 +89,10 @@ struct SemanticCache::Impl {
   std::unordered_map<uint64_t, Entry> entries;
   std::unordered_map<std::string, std::unique_ptr<ScopeData>, StringHash, std::equal_to<>> scopes;
   uint64_t next_id = 1;  // ids are never reused
+  // Invalidation history: the counter grows by one per invalidate_table(); each table keeps the
+  // value of its last invalidation (guarded by `mu`).
+  uint64_t invalidation_epoch = 0;
+  std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> table_invalidated_at;
 
   std::atomic<uint64_t> exact_hits{0}, semantic_hits{0}, misses{0}, exact_probe_misses{0},
       stores{0}, evictions{0}, expirations{0}, invalidations{0};
@@ -232,6 +237,18 @@ std::optional<CacheHit> SemanticCache::lookup_exact(const CacheScope& scope,
 void SemanticCache::store(const CacheScope& scope, std::string_view text,
                           std::span<const float> embedding, std::string payload,
                           std::optional<std::chrono::duration<double>> ttl) {
+  store_if_current(std::numeric_limits<uint64_t>::max(), scope, text, embedding, std::move(payload),
+                   ttl);
+}
+
+uint64_t SemanticCache::epoch() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->invalidation_epoch;
+}
+
+bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, std::string_view text,
+                                     std::span<const float> embedding, std::string payload,
+                                     std::optional<std::chrono::duration<double>> ttl) {
   Impl& m = *impl_;
   const std::string normalized = checked_normalize(text);
   std::vector<float> vec;
@@ -243,6 +260,10 @@ void SemanticCache::store(const CacheScope& scope, std::string_view text,
   const std::string key = scope.key();
 
   std::unique_lock lock(m.mu);
+  for (const std::string& table : scope.tables) {
+    auto it = m.table_invalidated_at.find(table);
+    if (it != m.table_invalidated_at.end() && it->second > epoch) return false;  // read stale rows
+  }
   const auto t = m.now();
   auto expires = Clock::time_point::max();
   if (ttl_s > 0 && ttl_s < 3.0e9 /* ~95 years: beyond it, never */)
@@ -301,6 +322,7 @@ void SemanticCache::store(const CacheScope& scope, std::string_view text,
     else
       m.count(m.evictions, "cache_evictions");
   }
+  return true;
 }
 
 size_t SemanticCache::invalidate_table(std::string_view table) {
@@ -311,6 +333,7 @@ size_t SemanticCache::invalidate_table(std::string_view table) {
     for (const auto& [text, id] : sd->exact) ids.push_back(id);
   }
   for (uint64_t id : ids) impl_->remove_entry(id);
+  impl_->table_invalidated_at[std::string(table)] = ++impl_->invalidation_epoch;
   impl_->invalidations.fetch_add(ids.size(), std::memory_order_relaxed);
   return ids.size();
 }

@@ -220,6 +220,32 @@ TEST(SemanticCache, PurgeExpiredAndExpiredEntriesAreEvictedFirstAsExpirations) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+// An answer read before an ingest finished must not be stored after that ingest's invalidation.
+TEST(SemanticCache, StoreIfCurrentRefusesAnswersReadBeforeAnInvalidation) {
+  SemanticCache cache;
+  CacheScope docs = docs_scope();
+  CacheScope both{.tables = {"faq", "docs"}, .top_k = 4, .model_id = "m1"};
+  CacheScope faq{.tables = {"faq"}, .top_k = 4, .model_id = "m1"};
+  const uint64_t before = cache.epoch();
+  EXPECT_EQ(cache.invalidate_table("docs"), 0u);  // an ingest into docs ends while queries run
+  EXPECT_GT(cache.epoch(), before);
+  EXPECT_FALSE(cache.store_if_current(before, docs, "q1", vec(1), "stale"));
+  EXPECT_FALSE(cache.store_if_current(before, both, "q2", vec(2), "stale"));
+  EXPECT_TRUE(cache.store_if_current(before, faq, "q3", vec(3), "fresh"));  // faq untouched
+  EXPECT_FALSE(cache.lookup(docs, "q1", vec(1)));
+  EXPECT_FALSE(cache.lookup(both, "q2", vec(2)));
+  EXPECT_EQ(cache.lookup(faq, "q3", vec(3))->payload, "fresh");
+  EXPECT_EQ(cache.stats().stores, 1u);
+  // Read after the invalidation: stored.
+  const uint64_t after = cache.epoch();
+  EXPECT_TRUE(cache.store_if_current(after, docs, "q1", vec(1), "new"));
+  EXPECT_EQ(cache.lookup(docs, "q1", vec(1))->payload, "new");
+  // Plain store() never refuses.
+  cache.invalidate_table("docs");
+  cache.store(docs, "q4", vec(4), "4");
+  EXPECT_TRUE(cache.lookup(docs, "q4", vec(4)));
+}
+
 TEST(SemanticCache, InvalidateTableDropsEntriesReadingIt) {
   SemanticCache cache;
   CacheScope docs = docs_scope();
