@@ -1,28 +1,47 @@
-// `ragperf bench batch [--json] [--out FILE] [--quick]`: full queries (embed + top-4 search) on a
-// model of bge-small-en's shape (random weights, bench/random_bert.h) against a 20k-row table:
+// `ragperf bench batch [--json] [--out FILE] [--quick] [--store auto|local|pg]`: full queries
+// (embed + top-4 search) on a model of bge-small-en's shape (random weights, bench/random_bert.h)
+// against a 20k-row table:
 //
 //   queries_10_single_vs_batched  10 queries one after another vs the same 10 through a
-//                                 BatchProcessor (one forward pass, searches spread over threads)
+//                                 BatchProcessor (one forward pass; searches in the store's
+//                                 default search mode, see batch_search_spread_vs_pipelined)
 //   full_query_miss_vs_hit        one query through a BatchProcessor with a SemanticCache:
 //                                 miss (embed + search + store) vs exact-tier hit
+//   batch_search_spread_vs_pipelined
+//                                 the search stage of one BatchProcessor batch of BATCH_SIZE
+//                                 (32) queries: search_mode kSpread (one search() per query over
+//                                 the search threads) vs kPipelined (one search_batch() per group,
+//                                 a group per search thread). The queries are embedded beforehand
+//                                 and handed to the processor by a lookup "model", so the time is
+//                                 queue + search + answer only; every mode must give the same
+//                                 hits. Baseline: the mode kAuto does NOT pick for this store;
+//                                 optimized: the one it picks (pg: pipelined, local: spread), so a
+//                                 speedup below 1 would say the default is wrong. JSON
+//                                 "batch_search" adds 10-query figures and kPipelined on one
+//                                 connection (search_threads 1).
 //   concurrency                   10 clients, unbatched / batched / batched + cache: the most
 //                                 queries/s (closed loop), then a run at a fixed arrival rate
 //                                 (80 % of that) with latency timed from each query's INTENDED
 //                                 start, so queueing is never hidden (no coordinated omission)
 //
-// The store is PostgreSQL (open_store) when DATABASE_URL is set, else a LocalStore in a temporary
-// folder. The table's rows carry random unit vectors: a search costs the same whatever model
-// produced them, and embedding 20k rows with a 12-layer model would dominate the run.
+// The store (--store): auto (the default) is PostgreSQL (open_store) when DATABASE_URL is set,
+// else a LocalStore in a temporary folder; local forces the LocalStore; pg uses DATABASE_URL, or a
+// throwaway cluster started with scripts/pg_start.sh (stopped at exit) when it is unset. The
+// table's rows carry random unit vectors: a search costs the same whatever model produced them, and
+// embedding 20k rows with a 12-layer model would dominate the run.
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -34,6 +53,7 @@
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 #include "ragperf/local_store.h"
+#include "ragperf/pgvector_store.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/vector_store.h"
 #include "random_bert.h"
@@ -57,8 +77,9 @@ struct Options {
   std::string model;  // a model folder instead of the random bge-small-en-shaped one
   size_t rows = 20000;
   size_t clients = 10;
-  double duration_s = 0;  // per concurrency run; 0: 3 s (1 s with --quick)
-  double load = 0.8;      // fixed arrival rate as a fraction of the closed-loop maximum
+  double duration_s = 0;       // per concurrency run; 0: 3 s (1 s with --quick)
+  double load = 0.8;           // fixed arrival rate as a fraction of the closed-loop maximum
+  std::string store = "auto";  // auto | local | pg
 };
 
 double seconds_since(Clock::time_point t) {
@@ -151,6 +172,90 @@ void fill_table(ragperf::VectorStore& store, const std::string& table, size_t ro
     store.add(table, chunks);
   }
 }
+
+fs::path find_script(const std::string& name) {
+  std::vector<fs::path> candidates;
+  if (const char* dir = std::getenv("RAGPERF_SCRIPTS_DIR")) candidates.emplace_back(dir);
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int up = 0; up < 6 && !dir.empty() && dir != dir.parent_path(); ++up) {
+    candidates.push_back(dir / "scripts");
+    dir = dir.parent_path();
+  }
+  for (const auto& c : candidates) {
+    if (fs::exists(c / name, ec)) return c / name;
+  }
+  throw ragperf::ConfigError("cannot find scripts/" + name +
+                             "; set DATABASE_URL or RAGPERF_SCRIPTS_DIR");
+}
+
+std::string run_capture(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw ragperf::ConfigError("cannot run " + command);
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  if (::pclose(pipe) != 0) throw ragperf::ConfigError(command + " failed: " + out);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+/// A throwaway PostgreSQL cluster (scripts/pg_start.sh), stopped on destruction.
+struct ThrowawayServer {
+  fs::path dir;
+  std::string url;
+  ThrowawayServer() {
+    char tmpl[] = "/tmp/ragperf-bench-batch-pg-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw ragperf::ConfigError("cannot create a temporary folder");
+    dir = tmpl;
+    url = run_capture("bash '" + find_script("pg_start.sh").string() + "' '" + dir.string() +
+                      "' 2>/dev/null");
+    const size_t nl = url.rfind('\n');
+    if (nl != std::string::npos) url = url.substr(nl + 1);
+  }
+  ~ThrowawayServer() {
+    try {
+      run_capture("bash '" + find_script("pg_stop.sh").string() + "' '" + dir.string() +
+                  "' >/dev/null 2>&1");
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort at exit
+    }
+  }
+};
+
+/// An EmbeddingModel that answers from vectors computed beforehand (by `real`, whose id and dim
+/// it takes), so that a BatchProcessor's batch costs its search stage only.
+class LookupModel : public ragperf::EmbeddingModel {
+ public:
+  explicit LookupModel(const ragperf::EmbeddingModel& real) : id_(real.id()), dim_(real.dim()) {}
+  void add(const std::string& text, std::span<const float> v) {
+    vectors_[text].assign(v.begin(), v.end());
+  }
+  size_t dim() const override { return dim_; }
+  std::string id() const override { return id_; }
+  size_t max_tokens() const override { return 512; }
+  size_t count_tokens(std::string_view) const override { return 1; }
+  ragperf::EmbeddingMatrix embed(std::span<const std::string> texts,
+                                 std::vector<size_t>* token_counts = nullptr) override {
+    ragperf::EmbeddingMatrix m;
+    m.rows = texts.size();
+    m.dim = dim_;
+    m.data.reserve(m.rows * dim_);
+    for (const auto& t : texts) {
+      auto it = vectors_.find(t);
+      if (it == vectors_.end()) throw ragperf::InputError("bench: no vector for '" + t + "'");
+      m.data.insert(m.data.end(), it->second.begin(), it->second.end());
+      if (token_counts) token_counts->push_back(1);
+    }
+    return m;
+  }
+
+ private:
+  std::string id_;
+  size_t dim_;
+  std::map<std::string, std::vector<float>> vectors_;  // written before the processors start
+};
 
 struct LoadResult {
   double qps = 0;
@@ -261,10 +366,23 @@ void run_bench(const Options& opt) {
   const double model_s = seconds_since(t);
   TextMaker texts(model_dir / "vocab.txt", 11);
 
-  // Store: PostgreSQL when DATABASE_URL is set, else a LocalStore in the temporary folder.
+  // Store: --store auto: PostgreSQL when DATABASE_URL is set, else a LocalStore in the temporary
+  // folder; local: the LocalStore; pg: DATABASE_URL or a throwaway cluster.
+  if (opt.store != "auto" && opt.store != "local" && opt.store != "pg") {
+    throw ragperf::InputError("--store " + opt.store + ": use auto, local or pg");
+  }
+  std::unique_ptr<ThrowawayServer> server;
+  if (opt.store == "pg" && settings.database_url.empty()) {
+    std::cerr << "batch: DATABASE_URL unset; starting a throwaway PostgreSQL ...\n";
+    server = std::make_unique<ThrowawayServer>();
+    settings.database_url = server->url;
+  }
+  if (opt.store == "local") settings.database_url.clear();
+  const bool on_pg = !settings.database_url.empty();
   std::unique_ptr<ragperf::VectorStore> store;
-  if (!settings.database_url.empty()) {
-    store = ragperf::open_store(settings);
+  if (on_pg) {
+    store =
+        opt.store == "pg" ? ragperf::open_pgvector_store(settings) : ragperf::open_store(settings);
   } else {
     store = std::make_unique<ragperf::LocalStore>(tmp / "store");
   }
@@ -320,6 +438,94 @@ void run_bench(const Options& opt) {
   report.set("queries_10_batched_search_1_thread_s", median(batched_1thread_s));
   report.set("queries_10_single_vs_seed", kSeedSingle10 / single10);
   report.set("queries_10_batched_vs_seed", kSeedBatched10 / batched10);
+
+  // --- The search stage of one batch: spread over the search threads vs one search_batch().
+  {
+    LookupModel lookup(*model);
+    const size_t n_batch = bo.batch_size;
+    const size_t mode_reps = opt.quick ? 5 : 15;
+    std::vector<std::vector<std::string>> rounds(mode_reps);
+    for (auto& round : rounds) {
+      for (size_t i = 0; i < n_batch; ++i) round.push_back(texts.query());
+      const auto m = model->embed(round);
+      for (size_t i = 0; i < n_batch; ++i) lookup.add(round[i], m.row(i));
+    }
+    auto spread_opts = bo, pipelined_opts = bo, pipelined1_opts = bo;
+    spread_opts.search_mode = ragperf::BatchSearchMode::kSpread;
+    pipelined_opts.search_mode = ragperf::BatchSearchMode::kPipelined;
+    pipelined1_opts.search_mode = ragperf::BatchSearchMode::kPipelined;
+    pipelined1_opts.search_threads = 1;
+    ragperf::BatchProcessor spread(lookup, *store, table, spread_opts);
+    ragperf::BatchProcessor pipelined(lookup, *store, table, pipelined_opts);
+    ragperf::BatchProcessor pipelined1(lookup, *store, table, pipelined1_opts);
+    ragperf::BatchProcessor chosen(lookup, *store, table, bo);
+    const bool pipelined_default = chosen.search_mode() == ragperf::BatchSearchMode::kPipelined;
+    const size_t threads =
+        bo.search_threads ? bo.search_threads : std::max(1u, std::thread::hardware_concurrency());
+    // One batch of `round` through `p`; also checks that every mode gives the same answers.
+    std::map<std::string, std::vector<std::string>> answers;
+    size_t mismatches = 0;
+    auto run_round = [&](ragperf::BatchProcessor& p, const std::vector<std::string>& round,
+                         size_t n) {
+      const auto t0 = Clock::now();
+      std::vector<std::future<std::vector<Hit>>> fs;
+      for (size_t i = 0; i < n; ++i) fs.push_back(p.add_query(round[i]));
+      p.process_batch();
+      std::vector<std::vector<Hit>> got;
+      for (auto& f : fs) got.push_back(f.get());
+      const double took = seconds_since(t0);
+      for (size_t i = 0; i < n; ++i) {
+        std::vector<std::string> ids;
+        for (const auto& h : got[i]) ids.push_back(h.id);
+        auto [it, fresh] = answers.emplace(round[i], ids);
+        if (!fresh && it->second != ids) ++mismatches;
+      }
+      return took;
+    };
+    ragperf::BatchProcessor* const modes[] = {&spread, &pipelined, &pipelined1};
+    for (const auto& round : rounds) {  // warm: connections, prepared statements, threads
+      for (auto* p : modes) run_round(*p, round, n_batch);
+    }
+    // Interleaved, so that a change in the machine's load hits every mode alike.
+    std::vector<double> secs[3], secs10[3];
+    for (const auto& round : rounds) {
+      for (int k = 0; k < 3; ++k) {
+        secs[k].push_back(run_round(*modes[k], round, n_batch));
+        secs10[k].push_back(run_round(*modes[k], round, std::min<size_t>(10, n_batch)));
+      }
+    }
+    if (mismatches) {
+      throw ragperf::InputError("bench: the search modes gave different hits for " +
+                                std::to_string(mismatches) + " queries");
+    }
+    const double sp = median(secs[0]), pl = median(secs[1]), pl1 = median(secs[2]);
+    const std::string kind = on_pg ? "PgVectorStore" : "LocalStore";
+    report.add_row("batch_search_spread_vs_pipelined", pipelined_default ? sp : pl,
+                   pipelined_default ? pl : sp,
+                   kind + ", " + std::to_string(n_batch) + " queries; baseline " +
+                       (pipelined_default ? "spread" : "pipelined") + ", optimized " +
+                       (pipelined_default ? "pipelined" : "spread") + " (the default here)");
+    report.set("batch_search", {{"store_kind", kind},
+                                {"queries", n_batch},
+                                {"search_threads", threads},
+                                {"spread_s", sp},
+                                {"pipelined_s", pl},
+                                {"pipelined_1_connection_s", pl1},
+                                {"spread_10_s", median(secs10[0])},
+                                {"pipelined_10_s", median(secs10[1])},
+                                {"pipelined_1_connection_10_s", median(secs10[2])},
+                                {"default_mode", pipelined_default ? "pipelined" : "spread"},
+                                {"faster_mode", pl < sp ? "pipelined" : "spread"},
+                                {"reps", mode_reps}});
+    report.note("batch search on " + kind + ", " + std::to_string(n_batch) + " queries: spread " +
+                ragperf::bench::format_seconds(sp) + ", pipelined " +
+                ragperf::bench::format_seconds(pl) + " (" + std::to_string(threads) +
+                " connections), pipelined on 1 connection " + ragperf::bench::format_seconds(pl1) +
+                "; 10 queries: " + ragperf::bench::format_seconds(median(secs10[0])) + ", " +
+                ragperf::bench::format_seconds(median(secs10[1])) + ", " +
+                ragperf::bench::format_seconds(median(secs10[2])) +
+                " (default here: " + (pipelined_default ? "pipelined" : "spread") + ")");
+  }
 
   // --- One full query: cache miss vs cache hit (exact tier, answered inside add_query). The
   // caches here are exact-only: a random-weight model maps every text to nearly the same
@@ -446,12 +652,21 @@ void run_bench(const Options& opt) {
           qps_unbatched, qps_batched));
   report.note(fmt("cache hit %.1f us vs miss %.2f ms: %.0fx (target >= 1000x)", hit * 1e6,
                   miss * 1e3, miss / hit));
-  report.note("batched: BatchProcessor, batch_size " + std::to_string(bo.batch_size) +
-              ", searches spread over " +
-              std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
-              " threads; concurrency runs use flush_when_idle (continuous batching)");
+  {
+    ragperf::BatchProcessor probe(*model, *store, table, bo);
+    const bool pipelined = probe.search_mode() == ragperf::BatchSearchMode::kPipelined;
+    report.note("batched: BatchProcessor, batch_size " + std::to_string(bo.batch_size) +
+                (pipelined ? ", each batch's searches pipelined in up to " +
+                                 std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
+                                 " search_batch() calls (one connection each)"
+                           : ", searches spread over " +
+                                 std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
+                                 " threads") +
+                "; concurrency runs use flush_when_idle (continuous batching)");
+  }
   report.note(fmt("run took %.1f s", seconds_since(started)));
-  if (!settings.database_url.empty()) store->drop(table);
+  if (on_pg) store->drop(table);
+  store.reset();
   report.emit(opt.json, opt.out);
 }
 
@@ -468,6 +683,9 @@ void setup_batch_bench(CLI::App& app) {
   cmd->add_option("--clients", opt->clients, "Concurrent clients (default 10)");
   cmd->add_option("--duration", opt->duration_s,
                   "Seconds per concurrency run (default 3; 1 with --quick)");
+  cmd->add_option("--store", opt->store,
+                  "auto (DATABASE_URL, else a local store), local, or pg (DATABASE_URL, else a "
+                  "throwaway cluster from scripts/pg_start.sh)");
   cmd->add_option("--load", opt->load,
                   "Fixed arrival rate as a fraction of the closed-loop maximum (default 0.8)");
   cmd->callback([opt] { run_bench(*opt); });

@@ -19,10 +19,34 @@
 // Per batch: queries whose caller gave up (QueryOptions::stop requested, or past
 // QueryOptions::deadline) are dropped before any work is spent on them; the rest are embedded in
 // ONE model call; each vector is looked up in the semantic cache (when one is given) and the
-// misses are searched, spread over `search_threads` threads (a PgVectorStore search takes a pooled
-// connection each, so this spreads them over the pool); results are stored into the cache.
+// misses are searched (see "Search modes"); results are stored into the cache.
 // A query answered by the cache's exact tier never enters a batch: add_query() looks it up first
 // and returns a ready future.
+//
+// Search modes (BatchProcessorOptions::search_mode): kSpread runs one VectorStore::search() per
+// query, spread over `search_threads` threads (a PgVectorStore search takes a pooled connection
+// each, so this spreads them over the pool). kPipelined splits the batch's misses into at most
+// `search_threads` groups of consecutive queries and runs one VectorStore::search_batch() per
+// group, the groups in parallel on the search threads (PgVectorStore: one round trip and one
+// transaction per group, on one pooled connection each; LocalStore: each group's queries one
+// after another). kAuto, the default, takes kPipelined when the store prefers_search_batch()
+// (PgVectorStore) and kSpread otherwise (LocalStore: its search_batch() is a loop of search()).
+// Measured with `ragperf bench batch --store pg` and `--store local` (row
+// batch_search_spread_vs_pipelined, JSON "batch_search": one BatchProcessor batch of queries
+// embedded beforehand, top-4 ANN over 20k rows of dim 384, median of 15; 2 shared cores, Release;
+// PostgreSQL 15 + pgvector 0.8 on the same machine). Two runs each, "busy cores / quieter":
+//                         spread (2 threads)  pipelined (2 groups)  pipelined (1 connection)
+//   PgVectorStore, 32 q   34.8 / 34.9 ms      34.7 / 25.9 ms        62.5 / 78.4 ms
+//   PgVectorStore, 10 q   12.0 / 10.6 ms      11.0 /  9.5 ms        12.0 / 24.1 ms
+//   LocalStore, 32 q      18.7 / 13.8 ms      18.3 / 12.3 ms        17.9 / 14.4 ms
+//   LocalStore, 10 q       5.7 /  4.3 ms       5.9 /  4.5 ms         5.7 /  4.6 ms
+// On PostgreSQL the server's HNSW search dominates (about 2 ms of backend CPU per query here):
+// pipelining the whole batch on ONE connection serialises it on one backend, hence kPipelined's
+// groups; with them, pipelining ties or beats spreading (up to 1.35x) while sending n + 3
+// statements per group instead of 4 per query and taking one connection per group instead of one
+// per query (its edge grows as searches get cheaper or the server farther away). On LocalStore
+// the modes are within about 10 % either way (pipelined ahead at 32 queries, spread at 10), so
+// kAuto keeps kSpread, which balances uneven queries over the threads.
 //
 // Errors: add_query() itself throws only when the query is not admitted: OverloadedError when
 // `max_queue` queries are already admitted and unanswered (fail fast, retry later), and
@@ -38,7 +62,8 @@
 // searched still finish). No future is ever left without a value or an exception.
 //
 // Monitor stages (when a PerformanceMonitor is given): "queue" (enqueue -> batch start), "embed"
-// (one per batch), "query" (one search), "total" (enqueue -> answer, cache misses); counters
+// (one per batch), "query" (one search; in kPipelined mode the batch's search_batch() call,
+// recorded for each of its queries), "total" (enqueue -> answer, cache misses); counters
 // batch_batches, batch_queries, batch_rejected, batch_cancelled, batch_cache_hits.
 //
 // Thread-safety: every public method may be called from any thread, except close() and the
@@ -71,6 +96,14 @@ class EmbeddingModel;
 class PerformanceMonitor;
 class SemanticCache;
 
+/// How the searches of one batch run (see "Search modes" in the file comment).
+enum class BatchSearchMode {
+  kAuto,       // kPipelined when the store prefers_search_batch(), else kSpread
+  kSpread,     // one search() per query, spread over `search_threads` threads
+  kPipelined,  // one search_batch() per group of the batch (<= search_threads groups; on
+               // PgVectorStore one round trip on one connection per group)
+};
+
 struct BatchProcessorOptions {
   /// Most queries per batch (BATCH_SIZE); a batch runs as soon as this many wait. >= 1.
   size_t batch_size = 32;
@@ -85,8 +118,11 @@ struct BatchProcessorOptions {
   size_t max_queue = 10000;
   /// top_k, exact and ef_search of every search.
   SearchOptions search{};
-  /// Threads the searches of a batch are spread over (each PgVectorStore search takes its own
-  /// pooled connection). 0: std::thread::hardware_concurrency().
+  /// How a batch's searches run: spread over the threads, or pipelined in one search_batch().
+  BatchSearchMode search_mode = BatchSearchMode::kAuto;
+  /// Threads the searches of a batch are spread over (kSpread: each PgVectorStore search takes
+  /// its own pooled connection; kPipelined: the most groups a batch is split into, one
+  /// search_batch() call and one connection each). 0: std::thread::hardware_concurrency().
   size_t search_threads = 0;
   /// Optional, not owned: answers repeated queries; misses are stored after their search.
   SemanticCache* cache = nullptr;
@@ -168,6 +204,8 @@ class BatchProcessor {
 
   BatchStats stats() const;
   const BatchProcessorOptions& options() const;
+  /// The search mode in use: kSpread or kPipelined (kAuto resolved for this store).
+  BatchSearchMode search_mode() const;
   const std::string& table() const;
 
  private:

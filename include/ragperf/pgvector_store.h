@@ -8,6 +8,7 @@
 //   store.ensure_collection("docs", 384, ragperf::Metric::kCosine, model->id());
 //   store.add("docs", chunks);                         // binary COPY, upsert by id
 //   auto hits = store.search("docs", query, {.top_k = 4, .ef_search = 200});
+//   auto results = store.search_batch("docs", queries, {.top_k = 4});  // one round trip
 //   // In a coroutine on pool->get_executor(): co_await store.async_search("docs", query, opts);
 //
 // Layout: one table per collection,
@@ -18,7 +19,8 @@
 // dimension, metric, model id and column names; `ragperf_sources` the content hash per source
 // file (idempotent ingest). Writes go through a temporary table filled by binary COPY and an
 // upsert, inside one transaction. Searches run `SET LOCAL hnsw.ef_search` in their own
-// transaction and ORDER BY the distance alone, so the planner can use the HNSW index (ties are
+// transaction (search_batch(): one transaction and one round trip for the whole batch) and ORDER
+// BY the distance alone, so the planner can use the HNSW index (ties are
 // broken by id in C++, among the rows returned); `exact` disables index scans and orders by
 // distance then id, so the ranking is a full sort. The registry tables are created safely when
 // several processes open stores at once (advisory lock; a creation race is retried).
@@ -83,6 +85,15 @@ class PgVectorStore : public VectorStore {
   void add(const std::string& collection, std::span<const Chunk> chunks) override;
   std::vector<Hit> search(const std::string& collection, std::span<const float> query,
                           const SearchOptions& options) override;
+  /// The whole batch in one round trip on one pooled connection (libpq pipeline mode): one
+  /// transaction with the search settings once and one SELECT per query. A query rejected before
+  /// any SQL (dimension, non-finite values) fails alone; if the server fails one SELECT, the
+  /// others are re-run one by one so that only that query gets the error.
+  std::vector<SearchResult> search_batch(const std::string& collection,
+                                         std::span<const std::span<const float>> queries,
+                                         const SearchOptions& options) override;
+  /// True: see search_batch() and the figures in ragperf/batch_processor.h.
+  bool prefers_search_batch() const override;
   size_t count(const std::string& collection) override;
   void drop(const std::string& collection) override;
   std::string describe() const override;

@@ -12,6 +12,10 @@
 //     store->replace_source("docs", path, file_hash, chunks);  // old chunks out, new in,
 //     atomically
 //   std::vector<ragperf::Hit> hits = store->search("docs", query_vector, {.top_k = 4});
+//   // Many queries at once (one round trip on PostgreSQL); one result per query, in order:
+//   std::vector<std::span<const float>> queries = {q1, q2, q3};
+//   for (ragperf::SearchResult& r : store->search_batch("docs", queries, {.top_k = 4}))
+//     if (r.ok()) use(r.hits); else report(r.error);   // or r.value(): hits, or rethrows
 //
 // Scores: higher is better for every metric — cosine similarity (kCosine), inner product
 // (kInnerProduct), negative Euclidean distance (kL2). Hits come sorted by descending score, ties
@@ -26,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <span>
@@ -80,6 +85,19 @@ struct SearchOptions {
   int ef_search = 0;   // ANN candidate list size; 0: the store's default (>= top_k is enforced)
 };
 
+/// What one query of VectorStore::search_batch() produced: its hits, or the error search() would
+/// have thrown for it.
+struct SearchResult {
+  std::vector<Hit> hits;     // best first; empty when `error` is set
+  std::exception_ptr error;  // non-null: this query failed (InputError, QueryError, ...)
+  bool ok() const { return !error; }
+  /// The hits; rethrows `error` when the query failed.
+  std::vector<Hit>& value() {
+    if (error) std::rethrow_exception(error);
+    return hits;
+  }
+};
+
 /// Throws InputError naming `what` and `name` unless `name` matches [A-Za-z_][A-Za-z0-9_]{0,62}.
 /// `what` is e.g. "table" or "column".
 void validate_identifier(std::string_view name, std::string_view what = "table");
@@ -120,6 +138,22 @@ class VectorStore {
   /// a dimension mismatch or non-finite values.
   virtual std::vector<Hit> search(const std::string& collection, std::span<const float> query,
                                   const SearchOptions& options) = 0;
+
+  /// Runs every query of `queries` (each [dim] floats) with the same `options`. Returns one
+  /// SearchResult per query, in order: result i holds exactly what
+  /// search(collection, queries[i], options) returns or throws (same hits and scores, same error
+  /// types and messages), so an error concerns only its own query; an error that concerns every
+  /// query (unknown collection, top_k 0, a database that cannot be reached) is put into every
+  /// result. Does not throw for those; an empty batch returns an empty vector without touching
+  /// the store. The default runs search() once per query on the calling thread; PgVectorStore
+  /// sends the whole batch in one round trip on one pooled connection (libpq pipeline mode).
+  virtual std::vector<SearchResult> search_batch(const std::string& collection,
+                                                 std::span<const std::span<const float>> queries,
+                                                 const SearchOptions& options);
+
+  /// True when search_batch() is cheaper than spreading search() calls over threads (measured:
+  /// PgVectorStore; see ragperf/batch_processor.h). BatchProcessor's kAuto mode follows it.
+  virtual bool prefers_search_batch() const { return false; }
 
   /// Number of chunks in the collection.
   virtual size_t count(const std::string& collection) = 0;

@@ -78,6 +78,12 @@ struct BatchProcessor::Impl {
   void dispatch_loop();
   void run_batch(std::vector<EntryPtr> batch);
   void search_one(const EntryPtr& e, std::vector<float> vec);
+  /// Pipelined mode: one group of a batch's misses (`es`, whose vectors are rows `rows` of `m`)
+  /// in one search_batch() call.
+  void search_many(std::vector<EntryPtr> es, std::shared_ptr<const EmbeddingMatrix> m,
+                   std::vector<size_t> rows);
+  /// Stores `hits` in the cache (when one is given), answers `e` and records "total".
+  void answer(const EntryPtr& e, std::span<const float> vec, std::vector<Hit> hits);
   /// Answers `e` (exactly once) and updates the counters.
   void finish(const EntryPtr& e, std::exception_ptr error, std::vector<Hit> hits,
               bool cancelled = false);
@@ -96,6 +102,7 @@ struct BatchProcessor::Impl {
   VectorStore& store;
   std::string table;
   BatchProcessorOptions options;
+  BatchSearchMode search_mode;  // kSpread or kPipelined (kAuto resolved)
   CacheScope scope;
 
   mutable std::mutex mutex;
@@ -154,6 +161,11 @@ BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string mode
   scope.model_id = model_id;
   scope.metric = to_string(info->metric);
   if (options.search.exact) scope.filters = "exact";
+  search_mode = options.search_mode;
+  if (search_mode == BatchSearchMode::kAuto) {
+    search_mode =
+        store.prefers_search_batch() ? BatchSearchMode::kPipelined : BatchSearchMode::kSpread;
+  }
   size_t threads = options.search_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   searches = std::make_unique<batch::TaskPool>(threads);
@@ -385,6 +397,9 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
   count("batch_batches");
   count("batch_queries", n);
 
+  const bool pipelined = search_mode == BatchSearchMode::kPipelined;
+  std::vector<EntryPtr> misses;  // pipelined: searched together
+  std::vector<size_t> miss_rows;
   for (size_t i = 0; i < n; ++i) {
     if (!ok[i]) continue;
     const EntryPtr& e = live[i];
@@ -411,9 +426,33 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
         continue;
       }
     }
+    if (pipelined) {
+      misses.push_back(e);
+      miss_rows.push_back(i);
+      continue;
+    }
     searches->submit([this, e, vec = std::vector<float>(row.begin(), row.end())]() mutable {
       search_one(e, std::move(vec));
     });
+  }
+  if (!misses.empty()) {
+    // Split into at most search_threads groups of consecutive queries, one search_batch() call
+    // (one connection, one round trip) each, on the search threads: the groups run in parallel,
+    // and this batch's searches overlap the next batch's embedding.
+    const auto shared = std::make_shared<const EmbeddingMatrix>(std::move(m));
+    const size_t groups = std::min(searches->size(), misses.size());
+    size_t begin = 0;
+    for (size_t g = 0; g < groups; ++g) {
+      const size_t end = begin + (misses.size() - begin) / (groups - g);
+      std::vector<EntryPtr> es(misses.begin() + static_cast<std::ptrdiff_t>(begin),
+                               misses.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<size_t> rows(miss_rows.begin() + static_cast<std::ptrdiff_t>(begin),
+                               miss_rows.begin() + static_cast<std::ptrdiff_t>(end));
+      searches->submit([this, es = std::move(es), shared, rows = std::move(rows)]() mutable {
+        search_many(std::move(es), shared, std::move(rows));
+      });
+      begin = end;
+    }
   }
 }
 
@@ -432,6 +471,55 @@ void BatchProcessor::Impl::search_one(const EntryPtr& e, std::vector<float> vec)
     return;
   }
   record("query", seconds_between(start, Clock::now()));
+  answer(e, vec, std::move(hits));
+}
+
+void BatchProcessor::Impl::search_many(std::vector<EntryPtr> es,
+                                       std::shared_ptr<const EmbeddingMatrix> m,
+                                       std::vector<size_t> rows) {
+  const auto start = Clock::now();
+  std::vector<EntryPtr> live;
+  std::vector<std::span<const float>> queries;
+  live.reserve(es.size());
+  queries.reserve(es.size());
+  for (size_t k = 0; k < es.size(); ++k) {
+    if (auto error = abandoned(*es[k], start)) {
+      count("batch_cancelled");
+      finish(es[k], error, {}, /*cancelled=*/true);
+      continue;
+    }
+    live.push_back(std::move(es[k]));
+    queries.push_back(m->row(rows[k]));
+  }
+  if (live.empty()) return;
+  std::vector<SearchResult> results;
+  try {
+    results = store.search_batch(table, queries, options.search);
+    if (results.size() != live.size()) {
+      throw Error(ErrorCode::kQuery, "the store " + store.describe() + " returned " +
+                                         std::to_string(results.size()) + " results for " +
+                                         std::to_string(live.size()) +
+                                         " queries of one search_batch() call (a store bug); "
+                                         "use search_mode kSpread with this store");
+    }
+  } catch (...) {
+    const auto error = std::current_exception();
+    for (const auto& e : live) finish(e, error, {});
+    return;
+  }
+  const double took = seconds_between(start, Clock::now());
+  for (size_t j = 0; j < live.size(); ++j) {
+    if (results[j].error) {
+      finish(live[j], results[j].error, {});
+      continue;
+    }
+    record("query", took);
+    answer(live[j], queries[j], std::move(results[j].hits));
+  }
+}
+
+void BatchProcessor::Impl::answer(const EntryPtr& e, std::span<const float> vec,
+                                  std::vector<Hit> hits) {
   if (options.cache) {
     try {
       options.cache->store(scope, e->text, vec, batch::encode_hits(hits));
@@ -578,6 +666,10 @@ BatchStats BatchProcessor::stats() const {
 
 const BatchProcessorOptions& BatchProcessor::options() const {
   return impl_->options;
+}
+
+BatchSearchMode BatchProcessor::search_mode() const {
+  return impl_->search_mode;
 }
 
 const std::string& BatchProcessor::table() const {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -275,9 +276,12 @@ struct PgVectorStore::Impl {
            (exact ? ", " + quote(c.id) : std::string()) + " LIMIT $2";
   }
 
-  awaitable<std::vector<Hit>> search(std::string name, std::vector<float> query,
-                                     SearchOptions opts) {
-    Entry e = co_await require(name);
+  /// The checks search() makes on one query before any SQL, in its order (search_batch() makes
+  /// the same, so both reject the same queries with the same messages). False when the query
+  /// matches nothing without asking the server: a zero vector has no direction under cosine (as
+  /// LocalStore).
+  static bool check_query(const Entry& e, const std::string& name, std::span<const float> query,
+                          const SearchOptions& opts) {
     if (opts.top_k == 0) throw InputError("top_k must be at least 1");
     if (opts.ef_search < 0) throw InputError("ef_search must be >= 0");
     if (query.size() != e.info.dim) {
@@ -287,11 +291,13 @@ struct PgVectorStore::Impl {
                        " or re-ingest");
     }
     store::check_finite(query, "query vector");
-    if (e.info.metric == Metric::kCosine &&
-        std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; })) {
-      co_return std::vector<Hit>{};  // no direction: matches nothing (as LocalStore)
-    }
-    std::string sql = search_sql(e, opts.exact);
+    return !(e.info.metric == Metric::kCosine &&
+             std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; }));
+  }
+
+  /// BEGIN and the planner settings of a search with `opts` (hnsw.ef_search, or index scans off
+  /// for an exact search); the SELECTs and a COMMIT follow.
+  std::vector<db::Statement> search_prologue(const SearchOptions& opts) const {
     int ef = opts.ef_search > 0 ? opts.ef_search : options.ef_search;
     ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
     std::vector<db::Statement> batch;
@@ -301,15 +307,20 @@ struct PgVectorStore::Impl {
     } else {
       batch.push_back({"SET LOCAL hnsw.ef_search = " + std::to_string(std::min(ef, 1000)), {}});
     }
-    batch.push_back(
-        {sql, db::make_params(std::span<const float>(query), static_cast<long long>(opts.top_k))});
-    batch.push_back({"COMMIT", {}});
-    std::vector<db::Result> results;
-    {
-      auto conn = co_await pool->acquire();
-      results = co_await conn.pipeline(std::move(batch));
-    }
-    const db::Result& r = results[results.size() - 2];
+    return batch;
+  }
+
+  /// The SELECT of one query ($1 vector, $2 LIMIT; a top_k beyond int8 is no limit at all).
+  static db::Statement select_of(const std::string& sql, std::span<const float> query,
+                                 const SearchOptions& opts) {
+    const auto limit = static_cast<long long>(
+        std::min<size_t>(opts.top_k, static_cast<size_t>(std::numeric_limits<long long>::max())));
+    return {sql, db::make_params(query, limit)};
+  }
+
+  /// The hits of one SELECT of search_sql(), best first (ANN ties broken by id here).
+  static std::vector<Hit> hits_of(const db::Result& r, const Entry& e, const std::string& name,
+                                  const SearchOptions& opts) {
     std::vector<Hit> hits;
     hits.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
@@ -329,7 +340,99 @@ struct PgVectorStore::Impl {
         return a.score > b.score || (a.score == b.score && a.id < b.id);
       });
     }
-    co_return hits;
+    return hits;
+  }
+
+  awaitable<std::vector<Hit>> search(std::string name, std::vector<float> query,
+                                     SearchOptions opts) {
+    Entry e = co_await require(name);
+    if (!check_query(e, name, query, opts)) co_return std::vector<Hit>{};
+    std::vector<db::Statement> batch = search_prologue(opts);
+    batch.push_back(select_of(search_sql(e, opts.exact), query, opts));
+    batch.push_back({"COMMIT", {}});
+    std::vector<db::Result> results;
+    {
+      auto conn = co_await pool->acquire();
+      results = co_await conn.pipeline(std::move(batch));
+    }
+    co_return hits_of(results[results.size() - 2], e, name, opts);
+  }
+
+  /// search_batch(): the checks of search() per query, then every remaining SELECT in ONE
+  /// transaction sent in one round trip (BEGIN, the settings, n SELECTs, COMMIT) on one pooled
+  /// connection. A statement that fails on the server aborts the whole pipeline; then each query
+  /// runs alone through search(), so that only the query at fault gets the error. `queries` and
+  /// `out` must outlive the call (the blocking caller holds them).
+  awaitable<void> search_batch(const std::string& name,
+                               std::span<const std::span<const float>> queries,
+                               const SearchOptions& opts, std::vector<SearchResult>& out) {
+    auto fail_all = [&](const std::vector<size_t>& which, std::exception_ptr error) {
+      for (size_t i : which) out[i].error = error;
+    };
+    std::vector<size_t> live;
+    live.reserve(queries.size());
+    Entry e;
+    std::exception_ptr error;
+    try {
+      e = co_await require(name);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
+      for (auto& r : out) r.error = error;
+      co_return;
+    }
+    for (size_t i = 0; i < queries.size(); ++i) {
+      try {
+        if (check_query(e, name, queries[i], opts)) live.push_back(i);
+      } catch (...) {
+        out[i].error = std::current_exception();
+      }
+    }
+    if (live.empty()) co_return;
+
+    std::vector<db::Statement> batch = search_prologue(opts);
+    const size_t first = batch.size();
+    const std::string sql = search_sql(e, opts.exact);
+    for (size_t i : live) batch.push_back(select_of(sql, queries[i], opts));
+    batch.push_back({"COMMIT", {}});
+    PooledConnection conn;
+    try {
+      conn = co_await pool->acquire();
+    } catch (...) {
+      error = std::current_exception();  // no connection: the same for every query
+    }
+    if (error) {
+      fail_all(live, error);
+      co_return;
+    }
+    std::vector<db::Result> results;
+    try {
+      results = co_await conn.pipeline(std::move(batch));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    conn.release();
+    if (!error) {
+      for (size_t j = 0; j < live.size(); ++j) {
+        try {
+          out[live[j]].hits = hits_of(results[first + j], e, name, opts);
+        } catch (...) {
+          out[live[j]].error = std::current_exception();
+        }
+      }
+      co_return;
+    }
+    // One statement failed (or the connection was lost) and took the batch's transaction with
+    // it: run each query alone, as search() would, so that each gets its own answer or error.
+    for (size_t i : live) {
+      try {
+        out[i].hits =
+            co_await search(name, std::vector<float>(queries[i].begin(), queries[i].end()), opts);
+      } catch (...) {
+        out[i].error = std::current_exception();
+      }
+    }
   }
 };
 
@@ -556,6 +659,27 @@ std::vector<Hit> PgVectorStore::search(const std::string& collection, std::span<
                                        const SearchOptions& options) {
   return impl_->pool->run(
       impl_->search(collection, std::vector<float>(query.begin(), query.end()), options));
+}
+
+std::vector<SearchResult> PgVectorStore::search_batch(
+    const std::string& collection, std::span<const std::span<const float>> queries,
+    const SearchOptions& options) {
+  std::vector<SearchResult> out(queries.size());
+  if (queries.empty()) return out;
+  try {
+    impl_->pool->run(impl_->search_batch(collection, queries, options, out));
+  } catch (...) {  // the pool is closed (or the call could not start): every query fails
+    const auto error = std::current_exception();
+    for (auto& r : out) {
+      r.hits.clear();
+      r.error = error;
+    }
+  }
+  return out;
+}
+
+bool PgVectorStore::prefers_search_batch() const {
+  return true;
 }
 
 db::awaitable<std::vector<Hit>> PgVectorStore::async_search(std::string collection,

@@ -1,4 +1,5 @@
-// VectorStore helpers shared by every store: metric names, identifier validation, open_store().
+// VectorStore helpers shared by every store: metric names, identifier validation, the default
+// search_batch(), open_store().
 #include "ragperf/vector_store.h"
 
 #include <string>
@@ -41,6 +42,20 @@ void validate_identifier(std::string_view name, std::string_view what) {
                      "' is not a valid identifier: use 1 to 63 letters, digits or underscores, "
                      "starting with a letter or underscore");
   }
+}
+
+std::vector<SearchResult> VectorStore::search_batch(const std::string& collection,
+                                                    std::span<const std::span<const float>> queries,
+                                                    const SearchOptions& options) {
+  std::vector<SearchResult> out(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    try {
+      out[i].hits = search(collection, queries[i], options);
+    } catch (...) {
+      out[i].error = std::current_exception();
+    }
+  }
+  return out;
 }
 
 std::unique_ptr<VectorStore> open_store(const Settings& settings) {
