@@ -10,7 +10,8 @@
 //
 // JSON (bench/report.h's shape): {"benchmark": "all", "rows": [{"name", "baseline_s",
 // "optimized_s", "speedup", "note", "from", "guide_speedup"}...], "cache_hit_p99_s_100k",
-// "concurrency" (from `bench batch`), "children": {name: {"status", "seconds", "error"}}, ...}.
+// "concurrency" (from `bench batch`), "pool_vs_pgbench" (from `bench pool`), "children":
+// {name: {"status", "seconds", "error"}}, ...}.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -317,6 +318,18 @@ void run_all(CLI::App& bench, const Options& opt) {
       report.set("cache_hit_p99_s_100k", p99);
       table << "- cache hit p99 with 100k entries: " << ms(p99)
             << " (target < 100 us: " << (p99 < 100e-6 ? "met" : "missed") << ")\n";
+    }
+    if (c.name == "pool" && c.result.contains("pool_vs_pgbench")) {
+      const double ratio = c.result["pool_vs_pgbench"].get<double>();
+      for (const char* k : {"vector_query_qps_c10", "pgbench_qps_c10", "pool_vs_pgbench"})
+        if (c.result.contains(k)) report.set(k, c.result[k]);
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "- top-4 vector query at 10 callers through the pool: %.0f q/s, pgbench %.0f "
+                    "q/s: %.2f (target >= 0.9: %s)\n",
+                    c.result.value("vector_query_qps_c10", 0.0),
+                    c.result.value("pgbench_qps_c10", 0.0), ratio, ratio >= 0.9 ? "met" : "missed");
+      table << buf;
     }
     if (c.name == "batch") {
       const auto& b = c.result;
