@@ -50,6 +50,9 @@ struct Entry {
   QueryOptions options;
   Clock::time_point enqueued;
   BatchProcessor::Callback done;
+  // The cache's invalidation epoch taken before the store is read: hits read before an ingest's
+  // invalidation are not stored after it (SemanticCache::store_if_current).
+  uint64_t cache_epoch = 0;
 };
 using EntryPtr = std::shared_ptr<Entry>;
 
@@ -408,6 +411,7 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
       std::optional<std::vector<Hit>> cached;
       bool exact = false;
       try {
+        e->cache_epoch = options.cache->epoch();
         if (auto hit = options.cache->lookup(scope, e->text, row)) {
           cached = batch::decode_hits(hit->payload);
           exact = hit->kind == CacheHitKind::kExact;
@@ -522,7 +526,8 @@ void BatchProcessor::Impl::answer(const EntryPtr& e, std::span<const float> vec,
                                   std::vector<Hit> hits) {
   if (options.cache) {
     try {
-      options.cache->store(scope, e->text, vec, batch::encode_hits(hits));
+      options.cache->store_if_current(e->cache_epoch, scope, e->text, vec,
+                                      batch::encode_hits(hits));
     } catch (...) {  // a query whose hits are good does not fail because caching them did
     }
   }

@@ -23,6 +23,7 @@
 #include "ragperf/local_store.h"
 #include "ragperf/monitor.h"
 #include "ragperf/semantic_cache.h"
+#include "testing/forwarding_store.h"
 #include "testing/testing.h"
 
 namespace ragperf {
@@ -429,6 +430,54 @@ TEST(BatchProcessor, SemanticCacheHitsSkipTheSearch) {
   ASSERT_TRUE(ready(other));
   EXPECT_EQ(other.get().size(), 5u);
   EXPECT_EQ(monitor.get_stats("query")->count, 2u);
+}
+
+// An ingest that commits (and invalidates the cache) while a batch searches: the hits read
+// before it are answered but not cached, so the next identical query searches again.
+class IngestDuringSearchStore : public testing::ForwardingStore {
+ public:
+  IngestDuringSearchStore(VectorStore& real, SemanticCache& cache)
+      : ForwardingStore(real), cache_(cache) {}
+  std::vector<Hit> search(const std::string& c, std::span<const float> q,
+                          const SearchOptions& o) override {
+    auto hits = real_.search(c, q, o);
+    if (invalidate_during_search) cache_.invalidate_table(c);
+    return hits;
+  }
+  std::atomic<bool> invalidate_during_search{true};
+
+ private:
+  SemanticCache& cache_;
+};
+
+TEST(BatchProcessor, HitsReadBeforeAnIngestInvalidationAreNotCached) {
+  Fixture fx;
+  PerformanceMonitor monitor;
+  SemanticCache cache({}, &monitor);
+  IngestDuringSearchStore store(fx.store, cache);
+  auto o = opts(100, kLong);
+  o.cache = &cache;
+  o.monitor = &monitor;
+  o.search_mode = BatchSearchMode::kSpread;  // search() per query, which the test store wraps
+  BatchProcessor p(fx.model, store, "docs", o);
+  auto first = p.add_query("hotel india question");
+  p.process_batch();
+  ASSERT_TRUE(ready(first));
+  const auto expected = ids(first.get());
+  EXPECT_EQ(expected, ids(fx.direct("hotel india question")));
+  EXPECT_EQ(cache.size(), 0u) << "hits read before the invalidation were cached";
+
+  // Without an ingest during the search, the answer is cached and the repeat is a hit.
+  store.invalidate_during_search = false;
+  auto second = p.add_query("hotel india question");
+  p.process_batch();
+  ASSERT_TRUE(ready(second));
+  EXPECT_EQ(ids(second.get()), expected);
+  EXPECT_EQ(monitor.get_stats("query")->count, 2u) << "the first answer was served from cache";
+  EXPECT_EQ(cache.size(), 1u);
+  auto third = p.add_query("hotel india question");
+  ASSERT_TRUE(ready(third, 0ms)) << "the cached answer was not used";
+  EXPECT_EQ(ids(third.get()), expected);
 }
 
 TEST(BatchProcessor, RecordsItsStagesInTheMonitor) {

@@ -12,6 +12,7 @@
 #include "ragperf/monitor.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/static_model.h"
+#include "testing/forwarding_store.h"
 #include "testing/testing.h"
 
 namespace ragperf {
@@ -198,41 +199,19 @@ TEST(IngestMonitor, RunThatFailsBeforeWritingKeepsTheCache) {
 
 // A store whose replace_source() of one file commits on the real LocalStore and then reports a
 // lost connection, as a PostgreSQL COMMIT whose answer never arrived does.
-class CommitThenFailStore : public VectorStore {
+class CommitThenFailStore : public testing::ForwardingStore {
  public:
   CommitThenFailStore(VectorStore& real, std::string failing_source)
-      : real_(real), failing_(std::move(failing_source)) {}
-  CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
-                                   const std::string& model_id) override {
-    return real_.ensure_collection(name, dim, metric, model_id);
-  }
-  std::optional<CollectionInfo> collection(const std::string& name) override {
-    return real_.collection(name);
-  }
-  std::vector<CollectionInfo> collections() override { return real_.collections(); }
-  std::optional<std::string> source_hash(const std::string& c, const std::string& s) override {
-    return real_.source_hash(c, s);
-  }
+      : ForwardingStore(real), failing_(std::move(failing_source)) {}
   void replace_source(const std::string& c, const std::string& s, const std::string& hash,
                       std::span<const Chunk> chunks) override {
     real_.replace_source(c, s, hash, chunks);
     if (s == failing_)
       throw ConnectionError("connection lost while committing " + s + " (test store)");
   }
-  size_t remove_source(const std::string& c, const std::string& s) override {
-    return real_.remove_source(c, s);
-  }
-  void add(const std::string& c, std::span<const Chunk> chunks) override { real_.add(c, chunks); }
-  std::vector<Hit> search(const std::string& c, std::span<const float> q,
-                          const SearchOptions& o) override {
-    return real_.search(c, q, o);
-  }
-  size_t count(const std::string& c) override { return real_.count(c); }
-  void drop(const std::string& c) override { real_.drop(c); }
   std::string describe() const override { return "commit-then-fail over " + real_.describe(); }
 
  private:
-  VectorStore& real_;
   std::string failing_;
 };
 

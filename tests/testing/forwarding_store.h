@@ -1,0 +1,50 @@
+// testing/forwarding_store.h: a VectorStore that forwards every call to a real store, for tests
+// that need to act in the middle of one call (fail after a commit, invalidate a cache while a
+// search runs). Override the one method to change; the others reach the real store.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ragperf/vector_store.h"
+
+namespace ragperf::testing {
+
+class ForwardingStore : public VectorStore {
+ public:
+  explicit ForwardingStore(VectorStore& real) : real_(real) {}
+
+  CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
+                                   const std::string& model_id) override {
+    return real_.ensure_collection(name, dim, metric, model_id);
+  }
+  std::optional<CollectionInfo> collection(const std::string& name) override {
+    return real_.collection(name);
+  }
+  std::vector<CollectionInfo> collections() override { return real_.collections(); }
+  std::optional<std::string> source_hash(const std::string& c, const std::string& s) override {
+    return real_.source_hash(c, s);
+  }
+  void replace_source(const std::string& c, const std::string& s, const std::string& hash,
+                      std::span<const Chunk> chunks) override {
+    real_.replace_source(c, s, hash, chunks);
+  }
+  size_t remove_source(const std::string& c, const std::string& s) override {
+    return real_.remove_source(c, s);
+  }
+  void add(const std::string& c, std::span<const Chunk> chunks) override { real_.add(c, chunks); }
+  std::vector<Hit> search(const std::string& c, std::span<const float> q,
+                          const SearchOptions& o) override {
+    return real_.search(c, q, o);
+  }
+  size_t count(const std::string& c) override { return real_.count(c); }
+  void drop(const std::string& c) override { real_.drop(c); }
+  std::string describe() const override { return "forwarding to " + real_.describe(); }
+
+ protected:
+  VectorStore& real_;
+};
+
+}  // namespace ragperf::testing
