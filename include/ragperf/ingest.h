@@ -6,9 +6,22 @@
 //   auto store = ragperf::open_store(settings);
 //   ragperf::IngestOptions options;
 //   options.table = "docs";
+//   options.prune = true;  // drop the chunks of files deleted from manual/ since the last run
 //   ragperf::IngestPipeline pipeline(*model, *store, options);
 //   ragperf::IngestStats stats = pipeline.run({"manual/", "notes.md"});
 //   std::cerr << ragperf::format_summary(stats) << "\n";
+//
+// Pruning (IngestOptions::prune, on in `ragperf ingest` unless --no-prune): after a run that
+// finished without an exception, every stored source of the table that lies under one of the
+// given paths (inside a folder given, or equal to a file given; compared as canonical absolute
+// paths, symlinks resolved, like source names) but was not visited by this run, because the file
+// was deleted or renamed, is no longer a regular file, or is no longer ingestible (unsupported
+// extension, now under a hidden '.' folder), is removed with VectorStore::remove_source().
+// Sources outside the given paths are never touched, so folders ingested into the same table
+// separately keep their chunks. Files skipped for errors (unreadable, binary, invalid UTF-8)
+// still exist and keep their chunks, as do files that exist but could not be listed (a folder
+// without read permission). A file reached through a symlink is stored under its target's path:
+// when the link alone disappears and the target lies outside every given path, its chunks stay.
 //
 // Readers accept UTF-8 text only (a leading BOM is dropped). Content with NUL bytes or invalid
 // UTF-8 is binary: the pipeline skips such files and reports them with the reason.
@@ -21,7 +34,8 @@
 // Cache invalidation (IngestOptions::cache): after each file's replace_source() returns (the
 // write committed), every cache entry whose scope reads the table is dropped, so a process that
 // ingests and caches never serves an answer computed from the old rows. A write that throws also
-// invalidates (it may have committed before the error reached us). Runs that write nothing
+// invalidates (it may have committed before the error reached us). Each source pruned
+// invalidates the same way after its remove_source(). Runs that write nothing
 // (every file unchanged) leave the cache alone. A query that read the old rows before a write
 // committed must not store its answer after that write's invalidation: queries that run during
 // ingests store with SemanticCache::store_if_current(epoch taken before the read, ...), which
@@ -167,6 +181,11 @@ struct IngestOptions {
   /// Optional, not owned, must outlive the run: entries reading `table` are invalidated after
   /// each file written (see the file comment).
   SemanticCache* cache = nullptr;
+  /// After a run that finished, remove the stored sources under the given paths that the run
+  /// no longer found (see "Pruning" in the file comment). Off by default so that library
+  /// callers keep what they stored; `ragperf ingest` turns it on (--no-prune turns it off).
+  /// Needs VectorStore::list_sources().
+  bool prune = false;
 };
 
 /// A file the pipeline did not ingest, and why.
@@ -187,7 +206,12 @@ struct IngestStats {
   double store_s = 0;            // VectorStore::replace_source, on a writer thread (overlaps)
   double total_s = 0;
   std::vector<SkippedFile> skipped;
-  size_t n_cache_invalidated = 0;  // cache entries dropped after writes (IngestOptions::cache)
+  size_t n_cache_invalidated = 0;   // entries dropped after writes and prunes (options.cache)
+  bool prune_ran = false;           // IngestOptions::prune was on and the run finished
+  size_t n_sources_pruned = 0;      // sources (files) removed by pruning
+  size_t n_chunks_pruned = 0;       // chunks those sources had
+  std::vector<std::string> pruned;  // the sources removed, sorted
+  double prune_s = 0;               // listing and removing (part of total_s)
 
   double chunks_per_s() const { return total_s > 0 ? static_cast<double>(n_chunks) / total_s : 0; }
 };
@@ -211,7 +235,8 @@ class IngestProgress {
 std::unique_ptr<IngestProgress> make_console_progress(std::FILE* stream);
 
 /// "ingested 12 of 15 files (2 unchanged, 1 skipped): 340 chunks in 1.20 s (283 chunks/s;
-/// embed 0.90 s, store 0.20 s, read 0.10 s)".
+/// embed 0.90 s, store 0.20 s, read 0.10 s)", followed by "; pruned 2 files (7 chunks)" when
+/// pruning ran (IngestStats::prune_ran).
 std::string format_summary(const IngestStats& stats);
 
 /// The files under `paths` that the pipeline visits: each file given, and every regular file
@@ -223,16 +248,18 @@ std::vector<std::filesystem::path> collect_files(std::span<const std::filesystem
 /// its canonical absolute path (symlinks resolved) and versioned by a content hash (SHA-256 of the
 /// bytes plus the chunking parameters): an unchanged file is skipped, a changed one has all its
 /// chunks replaced in one transaction (VectorStore::replace_source), a file that now yields no
-/// chunks has its old chunks removed. Files deleted from disk keep their chunks: the pipeline only
-/// sees the paths it is given. Embedding is batched across files (`embed_batch` chunks per call);
-/// one writer thread stores a batch while the next is read and embedded.
+/// chunks has its old chunks removed. Files deleted from disk keep their chunks unless
+/// IngestOptions::prune is set (see "Pruning" in the file comment). Embedding is batched across
+/// files (`embed_batch` chunks per call); one writer thread stores a batch while the next is read
+/// and embedded.
 class IngestPipeline {
  public:
   /// Throws ConfigError for an empty table name, embed_batch 0 or invalid chunker options.
   IngestPipeline(EmbeddingModel& model, VectorStore& store, IngestOptions options);
 
-  /// Ingests every file collect_files(paths) finds. Throws InputError for a missing path (before
-  /// anything is written); model and store errors propagate (what was stored stays stored).
+  /// Ingests every file collect_files(paths) finds, then prunes (IngestOptions::prune). Throws
+  /// InputError for a missing path (before anything is written); model and store errors
+  /// propagate (what was stored stays stored, and nothing is pruned).
   IngestStats run(std::span<const std::filesystem::path> paths, IngestProgress* progress = nullptr);
   IngestStats run(const std::vector<std::filesystem::path>& paths,
                   IngestProgress* progress = nullptr) {

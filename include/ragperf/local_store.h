@@ -54,6 +54,7 @@ class LocalStore : public VectorStore {
   void replace_source(const std::string& collection, const std::string& source,
                       const std::string& source_hash, std::span<const Chunk> chunks) override;
   size_t remove_source(const std::string& collection, const std::string& source) override;
+  std::vector<std::string> list_sources(const std::string& collection) override;
   void add(const std::string& collection, std::span<const Chunk> chunks) override;
   std::vector<Hit> search(const std::string& collection, std::span<const float> query,
                           const SearchOptions& options) override;

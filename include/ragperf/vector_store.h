@@ -12,6 +12,8 @@
 //     store->replace_source("docs", path, file_hash, chunks);  // old chunks out, new in,
 //     atomically
 //   std::vector<ragperf::Hit> hits = store->search("docs", query_vector, {.top_k = 4});
+//   for (const std::string& source : store->list_sources("docs"))   // files the table holds
+//     if (!std::filesystem::exists(source)) store->remove_source("docs", source);
 //   // Many queries at once (one round trip on PostgreSQL); one result per query, in order:
 //   std::vector<std::span<const float>> queries = {q1, q2, q3};
 //   for (ragperf::SearchResult& r : store->search_batch("docs", queries, {.top_k = 4}))
@@ -130,6 +132,13 @@ class VectorStore {
 
   /// Removes every chunk of `source` and its recorded hash; returns the chunks removed.
   virtual size_t remove_source(const std::string& collection, const std::string& source) = 0;
+
+  /// Every distinct non-empty source of the collection: each source with a recorded hash
+  /// (replace_source(), even one that left no chunks) and each Chunk::source of its chunks,
+  /// sorted (byte order) without duplicates. Empty for an unknown collection; InputError for an
+  /// invalid name. IngestPipeline uses it to prune files that vanished (IngestOptions::prune).
+  /// The default throws UnavailableError (a store that cannot list its sources cannot prune).
+  virtual std::vector<std::string> list_sources(const std::string& collection);
 
   /// Adds (or replaces, by id) chunks in one transaction: all or nothing.
   virtual void add(const std::string& collection, std::span<const Chunk> chunks) = 0;

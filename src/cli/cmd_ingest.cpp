@@ -1,6 +1,8 @@
 // `ragperf ingest PATH... --table T`: reads .txt/.md/.html files (folders recursively), chunks,
-// embeds and stores them; unchanged files are skipped, changed ones replaced. A progress bar on a
-// terminal, a one-line summary always; skipped files are listed on stderr with their reason.
+// embeds and stores them; unchanged files are skipped, changed ones replaced, and the chunks of
+// files that vanished from the given paths since the last run are pruned (unless --no-prune). A
+// progress bar on a terminal, a one-line summary always; skipped files are listed on stderr with
+// their reason, pruned ones by name.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -21,6 +23,7 @@ struct IngestArgs {
   size_t chunk_tokens = 0;  // 0: min(256, the model's max tokens)
   size_t overlap = 32;
   std::string metric = "cosine";
+  bool no_prune = false;
 };
 
 void setup_ingest(CLI::App& app) {
@@ -43,6 +46,11 @@ void setup_ingest(CLI::App& app) {
       "chunk borders, at the cost of more chunks");
   cmd->add_option("--metric", args->metric,
                   "Similarity for a new table: cosine, ip or l2 (default cosine)");
+  cmd->add_flag("--no-prune", args->no_prune,
+                "Keep the chunks of files deleted, renamed or no longer ingestible under the given "
+                "paths. By default they are removed after a run that succeeds, so the table "
+                "mirrors the folders; files outside the given paths are never touched, and files "
+                "skipped for errors (unreadable, binary) keep their chunks");
   cmd->callback([args, overlap] {
     ragperf::Settings settings = ragperf::load_settings();
     ragperf::IngestOptions options;
@@ -54,6 +62,7 @@ void setup_ingest(CLI::App& app) {
     }
     options.embed_batch = static_cast<size_t>(settings.embed_batch);
     options.metric = ragperf::parse_metric(args->metric);
+    options.prune = !args->no_prune;
     ragperf::validate_identifier(options.table, "table");
     std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
     ragperf::collect_files(paths);  // a missing path fails before the model loads
@@ -72,6 +81,12 @@ void setup_ingest(CLI::App& app) {
     }
     if (stats.skipped.size() > kMaxListed) {
       std::cerr << "skipped " << stats.skipped.size() - kMaxListed << " more files\n";
+    }
+    for (size_t i = 0; i < stats.pruned.size() && i < kMaxListed; ++i) {
+      std::cerr << "pruned " << stats.pruned[i] << ": deleted, renamed or no longer ingestible\n";
+    }
+    if (stats.pruned.size() > kMaxListed) {
+      std::cerr << "pruned " << stats.pruned.size() - kMaxListed << " more files\n";
     }
     std::cout << "table " << options.table << " (" << store->describe()
               << "): " << ragperf::format_summary(stats) << "\n";

@@ -124,15 +124,20 @@ std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
 boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     std::vector<std::string> texts) {
   auto initiate = [this, texts = std::move(texts)](auto handler) mutable {
+    // The dispatcher thread and the caller's executor both hold the request; whichever lets go
+    // last destroys it. Members are destroyed in reverse order: the handler first, then the work
+    // guard, so the caller's io_context keeps running (and alive) until the handler is gone.
+    using Handler = decltype(handler);
+    using Work = decltype(boost::asio::make_work_guard(handler));
+    struct Pending {
+      Work work;
+      Handler handler;
+    };
     auto work = boost::asio::make_work_guard(handler);
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    using Work = decltype(work);
-    auto shared_work = std::make_shared<Work>(std::move(work));
-    submit(std::move(texts), [shared, shared_work](std::exception_ptr error, EmbeddingMatrix m) {
-      auto executor = shared_work->get_executor();
-      boost::asio::post(executor, [shared, shared_work, error, m = std::move(m)]() mutable {
-        (*shared)(error, std::move(m));
-        shared_work->reset();
+    auto pending = std::make_shared<Pending>(Pending{std::move(work), std::move(handler)});
+    submit(std::move(texts), [pending](std::exception_ptr error, EmbeddingMatrix m) {
+      boost::asio::post(pending->work.get_executor(), [pending, error, m = std::move(m)]() mutable {
+        pending->handler(error, std::move(m));
       });
     });
   };

@@ -1,15 +1,18 @@
 // IngestPipeline: files -> (unchanged? skip) -> document -> chunks -> batched embeddings ->
-// one replace_source() per file, on the StoreWriter thread (storing overlaps the next batch).
+// one replace_source() per file, on the StoreWriter thread (storing overlaps the next batch);
+// then, when IngestOptions::prune is set, the stored sources under the roots that vanished go.
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unordered_set>
 
 #include "content_hash.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 #include "ragperf/ingest.h"
 #include "ragperf/monitor.h"
+#include "source_pruner.h"
 #include "store_writer.h"
 
 namespace ragperf {
@@ -26,11 +29,13 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+constexpr const char* kNotRegularFile = "not a regular file";
+
 // Reads a regular file; nullopt with `reason` set when it cannot.
 std::optional<std::string> read_bytes(const fs::path& path, std::string* reason) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
-    *reason = "not a regular file";
+    *reason = kNotRegularFile;
     return std::nullopt;
   }
   std::ifstream in(path, std::ios::binary);
@@ -45,13 +50,6 @@ std::optional<std::string> read_bytes(const fs::path& path, std::string* reason)
     return std::nullopt;
   }
   return std::move(ss).str();
-}
-
-std::string source_id(const fs::path& path) {
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(path, ec);
-  if (ec) p = fs::absolute(path).lexically_normal();
-  return p.string();
 }
 
 ChunkerOptions resolve(ChunkerOptions o, const EmbeddingModel& model) {
@@ -88,6 +86,9 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
     std::string title;
     std::vector<TextChunk> chunks;
   };
+  // Sources that keep their chunks when pruning: files ingested, unchanged, or skipped for an
+  // error (they still exist). Files of an unsupported type or no longer regular are not in it.
+  std::unordered_set<std::string> kept;
   std::vector<Pending> pending;
   size_t n_pending_chunks = 0;
   PerformanceMonitor* const monitor = options_.monitor;
@@ -158,11 +159,14 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
       skip("unsupported file type '" + file.extension().string() +
            "' (supported: .txt, .md, .html)");
     } else if (auto bytes = read_bytes(file, &reason); !bytes) {
+      if (options_.prune && reason != kNotRegularFile) kept.insert(ingest::source_name(file));
       skip(reason);
     } else if (auto why = binary_content_reason(*bytes)) {
+      if (options_.prune) kept.insert(ingest::source_name(file));
       skip(*why);
     } else {
-      std::string source = source_id(file);
+      std::string source = ingest::source_name(file);
+      if (options_.prune) kept.insert(source);
       std::string hash = "sha256:" + ingest::sha256_hex(*bytes) + hash_suffix;
       if (store_.source_hash(table, source) == hash) {
         ++stats.n_files_unchanged;
@@ -187,6 +191,16 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   flush();
   stats.store_s = writer.finish();
   stats.n_cache_invalidated = writer.invalidated();
+  if (options_.prune) {  // only after every write succeeded: a failed run never prunes
+    const auto t_prune = Clock::now();
+    ingest::PruneResult pruned = ingest::prune_sources(store_, table, paths, kept, options_.cache);
+    stats.prune_ran = true;
+    stats.n_sources_pruned = pruned.pruned.size();
+    stats.n_chunks_pruned = pruned.n_chunks;
+    stats.pruned = std::move(pruned.pruned);
+    stats.n_cache_invalidated += pruned.n_invalidated;
+    stats.prune_s = seconds_since(t_prune);
+  }
   stats.total_s = seconds_since(t_start);
   if (progress != nullptr) progress->on_finish(stats);
   return stats;

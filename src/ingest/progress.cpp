@@ -72,11 +72,17 @@ std::unique_ptr<IngestProgress> make_console_progress(std::FILE* stream) {
 }
 
 std::string format_summary(const IngestStats& s) {
-  return fmt::format(
+  std::string line = fmt::format(
       "ingested {} of {} files ({} unchanged, {} skipped): {} chunks in {:.2f} s ({:.0f} "
       "chunks/s; embed {:.2f} s, store {:.2f} s, read {:.2f} s)",
       s.n_files_ingested, s.n_files_seen, s.n_files_unchanged, s.n_files_skipped, s.n_chunks,
       s.total_s, s.chunks_per_s(), s.embed_s, s.store_s, s.read_s);
+  if (s.prune_ran) {
+    line += fmt::format("; pruned {} {} ({} {})", s.n_sources_pruned,
+                        s.n_sources_pruned == 1 ? "file" : "files", s.n_chunks_pruned,
+                        s.n_chunks_pruned == 1 ? "chunk" : "chunks");
+  }
+  return line;
 }
 
 }  // namespace ragperf

@@ -761,6 +761,20 @@ size_t LocalStore::remove_source(const std::string& collection, const std::strin
   return removed;
 }
 
+std::vector<std::string> LocalStore::list_sources(const std::string& collection) {
+  validate_identifier(collection, "table");
+  if (!impl_->read_collection(collection)) return {};
+  std::vector<std::string> out;
+  std::lock_guard lock(impl_->db_mu);
+  auto st = impl_->db->prepare(
+      "SELECT source FROM sources WHERE collection=?1 AND source<>'' UNION "
+      "SELECT DISTINCT source FROM chunks WHERE collection=?1 AND source<>''");
+  st.bind(1, collection);
+  while (st.step()) out.push_back(st.text(0));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void LocalStore::add(const std::string& collection, std::span<const Chunk> chunks) {
   if (chunks.empty()) {
     impl_->require_collection(collection);

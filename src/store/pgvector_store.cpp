@@ -641,6 +641,27 @@ size_t PgVectorStore::remove_source(const std::string& collection, const std::st
   return im.pool->run(body());
 }
 
+std::vector<std::string> PgVectorStore::list_sources(const std::string& collection) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::vector<std::string>> {
+    auto e = co_await im.lookup(collection, true);
+    std::vector<std::string> out;
+    if (!e) co_return out;
+    std::string sql = "SELECT source FROM ragperf_sources WHERE collection = $1 AND source <> ''";
+    if (!e->cols.source.empty()) {
+      const std::string col = quote(e->cols.source);
+      sql += " UNION SELECT DISTINCT " + col + "::text FROM " + quote(collection) + " WHERE " +
+             col + " IS NOT NULL AND " + col + "::text <> ''";
+    }
+    auto r = co_await im.pool->fetch(sql, collection);
+    out.reserve(static_cast<size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r[i][0].as_text());
+    std::sort(out.begin(), out.end());  // byte order, whatever the database collation
+    co_return out;
+  };
+  return im.pool->run(body());
+}
+
 void PgVectorStore::add(const std::string& collection, std::span<const Chunk> chunks) {
   Impl& im = *impl_;
   auto body = [&]() -> awaitable<void> {

@@ -1,5 +1,5 @@
 // VectorStore helpers shared by every store: metric names, identifier validation, the default
-// search_batch(), open_store().
+// search_batch(), the default list_sources(), open_store().
 #include "ragperf/vector_store.h"
 
 #include <string>
@@ -56,6 +56,11 @@ std::vector<SearchResult> VectorStore::search_batch(const std::string& collectio
     }
   }
   return out;
+}
+
+std::vector<std::string> VectorStore::list_sources(const std::string& collection) {
+  throw UnavailableError("this store (" + describe() + ") cannot list the sources of table '" +
+                         collection + "'; ingest with --no-prune (IngestOptions::prune = false)");
 }
 
 std::unique_ptr<VectorStore> open_store(const Settings& settings) {

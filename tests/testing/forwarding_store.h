@@ -34,6 +34,9 @@ class ForwardingStore : public VectorStore {
   size_t remove_source(const std::string& c, const std::string& s) override {
     return real_.remove_source(c, s);
   }
+  std::vector<std::string> list_sources(const std::string& c) override {
+    return real_.list_sources(c);
+  }
   void add(const std::string& c, std::span<const Chunk> chunks) override { real_.add(c, chunks); }
   std::vector<Hit> search(const std::string& c, std::span<const float> q,
                           const SearchOptions& o) override {

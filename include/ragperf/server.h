@@ -1,0 +1,108 @@
+// ragperf/server.h defines Server, the HTTP front of the retrieval path (what `ragperf serve`
+// runs): JSON endpoints over ParallelRetriever, AsyncEmbedding and SemanticCache, plus the
+// PerformanceMonitor's metrics, for clients that used to call a FastAPI RAG service.
+//
+//   auto monitor = std::make_shared<ragperf::PerformanceMonitor>();
+//   ragperf::ServerComponents parts;
+//   parts.store = std::shared_ptr<ragperf::VectorStore>(ragperf::open_store(settings));
+//   parts.embedder = std::make_shared<ragperf::AsyncEmbedding>(
+//       model, ragperf::AsyncEmbeddingOptions{.monitor = monitor.get()});
+//   parts.cache = std::make_shared<ragperf::SemanticCache>(ragperf::SemanticCacheOptions{},
+//                                                          monitor.get());
+//   parts.monitor = monitor;
+//   ragperf::Server server({.port = 0}, parts);
+//   server.start();                      // binds and listens; throws ConfigError when it cannot
+//   std::cout << server.port() << "\n";  // the port picked
+//   ...
+//   server.stop();                       // in-flight requests are answered first
+//
+// Endpoints (JSON bodies need `Content-Type: application/json`):
+//   POST /query  {"text": str, "tables": [str]?, "top_k": int = 4, "exact": bool = false}
+//                -> {"hits": [{"id","table","text","score","similarity","source",
+//                    "source_tables","metadata"}], "timings": {...}, "cache": "hit"|"miss"|"off"}
+//                "tables" absent: every table of the store ingested with the server's model.
+//   POST /embed  {"texts": [str]} -> {"embeddings": [[float]], "dim": n}
+//   GET  /metrics  Prometheus text (ragperf_<stage>_duration_seconds histograms, counters)
+//   GET  /stats    {"monitor": {...}, "cache": {...}, "embedding": {...}, "server": {...}}
+//   GET  /health   200 {"status": "ok", "store": ...} or 503 {"status": "unavailable", ...}
+// Errors are {"error": "...", "field": "..."?}: 400 invalid JSON or UTF-8, 404 unknown path,
+// 405 wrong method (with Allow), 413 body over max_body_bytes, 415 wrong Content-Type,
+// 422 a field with a wrong type or value (missing/empty text, top_k outside [1, max_top_k],
+// unknown table), 429/503/504 for overload, unavailable and timeouts, 500 anything else.
+// Each response carries x-total-time (seconds); /query adds x-embed-time, x-query-time.
+//
+// Connections: HTTP/1.1 keep-alive, one coroutine per connection on `io_threads` threads; the
+// retrieval itself runs on the retriever's and the embedder's threads, never on an I/O thread.
+//
+// Thread-safety: start() and stop() are called by the owner, not from a request; port(),
+// running() may be called from any thread. The components must outlive nothing: the server
+// keeps shared ownership.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ragperf {
+
+class AsyncEmbedding;
+class PerformanceMonitor;
+class SemanticCache;
+class VectorStore;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";   // address to bind: "0.0.0.0" / "::" listens on every interface
+  uint16_t port = 8080;             // 0: the system picks a free port (see Server::port())
+  size_t io_threads = 2;            // threads running connections (they only parse and write)
+  size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
+  size_t max_top_k = 1000;          // top_k above it gets 422
+  size_t max_texts = 1024;          // /embed texts per request, at most (422 above)
+  std::chrono::duration<double> idle_timeout = std::chrono::seconds(60);  // keep-alive idle
+  std::chrono::duration<double> io_timeout = std::chrono::seconds(30);    // one read or write
+  /// stop() waits this long for in-flight requests, then closes what is left.
+  std::chrono::duration<double> shutdown_grace = std::chrono::seconds(30);
+  /// Tables searched when a query names none; empty: every table ingested with the model
+  /// (looked up per request, so tables ingested while the server runs are found).
+  std::vector<std::string> default_tables{};
+};
+
+struct ServerComponents {
+  std::shared_ptr<VectorStore> store;           // required: where plain table names live
+  std::shared_ptr<AsyncEmbedding> embedder;     // required: the model queries are embedded with
+  std::shared_ptr<SemanticCache> cache;         // optional: null answers every query afresh
+  std::shared_ptr<PerformanceMonitor> monitor;  // optional: created when null; give the same one
+                                                // to the embedder and the cache for /metrics
+};
+
+class Server {
+ public:
+  /// Throws ConfigError for a missing store or embedder, io_threads 0, max_body_bytes 0 or
+  /// max_top_k 0.
+  Server(ServerOptions options, ServerComponents components);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds, listens and starts the I/O threads. Throws ConfigError naming host:port when the
+  /// address cannot be resolved or bound (e.g. the port is in use). Call once.
+  void start();
+  /// The port listened on (the chosen one when options.port was 0); 0 before start().
+  uint16_t port() const;
+  /// True between start() and stop().
+  bool running() const;
+  /// Stops accepting, closes idle keep-alive connections, lets in-flight requests finish and
+  /// answer (with `Connection: close`) for up to shutdown_grace, then closes the rest and joins
+  /// the threads. Idempotent; must not be called from a request handler.
+  void stop();
+
+  PerformanceMonitor& monitor();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragperf

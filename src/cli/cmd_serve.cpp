@@ -1,0 +1,187 @@
+// `ragperf serve`: the HTTP API (ragperf/server.h) over the store the settings select and one
+// embedding model, with a semantic cache in front of retrieval. Prints
+// "listening on http://HOST:PORT" on stdout once it accepts connections; SIGINT / SIGTERM finish
+// the requests in flight and exit 0.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#pragma GCC diagnostic pop
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "ragperf/async_embedding.h"
+#include "ragperf/config.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/error.h"
+#include "ragperf/monitor.h"
+#include "ragperf/retriever.h"
+#include "ragperf/semantic_cache.h"
+#include "ragperf/server.h"
+#include "ragperf/vector_store.h"
+
+namespace {
+
+struct ServeArgs {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string model;
+  std::vector<std::string> tables;
+  size_t threads = 2;
+  size_t max_body_bytes = 1 << 20;
+  size_t cache_capacity = 10000;
+  double cache_ttl_s = 3600;
+  double cache_threshold = 0.95;
+  bool cache_exact_only = false;
+  double shutdown_grace_s = 30;
+};
+
+constexpr const char* kDemoModelName = "glove-6b-100d";
+
+// The model rule of `ragperf query` (its choose_model() is local to cmd_query.cpp; this is the
+// same rule): --model, else EMBED_MODEL when set, else the demo's GloVe model when every table was
+// ingested with it and it is prepared, else EMBED_MODEL's default.
+std::string choose_model(const ServeArgs& args, const ragperf::Settings& settings,
+                         const std::vector<ragperf::CollectionInfo>& tables) {
+  if (!args.model.empty()) return args.model;
+  const ragperf::SettingValue* v = settings.find("EMBED_MODEL");
+  if (v && v->source != ragperf::SettingSource::kDefault) return settings.embed_model;
+  const std::filesystem::path demo = settings.home / "models" / kDemoModelName;
+  const std::string prefix = std::string("static:") + kDemoModelName + "@";
+  bool all_demo = !tables.empty();
+  for (const auto& c : tables) all_demo &= c.model_id.rfind(prefix, 0) == 0;
+  if (all_demo && std::filesystem::exists(demo)) return demo.string();
+  return settings.embed_model;
+}
+
+void run_serve(const ServeArgs& args) {
+  if (args.port < 0 || args.port > 65535) {
+    throw ragperf::InputError("--port " + std::to_string(args.port) +
+                              " is not a TCP port; use 1-65535, or 0 for any free port");
+  }
+  if (args.threads == 0) throw ragperf::InputError("--threads 0: use at least 1");
+  if (args.max_body_bytes == 0) throw ragperf::InputError("--max-body-bytes 0: use at least 1");
+  if (args.shutdown_grace_s < 0) throw ragperf::InputError("--shutdown-grace must be >= 0");
+  for (const auto& t : args.tables) ragperf::validate_identifier(t, "table");
+
+  const ragperf::Settings settings = ragperf::load_settings();
+  std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
+  std::vector<ragperf::CollectionInfo> infos;
+  if (args.tables.empty()) {
+    infos = store->collections();
+  } else {
+    for (const auto& t : args.tables) {
+      auto info = store->collection(t);
+      if (!info) {
+        throw ragperf::InputError("--tables: no table '" + t + "' in " + store->describe() +
+                                  "; ingest it first (ragperf ingest PATH --table " + t + ")");
+      }
+      infos.push_back(*info);
+    }
+  }
+  const std::string model_name = choose_model(args, settings, infos);
+  std::shared_ptr<ragperf::EmbeddingModel> model =
+      ragperf::load_embedding_model(model_name, settings);
+
+  auto monitor = std::make_shared<ragperf::PerformanceMonitor>();
+  ragperf::AsyncEmbeddingOptions embed_options =
+      ragperf::AsyncEmbeddingOptions::from_settings(settings);
+  embed_options.monitor = monitor.get();
+  ragperf::ServerComponents parts;
+  parts.store = store;
+  parts.embedder = std::make_shared<ragperf::AsyncEmbedding>(model, embed_options);
+  parts.monitor = monitor;
+  if (args.cache_capacity > 0) {
+    ragperf::SemanticCacheOptions cache_options;
+    cache_options.capacity = args.cache_capacity;
+    cache_options.ttl = std::chrono::duration<double>(args.cache_ttl_s);
+    cache_options.similarity_threshold = args.cache_threshold;
+    cache_options.exact_only = args.cache_exact_only;
+    parts.cache = std::make_shared<ragperf::SemanticCache>(cache_options, monitor.get());
+  }
+
+  ragperf::ServerOptions options;
+  options.host = args.host;
+  options.port = static_cast<uint16_t>(args.port);
+  options.io_threads = args.threads;
+  options.max_body_bytes = args.max_body_bytes;
+  options.shutdown_grace = std::chrono::duration<double>(args.shutdown_grace_s);
+  options.default_tables = args.tables;
+
+  // Installed before the server starts, so a signal sent as soon as the port is printed is caught.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
+
+  ragperf::Server server(options, parts);
+  server.start();
+  const std::string host =
+      args.host.find(':') != std::string::npos ? "[" + args.host + "]" : args.host;
+  std::cerr << "ragperf serve: model " << model->id() << ", " << store->describe() << ", tables "
+            << (args.tables.empty() ? std::string("(every table of the model)") : [&] {
+                 std::string s;
+                 for (const auto& t : args.tables) s += (s.empty() ? "" : ",") + t;
+                 return s;
+               }())
+            << "; cache " << (parts.cache ? "on" : "off") << "\n";
+  std::cout << "listening on http://" << host << ":" << server.port() << std::endl;
+
+  signals_io.run();
+  std::cerr << "ragperf serve: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+            << ": finishing requests in flight\n";
+  server.stop();
+  std::cerr << "ragperf serve: stopped\n";
+}
+
+void setup_serve(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "HTTP API: POST /query, POST /embed, GET /metrics, /stats, /health (JSON; see README)");
+  cmd->add_option("--host", args->host,
+                  "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)")
+      ->envname("RAGPERF_HOST");
+  cmd->add_option("--port,-p", args->port,
+                  "TCP port (default 8080); 0 picks a free one, printed as `listening on ...`")
+      ->envname("RAGPERF_PORT");
+  cmd->add_option("--model,-m", args->model,
+                  "Embedding model folder or hub id; must be the tables' model. Default: "
+                  "EMBED_MODEL when set, else the demo's GloVe model for tables ingested with it");
+  cmd->add_option("--tables,-t", args->tables,
+                  "Tables a query searches when it names none, comma-separated. Default: every "
+                  "table of the store ingested with the model (looked up per request)")
+      ->delimiter(',');
+  cmd->add_option("--threads", args->threads,
+                  "Connection threads (2): they only parse and write; search and embedding run "
+                  "on their own threads")
+      ->envname("RAGPERF_HTTP_THREADS");
+  cmd->add_option("--max-body-bytes", args->max_body_bytes,
+                  "Largest request body (1048576); larger ones get 413")
+      ->envname("RAGPERF_MAX_BODY_BYTES");
+  cmd->add_option("--cache-capacity", args->cache_capacity,
+                  "Semantic cache entries (10000); 0 turns the cache off")
+      ->envname("RAGPERF_CACHE_CAPACITY");
+  cmd->add_option("--cache-ttl", args->cache_ttl_s,
+                  "Seconds a cached answer lives (3600); 0: until evicted")
+      ->envname("RAGPERF_CACHE_TTL");
+  cmd->add_option("--cache-threshold", args->cache_threshold,
+                  "Cosine similarity a paraphrase needs to reuse a cached answer (0.95): lower "
+                  "= more hits, more wrong answers")
+      ->envname("RAGPERF_CACHE_THRESHOLD");
+  cmd->add_flag("--cache-exact-only", args->cache_exact_only,
+                "Answer from the cache only for the same normalised text (no similarity tier)");
+  cmd->add_option("--shutdown-grace", args->shutdown_grace_s,
+                  "Seconds SIGTERM waits for requests in flight before closing them (30)");
+  cmd->callback([args] { run_serve(*args); });
+}
+
+}  // namespace
+
+RAGPERF_REGISTER_COMMAND(setup_serve);

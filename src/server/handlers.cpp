@@ -1,0 +1,351 @@
+#include "server/handlers.h"
+
+// GCC 12 (RelWithDebInfo + sanitizers) reports Asio's awaitable frame deallocation as
+// -Wmismatched-new-delete: Asio pairs its own operator new/delete for coroutine frames, a false
+// positive. Silenced for this file's coroutines only.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// GCC reports -Wnull-dereference inside Asio's scheduler when inlined at -O3 (a false positive in
+// a system header); silence it for Asio's code only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <set>
+
+#include "ragperf/async_embedding.h"
+#include "ragperf/embedding_model.h"
+#include "ragperf/monitor.h"
+#include "ragperf/retriever.h"
+#include "ragperf/semantic_cache.h"
+#include "ragperf/vector_store.h"
+#include "server/json_codec.h"
+
+namespace ragperf::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", s);
+  return buf;
+}
+
+// Most retrievers kept (one per distinct table list); beyond it the map starts afresh.
+constexpr size_t kMaxRetrievers = 64;
+
+// retrieve_by_vector as an awaitable resuming on the caller's executor. The initiation is a named
+// local, not a temporary lambda inside the co_await expression: GCC 12 destroyed such a temporary
+// twice, releasing the strand executor it captured once too often (a use-after-free under ASan).
+boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(ParallelRetriever& retriever,
+                                                                std::vector<float> query,
+                                                                RetrieveOptions options) {
+  auto initiate = [&retriever, q = std::move(query), options](auto handler) mutable {
+    auto work = boost::asio::make_work_guard(handler);
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    auto shared_work = std::make_shared<decltype(work)>(std::move(work));
+    retriever.submit_vector(std::move(q), options,
+                            [shared, shared_work](std::exception_ptr error, RetrieveResult result) {
+                              auto executor = shared_work->get_executor();
+                              boost::asio::post(executor, [shared, shared_work, error,
+                                                           result = std::move(result)]() mutable {
+                                (*shared)(error, std::move(result));
+                                shared_work->reset();
+                              });
+                            });
+  };
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                 void(std::exception_ptr, RetrieveResult)>(
+      std::move(initiate), boost::asio::use_awaitable);
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+HttpResponse cached_response(const CacheHit& hit, double total_s) {
+  nlohmann::json hits = nlohmann::json::parse(hit.payload, nullptr, false);
+  if (hits.is_discarded()) hits = nlohmann::json::array();
+  nlohmann::json body = {{"hits", std::move(hits)},
+                         {"timings", {{"total_s", total_s}}},
+                         {"cache", "hit"},
+                         {"cache_kind", hit.kind == CacheHitKind::kExact ? "exact" : "semantic"},
+                         {"cache_similarity", hit.similarity}};
+  HttpResponse r = json_response(200, body);
+  r.headers.emplace_back("x-cache", "hit");
+  return r;
+}
+
+}  // namespace
+
+Handlers::Handlers(const ServerOptions& options, ServerComponents components,
+                   ServerCounters& counters, boost::asio::io_context::executor_type io)
+    : options_(options), components_(std::move(components)), counters_(counters), io_(io) {
+  model_id_ = components_.embedder->model().id();
+  dim_ = components_.embedder->dim();
+}
+
+Handlers::~Handlers() = default;
+
+Handlers::Tables Handlers::resolve_tables(const std::vector<std::string>& requested) const {
+  VectorStore& store = *components_.store;
+  std::vector<CollectionInfo> infos;
+  Tables out;
+  const std::vector<std::string>& names = requested.empty() ? options_.default_tables : requested;
+  const std::string field_base = requested.empty() ? "" : "tables";
+  if (names.empty()) {
+    for (const CollectionInfo& c : store.collections()) {
+      if (c.dim == dim_ && (c.model_id.empty() || c.model_id == model_id_)) infos.push_back(c);
+    }
+    if (infos.empty()) {
+      throw HttpError(422,
+                      "no table in " + store.describe() + " was ingested with model " + model_id_ +
+                          "; ingest files first (ragperf ingest PATH --table T --model ...) or "
+                          "name the tables in \"tables\"",
+                      "tables");
+    }
+  } else {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string& name = names[i];
+      const std::string field = field_base.empty() ? "" : "tables[" + std::to_string(i) + "]";
+      if (!seen.insert(name).second) continue;
+      if (name.find('@') != std::string::npos) {
+        throw HttpError(422,
+                        "table '" + TableRef::parse(name).display() +
+                            "' names another server; the HTTP API searches the server's own "
+                            "store only: pass a plain table name",
+                        field);
+      }
+      try {
+        validate_identifier(name, "table");
+      } catch (const InputError& e) {
+        throw HttpError(422, e.what(), field);
+      }
+      std::optional<CollectionInfo> info = store.collection(name);
+      if (!info) {
+        std::vector<std::string> known;
+        for (const CollectionInfo& c : store.collections()) known.push_back(c.name);
+        throw HttpError(
+            422,
+            "unknown table '" + name + "' in " + store.describe() + "; known tables: " +
+                (known.empty() ? std::string("none (ingest files first)") : join(known)),
+            field);
+      }
+      if (info->dim != dim_ || (!info->model_id.empty() && info->model_id != model_id_)) {
+        throw HttpError(422,
+                        "table '" + name + "' was ingested with model " + info->model_id +
+                            " (dim " + std::to_string(info->dim) + "); this server embeds with " +
+                            model_id_ + " (dim " + std::to_string(dim_) +
+                            "): query other tables or restart the server with " +
+                            how_to_load(info->model_id),
+                        field);
+      }
+      infos.push_back(*info);
+    }
+  }
+  std::set<std::string> metrics;
+  for (const CollectionInfo& c : infos) {
+    out.names.push_back(c.name);
+    metrics.insert(to_string(c.metric));
+  }
+  for (const auto& m : metrics) out.metric += (out.metric.empty() ? "" : "+") + m;
+  return out;
+}
+
+std::shared_ptr<ParallelRetriever> Handlers::retriever_for(const std::vector<std::string>& tables) {
+  std::string key;
+  for (const auto& t : tables) key += t + '\n';
+  std::lock_guard lock(retrievers_mutex_);
+  auto it = retrievers_.find(key);
+  if (it != retrievers_.end()) return it->second;
+  if (retrievers_.size() >= kMaxRetrievers) retrievers_.clear();  // holders keep theirs alive
+  ParallelRetrieverOptions o;
+  o.monitor = components_.monitor.get();
+  auto r = std::make_shared<ParallelRetriever>(components_.store, components_.embedder, tables,
+                                               dim_, std::move(o));
+  retrievers_.emplace(key, r);
+  return r;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::query(const HttpRequest& request) {
+  const Clock::time_point start = Clock::now();
+  const QueryRequest q = parse_query_request(request.body, options_.max_top_k);
+  const Tables tables = resolve_tables(q.tables);
+  SemanticCache* cache = components_.cache.get();
+  CacheScope scope{.tables = tables.names,
+                   .top_k = q.top_k,
+                   .model_id = model_id_,
+                   .metric = tables.metric,
+                   .filters = q.exact ? "exact" : ""};
+  if (cache) {
+    if (auto hit = cache->lookup_exact(scope, q.text)) {
+      co_return cached_response(*hit, seconds_since(start));
+    }
+  }
+  const Clock::time_point embed_start = Clock::now();
+  std::vector<float> vector = co_await components_.embedder->async_embed_single(q.text);
+  const double embed_s = seconds_since(embed_start);
+  if (std::all_of(vector.begin(), vector.end(), [](float x) { return x == 0.0f; })) {
+    throw HttpError(422,
+                    "no word of \"text\" is known to the model " + model_id_ +
+                        " (its embedding is all zeros, so nothing is similar to it); rephrase "
+                        "the question with other words",
+                    "text");
+  }
+  if (cache) {
+    if (auto hit = cache->lookup(scope, q.text, vector)) {
+      co_return cached_response(*hit, seconds_since(start));
+    }
+  }
+  // Taken before the tables are read: an ingest that invalidates them while we search makes
+  // store_if_current() refuse this (possibly stale) answer.
+  const uint64_t epoch = cache ? cache->epoch() : 0;
+  std::shared_ptr<ParallelRetriever> retriever = retriever_for(tables.names);
+  RetrieveOptions options;
+  options.top_k = q.top_k;
+  options.exact = q.exact;
+  const RetrieveResult result = co_await async_retrieve_by_vector(*retriever, vector, options);
+  nlohmann::json hits = hits_to_json(result.hits);
+  if (cache) cache->store_if_current(epoch, scope, q.text, vector, dump(hits));
+
+  nlohmann::json per_table = nlohmann::json::object();
+  for (size_t i = 0; i < tables.names.size() && i < result.timings.table_s.size(); ++i) {
+    per_table[tables.names[i]] = result.timings.table_s[i];
+  }
+  const double total_s = seconds_since(start);
+  nlohmann::json body = {{"hits", std::move(hits)},
+                         {"timings",
+                          {{"embed_s", embed_s},
+                           {"query_s", result.timings.query_s},
+                           {"merge_s", result.timings.merge_s},
+                           {"total_s", total_s},
+                           {"tables", std::move(per_table)}}},
+                         {"cache", cache ? "miss" : "off"}};
+  HttpResponse r = json_response(200, body);
+  r.headers.emplace_back("x-cache", cache ? "miss" : "off");
+  r.headers.emplace_back("x-embed-time", seconds_text(embed_s));
+  r.headers.emplace_back("x-query-time", seconds_text(result.timings.query_s));
+  co_return r;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::embed(const HttpRequest& request) {
+  EmbedRequest e = parse_embed_request(request.body, options_.max_texts);
+  const Clock::time_point start = Clock::now();
+  const EmbeddingMatrix m = co_await components_.embedder->async_embed_batch(std::move(e.texts));
+  const double embed_s = seconds_since(start);
+  // Written by hand: nlohmann would widen every float to a 17-digit double.
+  std::string body = "{\"embeddings\":[";
+  body.reserve(body.size() + m.rows * m.dim * 12 + 32);
+  char buf[32];
+  for (size_t i = 0; i < m.rows; ++i) {
+    body += i ? ",[" : "[";
+    const std::span<const float> row = m.row(i);
+    for (size_t k = 0; k < row.size(); ++k) {
+      if (k) body += ',';
+      if (!std::isfinite(row[k])) {
+        body += "null";
+        continue;
+      }
+      const auto res = std::to_chars(buf, buf + sizeof buf, row[k]);
+      body.append(buf, res.ptr);
+    }
+    body += ']';
+  }
+  body += "],\"dim\":" + std::to_string(m.dim) + ",\"model\":" + dump(model_id_) + "}";
+  HttpResponse r;
+  r.body = std::move(body);
+  r.headers.emplace_back("x-embed-time", seconds_text(embed_s));
+  co_return r;
+}
+
+HttpResponse Handlers::metrics() const {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = components_.monitor->export_metrics(MetricsFormat::kPrometheus);
+  return r;
+}
+
+HttpResponse Handlers::stats() const {
+  nlohmann::json body;
+  body["monitor"] = nlohmann::json::parse(components_.monitor->export_metrics(MetricsFormat::kJson),
+                                          nullptr, false);
+  if (const SemanticCache* cache = components_.cache.get()) {
+    const CacheStats s = cache->stats();
+    body["cache"] = {{"exact_hits", s.exact_hits},
+                     {"semantic_hits", s.semantic_hits},
+                     {"misses", s.misses},
+                     {"exact_probe_misses", s.exact_probe_misses},
+                     {"stores", s.stores},
+                     {"evictions", s.evictions},
+                     {"expirations", s.expirations},
+                     {"invalidations", s.invalidations},
+                     {"entries", s.entries},
+                     {"hit_rate", s.hit_rate()},
+                     {"lookup_p50_s", s.lookup_p50_s},
+                     {"lookup_p99_s", s.lookup_p99_s}};
+  } else {
+    body["cache"] = nullptr;
+  }
+  const EmbeddingStats e = components_.embedder->get_stats();
+  body["embedding"] = {{"model", model_id_},
+                       {"dim", dim_},
+                       {"embeddings", e.embeddings},
+                       {"requests", e.requests},
+                       {"batches", e.batches},
+                       {"failed", e.failed},
+                       {"throughput_embeddings_per_sec", e.throughput_embeddings_per_sec},
+                       {"device", e.device},
+                       {"threads", e.threads}};
+  body["server"] = {{"requests", counters_.requests.load()},
+                    {"errors_4xx", counters_.errors_4xx.load()},
+                    {"errors_5xx", counters_.errors_5xx.load()},
+                    {"in_flight", counters_.in_flight.load()},
+                    {"connections", counters_.connections.load()}};
+  return json_response(200, body);
+}
+
+HttpResponse Handlers::health() const {
+  const std::string store = components_.store->describe();
+  if (counters_.stopping.load()) {
+    return json_response(
+        503,
+        {{"status", "unavailable"}, {"store", store}, {"error", "the server is shutting down"}});
+  }
+  try {
+    size_t tables = 0;
+    for (const CollectionInfo& c : components_.store->collections()) {
+      if (c.dim == dim_ && (c.model_id.empty() || c.model_id == model_id_)) ++tables;
+    }
+    return json_response(200, {{"status", "ok"},
+                               {"store", store},
+                               {"model", model_id_},
+                               {"dim", dim_},
+                               {"tables", tables}});
+  } catch (const std::exception& e) {
+    return json_response(503, {{"status", "unavailable"},
+                               {"store", store},
+                               {"error", std::string("the store cannot be read: ") + e.what()}});
+  }
+}
+
+}  // namespace ragperf::server

@@ -1,0 +1,71 @@
+// server/handlers.h: what each endpoint does, given a parsed request. Handlers throw HttpError or
+// ragperf::Error; the router turns both into JSON error responses.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/io_context.hpp>
+#pragma GCC diagnostic pop
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ragperf/server.h"
+#include "server/http_types.h"
+
+namespace ragperf {
+class ParallelRetriever;
+}
+
+namespace ragperf::server {
+
+/// Counters the connections update and /stats, /health read.
+struct ServerCounters {
+  std::atomic<uint64_t> requests{0};    // requests answered
+  std::atomic<uint64_t> errors_4xx{0};  // answered with a 4xx status
+  std::atomic<uint64_t> errors_5xx{0};  // answered with a 5xx status
+  std::atomic<int64_t> in_flight{0};    // requests read and not yet answered
+  std::atomic<int64_t> connections{0};  // open connections
+  std::atomic<bool> stopping{false};    // stop() has begun
+};
+
+class Handlers {
+ public:
+  /// `components` must hold a store, an embedder and a monitor.
+  /// `io`: the server's io_context executor (callbacks from other threads are posted to it).
+  Handlers(const ServerOptions& options, ServerComponents components, ServerCounters& counters,
+           boost::asio::io_context::executor_type io);
+  ~Handlers();
+
+  boost::asio::awaitable<HttpResponse> query(const HttpRequest& request);
+  boost::asio::awaitable<HttpResponse> embed(const HttpRequest& request);
+  HttpResponse metrics() const;
+  HttpResponse stats() const;
+  HttpResponse health() const;
+
+  PerformanceMonitor& monitor() const { return *components_.monitor; }
+
+ private:
+  struct Tables {
+    std::vector<std::string> names;  // validated, deduplicated, in request order
+    std::string metric;              // "cosine", or "cosine+l2" for mixed tables
+  };
+  Tables resolve_tables(const std::vector<std::string>& requested) const;
+  std::shared_ptr<ParallelRetriever> retriever_for(const std::vector<std::string>& tables);
+
+  const ServerOptions& options_;
+  ServerComponents components_;
+  ServerCounters& counters_;
+  boost::asio::io_context::executor_type io_;
+  std::string model_id_;
+  size_t dim_ = 0;
+  std::mutex retrievers_mutex_;
+  std::map<std::string, std::shared_ptr<ParallelRetriever>> retrievers_;  // by table list
+};
+
+}  // namespace ragperf::server

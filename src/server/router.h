@@ -1,0 +1,17 @@
+// server/router.h: picks the handler for a request (path, method, Content-Type) and turns every
+// failure into a JSON error response. route() never throws.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "server/handlers.h"
+#include "server/http_types.h"
+
+namespace ragperf::server {
+
+/// 404 unknown path, 405 wrong method (with Allow), 415 a POST body that is not
+/// application/json; handler errors through status_for(). Records the stage "http_<route>" and
+/// the counters http_requests / http_errors in the handlers' monitor, and x-total-time.
+boost::asio::awaitable<HttpResponse> route(Handlers& handlers, const HttpRequest& request);
+
+}  // namespace ragperf::server

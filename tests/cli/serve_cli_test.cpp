@@ -1,0 +1,169 @@
+// `ragperf serve` as a user runs it: a child process on a free port over an embedded store,
+// one query over HTTP, then SIGTERM -> exit 0.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "retrieve_cli_support.h"
+#include "server/server_test_support.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using ragperf::testing::CommandResult;
+using ragperf::testing::HttpClient;
+using ragperf::testing::Reply;
+using ragperf::testing::RetrieveCliHome;
+
+// A child `ragperf serve ...` whose stdout is read line by line; killed if still running at the
+// end of the test.
+class ServeProcess {
+ public:
+  ServeProcess(const RetrieveCliHome& home, const std::string& args) {
+    err_path_ = home.dir() / "serve.err";
+    const std::string cmd = "cd '" + home.dir().path().string() +
+                            "' && exec env -u DATABASE_URL -u PGHOST -u PGDATABASE -u PGSERVICE "
+                            "-u EMBED_MODEL -u EMBED_DIM -u RAGPERF_PROFILE -u RAGPERF_ENV_FILE "
+                            "-u RAGPERF_PORT -u RAGPERF_HOST RAGPERF_HOME='" +
+                            home.home().string() + "' '" +
+                            ragperf::testing::ragperf_binary().string() + "' serve " + args +
+                            " 2>'" + err_path_.string() + "'";
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+    const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+    if (posix_spawn(&pid_, "/bin/sh", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    out_fd_ = fds[0];
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_fd_ >= 0) ::close(out_fd_);
+  }
+
+  bool started() const { return pid_ > 0; }
+
+  /// The next stdout line, or "" after `timeout` or at end of output.
+  std::string read_line(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return "";
+      pollfd p{out_fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return "";
+      char buf[512];
+      const ssize_t n = ::read(out_fd_, buf, sizeof buf);
+      if (n <= 0) return "";
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  /// Sends `signal` and waits for the exit; returns the wait status, or -1 after `timeout`.
+  int terminate(int signal, std::chrono::seconds timeout) {
+    ::kill(pid_, signal);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+
+  std::string err() const { return ragperf::testing::read_file(err_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffer_;
+  std::filesystem::path err_path_;
+};
+
+TEST(ServeCli, PrintsThePortAnswersAQueryAndExitsZeroOnSigterm) {
+  RetrieveCliHome home;
+  const CommandResult ingest = home.run("ingest '" + home.corpus().string() +
+                                        "' --table docs --model '" + home.model().string() + "'");
+  ASSERT_EQ(ingest.status, 0) << ingest.err;
+
+  ServeProcess serve(home, "--port 0 --model '" + home.model().string() + "'");
+  ASSERT_TRUE(serve.started());
+  const std::string line = serve.read_line(60s);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(line, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))")))
+      << "stdout: '" << line << "' stderr: " << serve.err();
+  const int port = std::stoi(m[1]);
+  ASSERT_GT(port, 0);
+
+  HttpClient client(static_cast<uint16_t>(port));
+  const Reply r = client.post_json(
+      "/query", {{"text", "building indexes concurrently"}, {"tables", {"docs"}}, {"top_k", 2}});
+  ASSERT_EQ(r.status, 200) << r.error << r.body << serve.err();
+  const nlohmann::json j = r.json();
+  ASSERT_EQ(j["hits"].size(), 2u);
+  EXPECT_NE(j["hits"][0]["text"].get<std::string>().find("index concurrently"), std::string::npos)
+      << r.body;
+  EXPECT_NE(j["hits"][0]["source"].get<std::string>().find("indexes.md"), std::string::npos);
+  EXPECT_EQ(j["cache"], "miss");
+  EXPECT_EQ(client
+                .post_json(
+                    "/query",
+                    {{"text", "building indexes concurrently"}, {"tables", {"docs"}}, {"top_k", 2}})
+                .json()["cache"],
+            "hit");
+
+  const int status = serve.terminate(SIGTERM, 30s);
+  ASSERT_NE(status, -1) << "ragperf serve did not exit after SIGTERM; stderr: " << serve.err();
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << serve.err();
+  EXPECT_NE(serve.err().find("stopped"), std::string::npos) << serve.err();
+}
+
+TEST(ServeCli, BadPortAndBusyPortFailWithAMessage) {
+  RetrieveCliHome home;
+  const CommandResult bad = home.run("serve --port 70000 --model '" + home.model().string() + "'");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--port 70000"), std::string::npos) << bad.err;
+
+  ServeProcess first(home, "--port 0 --model '" + home.model().string() + "'");
+  const std::string line = first.read_line(60s);
+  const size_t colon = line.rfind(':');
+  ASSERT_NE(colon, std::string::npos) << line << first.err();
+  const std::string port = line.substr(colon + 1);
+  const CommandResult busy =
+      home.run("serve --port " + port + " --model '" + home.model().string() + "'");
+  EXPECT_EQ(busy.status, 1);
+  EXPECT_NE(busy.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << busy.err;
+  EXPECT_EQ(first.terminate(SIGINT, 30s), 0) << first.err();
+}
+
+}  // namespace
