@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "command.h"
+#include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
@@ -27,7 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kDefaultCorpus = "/usr/share/doc/postgresql-doc-15/html";
-constexpr const char* kDemoModel = "glove-6b-100d";
 
 const std::vector<std::string> kQuestions = {
     "how do I create an index concurrently without locking the table",
@@ -86,7 +86,7 @@ fs::path find_prepare_script(const ragperf::Settings& settings) {
 
 // The demo model folder, prepared when missing.
 fs::path prepare_demo_model(const ragperf::Settings& settings) {
-  const fs::path folder = settings.home / "models" / kDemoModel;
+  const fs::path folder = settings.home / "models" / ragperf::cli::kDemoModelName;
   std::error_code ec;
   if (fs::exists(folder / "vectors.txt", ec) && fs::exists(folder / "ragperf-model.json", ec)) {
     return folder;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command.h"
+#include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
@@ -29,23 +30,6 @@ struct QueryArgs {
   int ef_search = 0;
   size_t snippet = 200;
 };
-
-constexpr const char* kDemoModelName = "glove-6b-100d";
-
-// --model, else EMBED_MODEL when the user set it, else the demo's GloVe model when every table
-// to search was ingested with it and it is prepared, else EMBED_MODEL's default.
-std::string choose_model(const QueryArgs& args, const ragperf::Settings& settings,
-                         const std::vector<ragperf::CollectionInfo>& candidates) {
-  if (!args.model.empty()) return args.model;
-  const ragperf::SettingValue* v = settings.find("EMBED_MODEL");
-  if (v && v->source != ragperf::SettingSource::kDefault) return settings.embed_model;
-  const std::filesystem::path demo = settings.home / "models" / kDemoModelName;
-  const std::string prefix = std::string("static:") + kDemoModelName + "@";
-  bool all_demo = !candidates.empty();
-  for (const auto& c : candidates) all_demo &= c.model_id.rfind(prefix, 0) == 0;
-  if (all_demo && std::filesystem::exists(demo)) return demo.string();
-  return settings.embed_model;
-}
 
 std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
   std::string out;
@@ -103,7 +87,7 @@ void run_query(const QueryArgs& args, bool text_given) {
       }
     }
   }
-  const std::string model_name = choose_model(args, settings, infos);
+  const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
   std::shared_ptr<ragperf::EmbeddingModel> model;
   try {
     model = ragperf::load_embedding_model(model_name, settings);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "command.h"
+#include "model_choice.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
@@ -42,24 +43,6 @@ struct ServeArgs {
   double shutdown_grace_s = 30;
 };
 
-constexpr const char* kDemoModelName = "glove-6b-100d";
-
-// The model rule of `ragperf query` (its choose_model() is local to cmd_query.cpp; this is the
-// same rule): --model, else EMBED_MODEL when set, else the demo's GloVe model when every table was
-// ingested with it and it is prepared, else EMBED_MODEL's default.
-std::string choose_model(const ServeArgs& args, const ragperf::Settings& settings,
-                         const std::vector<ragperf::CollectionInfo>& tables) {
-  if (!args.model.empty()) return args.model;
-  const ragperf::SettingValue* v = settings.find("EMBED_MODEL");
-  if (v && v->source != ragperf::SettingSource::kDefault) return settings.embed_model;
-  const std::filesystem::path demo = settings.home / "models" / kDemoModelName;
-  const std::string prefix = std::string("static:") + kDemoModelName + "@";
-  bool all_demo = !tables.empty();
-  for (const auto& c : tables) all_demo &= c.model_id.rfind(prefix, 0) == 0;
-  if (all_demo && std::filesystem::exists(demo)) return demo.string();
-  return settings.embed_model;
-}
-
 void run_serve(const ServeArgs& args) {
   if (args.port < 0 || args.port > 65535) {
     throw ragperf::InputError("--port " + std::to_string(args.port) +
@@ -85,7 +68,7 @@ void run_serve(const ServeArgs& args) {
       infos.push_back(*info);
     }
   }
-  const std::string model_name = choose_model(args, settings, infos);
+  const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
   std::shared_ptr<ragperf::EmbeddingModel> model =
       ragperf::load_embedding_model(model_name, settings);
 
