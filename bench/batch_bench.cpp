@@ -58,6 +58,7 @@
 #include "ragperf/vector_store.h"
 #include "random_bert.h"
 #include "report.h"
+#include "throwaway_pg.h"
 
 namespace {
 
@@ -172,57 +173,6 @@ void fill_table(ragperf::VectorStore& store, const std::string& table, size_t ro
     store.add(table, chunks);
   }
 }
-
-fs::path find_script(const std::string& name) {
-  std::vector<fs::path> candidates;
-  if (const char* dir = std::getenv("RAGPERF_SCRIPTS_DIR")) candidates.emplace_back(dir);
-  std::error_code ec;
-  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (int up = 0; up < 6 && !dir.empty() && dir != dir.parent_path(); ++up) {
-    candidates.push_back(dir / "scripts");
-    dir = dir.parent_path();
-  }
-  for (const auto& c : candidates) {
-    if (fs::exists(c / name, ec)) return c / name;
-  }
-  throw ragperf::ConfigError("cannot find scripts/" + name +
-                             "; set DATABASE_URL or RAGPERF_SCRIPTS_DIR");
-}
-
-std::string run_capture(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw ragperf::ConfigError("cannot run " + command);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  if (::pclose(pipe) != 0) throw ragperf::ConfigError(command + " failed: " + out);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
-/// A throwaway PostgreSQL cluster (scripts/pg_start.sh), stopped on destruction.
-struct ThrowawayServer {
-  fs::path dir;
-  std::string url;
-  ThrowawayServer() {
-    char tmpl[] = "/tmp/ragperf-bench-batch-pg-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw ragperf::ConfigError("cannot create a temporary folder");
-    dir = tmpl;
-    url = run_capture("bash '" + find_script("pg_start.sh").string() + "' '" + dir.string() +
-                      "' 2>/dev/null");
-    const size_t nl = url.rfind('\n');
-    if (nl != std::string::npos) url = url.substr(nl + 1);
-  }
-  ~ThrowawayServer() {
-    try {
-      run_capture("bash '" + find_script("pg_stop.sh").string() + "' '" + dir.string() +
-                  "' >/dev/null 2>&1");
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort at exit
-    }
-  }
-};
 
 /// An EmbeddingModel that answers from vectors computed beforehand (by `real`, whose id and dim
 /// it takes), so that a BatchProcessor's batch costs its search stage only.
@@ -371,10 +321,10 @@ void run_bench(const Options& opt) {
   if (opt.store != "auto" && opt.store != "local" && opt.store != "pg") {
     throw ragperf::InputError("--store " + opt.store + ": use auto, local or pg");
   }
-  std::unique_ptr<ThrowawayServer> server;
+  std::unique_ptr<ragperf::bench::ThrowawayServer> server;
   if (opt.store == "pg" && settings.database_url.empty()) {
     std::cerr << "batch: DATABASE_URL unset; starting a throwaway PostgreSQL ...\n";
-    server = std::make_unique<ThrowawayServer>();
+    server = std::make_unique<ragperf::bench::ThrowawayServer>();
     settings.database_url = server->url;
   }
   if (opt.store == "local") settings.database_url.clear();

@@ -28,6 +28,7 @@
 #include "ragperf/pgvector_store.h"
 #include "ragperf/retriever.h"
 #include "report.h"
+#include "throwaway_pg.h"
 
 namespace {
 
@@ -132,55 +133,6 @@ void fill(ragperf::VectorStore& store, const std::string& table, size_t n, size_
   }
 }
 
-fs::path find_script(const std::string& name) {
-  std::vector<fs::path> candidates;
-  if (const char* dir = std::getenv("RAGPERF_SCRIPTS_DIR")) candidates.emplace_back(dir);
-  std::error_code ec;
-  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (int up = 0; up < 6 && !dir.empty() && dir != dir.parent_path(); ++up) {
-    candidates.push_back(dir / "scripts");
-    dir = dir.parent_path();
-  }
-  for (const auto& c : candidates) {
-    if (fs::exists(c / name, ec)) return c / name;
-  }
-  throw ragperf::ConfigError("cannot find scripts/" + name +
-                             "; set DATABASE_URL or RAGPERF_SCRIPTS_DIR");
-}
-
-std::string run_capture(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw ragperf::ConfigError("cannot run " + command);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  if (::pclose(pipe) != 0) throw ragperf::ConfigError(command + " failed: " + out);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
-// A throwaway PostgreSQL cluster, stopped on destruction.
-struct ThrowawayServer {
-  fs::path dir;
-  std::string url;
-  ThrowawayServer() {
-    char tmpl[] = "/tmp/ragperf-bench-pg-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw ragperf::ConfigError("cannot create a temporary folder");
-    dir = tmpl;
-    url = run_capture("bash '" + find_script("pg_start.sh").string() + "' '" + dir.string() +
-                      "' 2>/dev/null");
-    const size_t nl = url.rfind('\n');
-    if (nl != std::string::npos) url = url.substr(nl + 1);
-  }
-  ~ThrowawayServer() {
-    try {
-      run_capture("bash '" + find_script("pg_stop.sh").string() + "' '" + dir.string() +
-                  "' >/dev/null 2>&1");
-    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort at exit
-    }
-  }
-};
-
 // Recall@10 of ANN against exact search, and the median latency of each, on one table.
 struct AnnFigures {
   double exact_s = 0, ann_s = 0, recall = 0;
@@ -262,11 +214,11 @@ void run_bench(const BenchArgs& args) {
   }
   ragperf::Settings settings = ragperf::load_settings();
   ragperf::bench::Report report("retrieve");
-  std::unique_ptr<ThrowawayServer> server;
+  std::unique_ptr<ragperf::bench::ThrowawayServer> server;
   if (settings.database_url.empty()) {
     std::cerr << "bench retrieve: DATABASE_URL unset; starting a throwaway PostgreSQL ..."
               << std::endl;
-    server = std::make_unique<ThrowawayServer>();
+    server = std::make_unique<ragperf::bench::ThrowawayServer>();
     settings.database_url = server->url;
   }
   auto model = std::make_shared<SyntheticModel>(args.dim);

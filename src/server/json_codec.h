@@ -29,9 +29,6 @@ struct EmbedRequest {
   std::vector<std::string> texts;
 };
 
-/// Byte offset of the first invalid UTF-8 sequence in `text`, or nullopt when it is valid.
-std::optional<size_t> first_invalid_utf8(std::string_view text);
-
 /// The body as a JSON object: 400 for invalid UTF-8 or JSON (with the byte offset), 422 when it
 /// is valid JSON but not an object.
 nlohmann::json parse_object(std::string_view body, std::string_view expected_shape);

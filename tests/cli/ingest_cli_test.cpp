@@ -2,37 +2,19 @@
 // GloVe model generated here, skipped files listed, re-ingest idempotent, bad input fails cleanly.
 #include <gtest/gtest.h>
 
+#include "ingest_cli_support.h"
 #include "testing/testing.h"
 
 namespace ragperf {
 namespace {
 
-// 'path' for the shell (GCC 12 warns wrongly about "literal" + std::string temporaries).
-std::string shell_quote(const std::filesystem::path& p) {
-  std::string q = "'";
-  q += p.string();
-  q += "'";
-  return q;
-}
+using testing::shell_quote;
 
 struct IngestCli {
   testing::TempDir tmp;
 
   IngestCli() {
-    std::string vectors;
-    const char* words[] = {"postgres", "index", "table", "vacuum", "query",
-                           "the",      "is",    "a",     "and"};
-    int w = 0;
-    for (const char* word : words) {
-      vectors += word;
-      for (int j = 0; j < 4; ++j) {
-        vectors += ' ';
-        vectors += std::to_string(((w + 1) * (j + 2)) % 7 - 3);
-      }
-      vectors += "\n";
-      ++w;
-    }
-    testing::write_file(tmp / "model" / "vectors.txt", vectors);
+    testing::write_tiny_glove(tmp / "model");
     testing::write_file(tmp / "docs" / "guide.md",
                         "# Postgres\n\nThe index is a table. Vacuum and query the table.\n");
     testing::write_file(tmp / "docs" / "page.html",
@@ -41,10 +23,7 @@ struct IngestCli {
   }
 
   testing::CommandResult ingest(const std::string& args, const std::string& model = "model") {
-    std::string cmd = "env -i HOME='" + tmp.path().string() + "' RAGPERF_HOME='" +
-                      (tmp / "home").string() + "' EMBED_MODEL='" + (tmp / model).string() + "' " +
-                      testing::ragperf_binary().string() + " ingest " + args;
-    return testing::run_command(cmd);
+    return testing::run_ingest(tmp, args, tmp / model);
   }
 };
 

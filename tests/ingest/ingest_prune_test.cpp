@@ -11,6 +11,7 @@
 #include "ragperf/local_store.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/static_model.h"
+#include "testing/forwarding_store.h"
 #include "testing/testing.h"
 
 namespace ragperf {
@@ -51,43 +52,21 @@ std::string source_of(const fs::path& p) {
 
 // Delegates to a real store; replace_source() of `failing` throws after committing, and
 // list_sources() is the VectorStore default (throws) unless `can_list`.
-class TestStore : public VectorStore {
+class TestStore : public testing::ForwardingStore {
  public:
   TestStore(VectorStore& real, std::string failing, bool can_list)
-      : real_(real), failing_(std::move(failing)), can_list_(can_list) {}
-  CollectionInfo ensure_collection(const std::string& name, size_t dim, Metric metric,
-                                   const std::string& model_id) override {
-    return real_.ensure_collection(name, dim, metric, model_id);
-  }
-  std::optional<CollectionInfo> collection(const std::string& name) override {
-    return real_.collection(name);
-  }
-  std::vector<CollectionInfo> collections() override { return real_.collections(); }
-  std::optional<std::string> source_hash(const std::string& c, const std::string& s) override {
-    return real_.source_hash(c, s);
-  }
+      : ForwardingStore(real), failing_(std::move(failing)), can_list_(can_list) {}
   void replace_source(const std::string& c, const std::string& s, const std::string& hash,
                       std::span<const Chunk> chunks) override {
     real_.replace_source(c, s, hash, chunks);
     if (s == failing_) throw ConnectionError("connection lost while writing " + s + " (test)");
   }
-  size_t remove_source(const std::string& c, const std::string& s) override {
-    return real_.remove_source(c, s);
-  }
   std::vector<std::string> list_sources(const std::string& c) override {
     return can_list_ ? real_.list_sources(c) : VectorStore::list_sources(c);
   }
-  void add(const std::string& c, std::span<const Chunk> chunks) override { real_.add(c, chunks); }
-  std::vector<Hit> search(const std::string& c, std::span<const float> q,
-                          const SearchOptions& o) override {
-    return real_.search(c, q, o);
-  }
-  size_t count(const std::string& c) override { return real_.count(c); }
-  void drop(const std::string& c) override { real_.drop(c); }
   std::string describe() const override { return "test store over " + real_.describe(); }
 
  private:
-  VectorStore& real_;
   std::string failing_;
   bool can_list_;
 };
