@@ -22,21 +22,8 @@ using testing::expect_error;
 using testing::spans;
 using testing::TempDir;
 
-/// prefix + n without GCC 12's false -Wrestrict positive on operator+(const char*, string&&).
-std::string cat(const char* prefix, size_t n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
-}
-
-std::vector<std::vector<float>> random_vectors(size_t n, size_t dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0, 1);
-  std::vector<std::vector<float>> out(n, std::vector<float>(dim));
-  for (auto& v : out)
-    for (auto& x : v) x = g(rng);
-  return out;
-}
+using testing::cat;
+using testing::random_vectors;
 
 /// A LocalStore whose collections of 200+ chunks use HNSW, so both search paths are covered.
 struct Fixture {

@@ -23,21 +23,8 @@ using testing::expect_batch_equals_searches;
 using testing::expect_error;
 using testing::spans;
 
-/// prefix + n without GCC 12's false -Wrestrict positive on operator+(const char*, string&&).
-std::string cat(const char* prefix, size_t n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
-}
-
-std::vector<std::vector<float>> random_vectors(size_t n, size_t dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0, 1);
-  std::vector<std::vector<float>> out(n, std::vector<float>(dim));
-  for (auto& v : out)
-    for (auto& x : v) x = g(rng);
-  return out;
-}
+using testing::cat;
+using testing::random_vectors;
 
 /// A name no other test process uses (ctest runs test cases in parallel on one database).
 std::string unique_name(const std::string& base) {

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <exception>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +16,23 @@
 #include "ragperf/vector_store.h"
 
 namespace ragperf::testing {
+
+/// prefix + n without GCC 12's false -Wrestrict positive on operator+(const char*, string&&).
+inline std::string cat(const char* prefix, size_t n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
+/// n vectors of `dim` N(0, 1) values, reproducible from `seed`.
+inline std::vector<std::vector<float>> random_vectors(size_t n, size_t dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<std::vector<float>> out(n, std::vector<float>(dim));
+  for (auto& v : out)
+    for (auto& x : v) x = g(rng);
+  return out;
+}
 
 /// search(collection, query, options) as a SearchResult (its hits, or what it threw).
 inline SearchResult search_one(VectorStore& store, const std::string& collection,
