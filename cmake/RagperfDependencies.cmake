@@ -18,4 +18,3 @@ target_include_directories(ragperf_hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DI
 if(RAGPERF_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
-find_package(benchmark QUIET)

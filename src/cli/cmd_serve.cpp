@@ -136,7 +136,7 @@ void setup_serve(CLI::App& app) {
       ->envname("RAGPERF_PORT");
   cmd->add_option("--model,-m", args->model,
                   "Embedding model folder or hub id; must be the tables' model. Default: "
-                  "EMBED_MODEL when set, else the demo's GloVe model for tables ingested with it");
+                  "EMBED_MODEL when set, else the demo model for tables ingested with it");
   cmd->add_option("--tables,-t", args->tables,
                   "Tables a query searches when it names none, comma-separated. Default: every "
                   "table of the store ingested with the model (looked up per request)")

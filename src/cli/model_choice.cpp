@@ -10,7 +10,7 @@ std::string choose_model(const std::string& model_flag, const Settings& settings
   const SettingValue* v = settings.find("EMBED_MODEL");
   if (v && v->source != SettingSource::kDefault) return settings.embed_model;
   const std::filesystem::path demo = settings.home / "models" / kDemoModelName;
-  const std::string prefix = std::string("static:") + kDemoModelName + "@";
+  const std::string prefix = std::string(kDemoModelName) + "@";
   bool all_demo = !tables.empty();
   for (const auto& c : tables) all_demo &= c.model_id.rfind(prefix, 0) == 0;
   if (all_demo && std::filesystem::exists(demo)) return demo.string();

@@ -10,11 +10,12 @@
 
 namespace ragperf::cli {
 
-/// The folder under RAGPERF_HOME/models that `ragperf demo` prepares (scripts/prepare_glove.sh).
-inline constexpr const char* kDemoModelName = "glove-6b-100d";
+/// The folder under RAGPERF_HOME/models that holds the demo model, the real
+/// sentence-transformers/all-MiniLM-L6-v2 (scripts/prepare_model.sh prepares it).
+inline constexpr const char* kDemoModelName = "all-MiniLM-L6-v2";
 
 /// `model_flag` (--model) when given, else EMBED_MODEL when the user set it, else the demo's
-/// GloVe model when every table in `tables` was ingested with it and it is prepared, else
+/// model when every table in `tables` was ingested with it and it is prepared, else
 /// EMBED_MODEL's default.
 std::string choose_model(const std::string& model_flag, const Settings& settings,
                          const std::vector<CollectionInfo>& tables);

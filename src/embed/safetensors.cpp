@@ -30,20 +30,41 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-const char* to_string(DType dtype) {
-  switch (dtype) {
-    case DType::kF32:
-      return "F32";
-    case DType::kF16:
-      return "F16";
-    case DType::kBF16:
-      return "BF16";
+namespace {
+
+struct DTypeInfo {
+  DType dtype;
+  const char* name;
+  size_t size;
+};
+
+constexpr DTypeInfo kDTypes[] = {
+    {DType::kF32, "F32", 4},   {DType::kF16, "F16", 2}, {DType::kBF16, "BF16", 2},
+    {DType::kF64, "F64", 8},   {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
+    {DType::kBool, "BOOL", 1},
+};
+
+const DTypeInfo& info_of(DType dtype) {
+  for (const DTypeInfo& d : kDTypes) {
+    if (d.dtype == dtype) return d;
   }
-  return "?";
+  RAGPERF_ASSERT(false);
+  return kDTypes[0];
+}
+
+}  // namespace
+
+const char* to_string(DType dtype) {
+  return info_of(dtype).name;
 }
 
 size_t dtype_size(DType dtype) {
-  return dtype == DType::kF32 ? 4 : 2;
+  return info_of(dtype).size;
+}
+
+bool is_weight_dtype(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16;
 }
 
 float f16_to_f32(uint16_t h) {
@@ -87,7 +108,7 @@ float TensorView::at(size_t i) const {
 }
 
 void TensorView::copy_f32(size_t first, size_t n, float* out) const {
-  RAGPERF_ASSERT(first + n <= n_elements);
+  RAGPERF_ASSERT(first + n <= n_elements && is_weight_dtype(dtype));
   if (dtype == DType::kF32) {
     std::memcpy(out, data + first * 4, n * 4);
     return;
@@ -155,15 +176,15 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
       t.name = name;
       const auto& dt = info["dtype"];
       std::string dts = dt.is_string() ? dt.get<std::string>() : dt.dump();
-      if (dts == "F32") {
-        t.dtype = DType::kF32;
-      } else if (dts == "F16") {
-        t.dtype = DType::kF16;
-      } else if (dts == "BF16") {
-        t.dtype = DType::kBF16;
-      } else {
-        fail(path, where + " has dtype " + dts + "; supported: F32, F16, BF16");
+      const DTypeInfo* known = nullptr;
+      for (const DTypeInfo& d : kDTypes) {
+        if (dts == d.name) known = &d;
       }
+      if (!known) {
+        fail(path, where + " has dtype " + dts +
+                       "; known: F32, F16, BF16 (weights), F64, I64, I32, I16, I8, U8, BOOL");
+      }
+      t.dtype = known->dtype;
       if (!info["shape"].is_array()) fail(path, where + " has a shape that is not a list");
       size_t n = 1;
       for (const auto& d : info["shape"]) {
@@ -231,6 +252,10 @@ const TensorView& SafetensorsFile::require(const std::string& name,
   if (t->shape != shape) {
     fail(path_, "tensor '" + t->name + "' has shape " + shape_text(t->shape) +
                     " but config.json implies " + shape_text(shape));
+  }
+  if (!is_weight_dtype(t->dtype)) {
+    fail(path_, "tensor '" + t->name + "' has dtype " + to_string(t->dtype) +
+                    "; weights must be F32, F16 or BF16");
   }
   return *t;
 }

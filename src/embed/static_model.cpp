@@ -466,8 +466,8 @@ std::unique_ptr<EmbeddingModel> load_static_model(const std::filesystem::path& p
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     throw ModelError("static model " + path.string() +
-                     " does not exist; run scripts/prepare_glove.sh for the GloVe demo model or "
-                     "give a vectors file or folder");
+                     " does not exist; give a GloVe/word2vec text file (.txt/.vec) or a Model2Vec "
+                     "folder");
   }
   fs::path file = vectors_file(path);
   if (!file.empty()) {
@@ -486,9 +486,11 @@ std::unique_ptr<EmbeddingModel> load_static_model(const std::filesystem::path& p
     fs::path st_file = path / "model.safetensors";
     embed::SafetensorsFile st(st_file);
     const embed::TensorView* emb = st.find("embeddings");
-    if (!emb || emb->shape.size() != 2 || emb->shape[0] <= 0 || emb->shape[1] <= 0) {
+    if (!emb || emb->shape.size() != 2 || emb->shape[0] <= 0 || emb->shape[1] <= 0 ||
+        !embed::is_weight_dtype(emb->dtype)) {
       throw ModelError(st_file.string() +
-                       ": a static model needs one 2-D tensor named 'embeddings' [vocab, dim]");
+                       ": a static model needs one 2-D F32/F16/BF16 tensor named 'embeddings' "
+                       "[vocab, dim]");
     }
     Table t;
     t.dim = static_cast<size_t>(emb->shape[1]);

@@ -1,10 +1,9 @@
 // `ragperf demo` on a tiny corpus and the synthetic word-vector model (the full run over the
-// PostgreSQL manual with GloVe is scripts/demo.sh): ingest, answers, hints, and reuse on a
-// second run.
+// PostgreSQL manual with the real all-MiniLM-L6-v2 is scripts/demo.sh): ingest, answers, hints, and
+// reuse on a second run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <sstream>
 
 #include "retrieve_cli_support.h"
 
@@ -49,37 +48,28 @@ TEST(DemoCli, IngestsAnswersAndReusesTheStoreOnASecondRun) {
   EXPECT_NE(q.out.find("VACUUM FULL rewrites"), std::string::npos) << q.out;
 }
 
-// Without --model the demo uses its own model under RAGPERF_HOME/models/glove-6b-100d. A table
-// filled by an earlier version of that model (same name, other fingerprint) is rebuilt, not
-// rejected with a model-mismatch error.
+// Without --model the demo uses its own model under RAGPERF_HOME/models/all-MiniLM-L6-v2 (here a
+// random-weight BERT folder stands in for it). A table filled by an earlier version of that model
+// (same name, other fingerprint) is rebuilt, not rejected with a model-mismatch error.
 TEST(DemoCli, RebuildsItsTableWhenTheDemoModelChanged) {
   RetrieveCliHome home;
-  const auto demo_model = home.home() / "models" / "glove-6b-100d";
+  const auto demo_model = home.home() / "models" / "all-MiniLM-L6-v2";
+  const auto fixtures = ragperf::testing::shared_dir() / "models";
   std::filesystem::create_directories(demo_model.parent_path());
-  std::filesystem::copy(home.model(), demo_model, std::filesystem::copy_options::recursive);
-  ragperf::testing::write_file(demo_model / "ragperf-model.json",
-                               "{\"name\": \"glove-6b-100d\", \"file\": \"vectors.txt\"}\n");
+  std::filesystem::copy(fixtures / "bert-l2-h384-cls-f32", demo_model,
+                        std::filesystem::copy_options::recursive);
   const std::string args =
       "demo --corpus '" + home.corpus().string() + "' --questions '" +
       (ragperf::testing::source_dir() / "tests" / "data" / "retrieve_questions.txt").string() + "'";
   const CommandResult first = home.run(args);
   ASSERT_EQ(first.status, 0) << first.err << first.out;
-  EXPECT_NE(first.out.find("model: static:glove-6b-100d@"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("model: all-MiniLM-L6-v2@"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("ingested 3 of 3 files"), std::string::npos) << first.out;
 
-  // A new version of the demo model: one more word changes its fingerprint.
-  const std::string vectors = ragperf::testing::read_file(demo_model / "vectors.txt");
-  const size_t dim = [&] {
-    std::istringstream first_line(vectors.substr(0, vectors.find('\n')));
-    std::string w;
-    first_line >> w;
-    size_t n = 0;
-    while (first_line >> w) ++n;
-    return n;
-  }();
-  std::string extra = "zzzextraword";
-  for (size_t i = 0; i < dim; ++i) extra += " 0.5";
-  ragperf::testing::write_file(demo_model / "vectors.txt", vectors + extra + "\n");
+  // A new version of the demo model: other weights, so another fingerprint.
+  std::filesystem::remove_all(demo_model);
+  std::filesystem::copy(fixtures / "bert-l2-h384-mean-f16", demo_model,
+                        std::filesystem::copy_options::recursive);
 
   const CommandResult second = home.run(args);
   ASSERT_EQ(second.status, 0) << second.err << second.out;
@@ -103,8 +93,12 @@ TEST(DemoCli, RebuildsItsTableWhenTheDemoModelChanged) {
 
 TEST(DemoCli, BadInputsAreNamed) {
   RetrieveCliHome home;
-  CommandResult r =
-      home.run("demo --corpus /nonexistent/corpus --model '" + home.model().string() + "'");
+  // No --model and no prepared demo model: the error says how to prepare it.
+  CommandResult r = home.run("demo --corpus '" + home.corpus().string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("scripts/setup.sh python model"), std::string::npos) << r.err;
+
+  r = home.run("demo --corpus /nonexistent/corpus --model '" + home.model().string() + "'");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("/nonexistent/corpus does not exist"), std::string::npos) << r.err;
 
