@@ -230,8 +230,9 @@ class IngestProgress {
 };
 
 /// A progress bar (files, chunks, chunks/s, ETA) redrawn at most 10 times a second on `stream`
-/// when it is a terminal, and erased by on_finish; silent otherwise. Callers print
-/// format_summary() after the run (the one line a log or a pipe gets).
+/// when it is a terminal, and erased by on_finish; otherwise (a log, a pipe) one plain line
+/// "ingest: 117/1173 files, 980 chunks stored, 19 s so far, ETA 2:51" at every tenth of the files.
+/// Callers print format_summary() after the run.
 std::unique_ptr<IngestProgress> make_console_progress(std::FILE* stream);
 
 /// "ingested 12 of 15 files (2 unchanged, 1 skipped): 340 chunks in 1.20 s (283 chunks/s;

@@ -32,7 +32,11 @@ class ConsoleProgress : public IngestProgress {
 
   void on_file(const std::filesystem::path& path, const IngestStats& stats) override {
     (void)path;
-    if (!tty_) return;
+    if (stream_ == nullptr) return;
+    if (!tty_) {
+      plain_line(stats);
+      return;
+    }
     auto now = Clock::now();
     if (stats.n_files_seen < n_files_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
@@ -58,7 +62,24 @@ class ConsoleProgress : public IngestProgress {
   }
 
  private:
+  // Not a terminal (a log, CI): one plain line at every tenth of the files, no redrawing.
+  void plain_line(const IngestStats& stats) {
+    if (n_files_ == 0) return;
+    const size_t done = stats.n_files_seen;
+    const size_t tenth = done * 10 / n_files_;
+    if (tenth <= last_tenth_ || done < 1) return;
+    last_tenth_ = tenth;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double eta = elapsed / static_cast<double>(done) * static_cast<double>(n_files_ - done);
+    std::fputs(fmt::format("ingest: {}/{} files, {} chunks stored, {:.0f} s so far, ETA {}\n", done,
+                           n_files_, stats.n_chunks, elapsed, duration_text(eta))
+                   .c_str(),
+               stream_);
+    std::fflush(stream_);
+  }
+
   std::FILE* stream_;
+  size_t last_tenth_ = 0;
   bool tty_;
   size_t n_files_ = 0;
   Clock::time_point start_;

@@ -39,6 +39,8 @@ TEST(IngestCommand, IngestsThenSkipsUnchangedFiles) {
   EXPECT_NE(r.err.find("skipped " + docs + "/blob.txt: contains NUL bytes"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("\x1b["), std::string::npos) << "no progress bar when not a terminal";
+  EXPECT_NE(r.err.find("ingest: 3/3 files, "), std::string::npos)
+      << "plain progress lines instead: " << r.err;
 
   auto again = cli.ingest(shell_quote(docs) + " --table docs");
   ASSERT_EQ(again.status, 0) << again.err;
