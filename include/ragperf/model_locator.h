@@ -10,7 +10,8 @@
 // Cache folder: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub (the layout
 // huggingface_hub writes: models--org--name/refs/<revision> holds a commit id, the files live in
 // models--org--name/snapshots/<commit>/). A missing model is downloaded with libcurl from
-// HF_ENDPOINT (default https://huggingface.co), `<endpoint>/<id>/resolve/<revision>/<file>`, with
+// HF_ENDPOINT (no default: without it a missing model is an error that says so),
+// `<endpoint>/<id>/resolve/<revision>/<file>`, with
 // HF_TOKEN as bearer token when set; HF_HUB_OFFLINE=1 forbids downloads. Files are fetched into a
 // temporary folder that is renamed into place only when every required file arrived whole, so an
 // interrupted or failed download never leaves a broken model behind.

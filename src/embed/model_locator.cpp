@@ -23,7 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDefaultEndpoint = "https://huggingface.co";
 constexpr const char* kOfflineHint =
     "no internet? set EMBED_MODEL (or --model) to a local model folder, or HF_ENDPOINT to a "
     "reachable mirror";
@@ -261,8 +260,7 @@ std::string random_suffix() {
 }
 
 fs::path download(const HubModelId& id, const Settings& settings, const fs::path& repo_dir) {
-  std::string endpoint = settings.lookup("HF_ENDPOINT").value_or(kDefaultEndpoint);
-  if (endpoint.empty()) endpoint = kDefaultEndpoint;
+  std::string endpoint = settings.lookup("HF_ENDPOINT").value_or("");
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
 
   std::error_code ec;
@@ -438,6 +436,14 @@ fs::path resolve_model(const std::string& name_or_path, const Settings& settings
                      (snapshot.empty() ? "" : " lacks " + missing_files(snapshot)) +
                      ") and HF_HUB_OFFLINE forbids downloading it; unset HF_HUB_OFFLINE, or set "
                      "EMBED_MODEL to a local model folder");
+  }
+  const std::optional<std::string> endpoint = settings.lookup("HF_ENDPOINT");
+  if (!endpoint || endpoint->empty()) {
+    // No built-in hub address: ragperf downloads only from a hub the user names.
+    throw ModelError("model " + name_or_path + " is not in the Hugging Face cache (" +
+                     (snapshot.empty() ? repo_dir.string() : snapshot.string()) +
+                     "); set HF_ENDPOINT to the URL of the hub to download it from (and HF_TOKEN "
+                     "if it needs one), or set EMBED_MODEL (or --model) to a local model folder");
   }
   return download(*id, settings, repo_dir);
 }

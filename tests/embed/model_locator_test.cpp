@@ -242,6 +242,15 @@ TEST(ResolveModel, FindsHubIdsInTheCacheLayout) {
             tmp / "home" / ".cache/huggingface/hub/models--org--name/snapshots" / kCommit);
 }
 
+TEST(ResolveModel, WithoutHfEndpointNothingIsDownloaded) {
+  testing::TempDir tmp;
+  Settings s = settings_with({{"HF_HUB_CACHE", tmp.path().string()}});
+  std::string err = model_error([&] { resolve_model("org/absent", s); });
+  EXPECT_TRUE(contains(err, "org/absent")) << err;
+  EXPECT_TRUE(contains(err, "set HF_ENDPOINT")) << err;
+  EXPECT_TRUE(fs::is_empty(tmp.path())) << "nothing written";
+}
+
 TEST(ResolveModel, OfflineModeNamesTheMissingModel) {
   testing::TempDir tmp;
   Settings s = settings_with({{"HF_HUB_CACHE", tmp.path().string()}, {"HF_HUB_OFFLINE", "1"}});
