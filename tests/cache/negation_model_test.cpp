@@ -21,8 +21,15 @@ TEST(NegationPairs, SetIsLargeAndVaried) {
 
 class NegationModel : public ::testing::TestWithParam<const char*> {};
 
+// The shared random-weight fixtures, and the real demo model that scripts/setup.sh prepares
+// under RAGPERF_HOME/models.
+std::filesystem::path model_dir(const std::string& name) {
+  if (name == "all-MiniLM-L6-v2") return load_settings().home / "models" / name;
+  return shared_dir() / "models" / name;
+}
+
 TEST_P(NegationModel, FalseHitRateAtThresholds) {
-  const auto dir = shared_dir() / "models" / GetParam();
+  const auto dir = model_dir(GetParam());
   ASSERT_TRUE(std::filesystem::exists(dir / "config.json")) << dir;
   const Settings settings = load_settings({}, {});
   auto model = load_embedding_model(dir.string(), settings);
@@ -55,7 +62,8 @@ TEST_P(NegationModel, FalseHitRateAtThresholds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedModels, NegationModel,
-                         ::testing::Values("bert-l2-h384-cls-f32", "bert-l2-h384-mean-f16"));
+                         ::testing::Values("bert-l2-h384-cls-f32", "bert-l2-h384-mean-f16",
+                                           "all-MiniLM-L6-v2"));
 
 }  // namespace
 }  // namespace ragperf::testing
