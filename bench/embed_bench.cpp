@@ -18,9 +18,6 @@
 #include <thread>
 
 #include "command.h"
-// The GEMM switch is private to src/embed; the benchmark flips it to measure OpenBLAS against
-// oneDNN and the plain-BLAS baseline in one run.
-#include "embed/bert_kernels.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
@@ -200,7 +197,6 @@ void run_bench(const Options& opt) {
   // Warm up (page in weights, spin up the pool).
   for (int i = 0; i < 3; ++i) embed(batch16);
 
-  namespace kn = ragperf::embed::kernels;
   // Short queries: one text per call, cycled.
   auto short_latencies = [&](int calls) {
     std::vector<double> lat;
@@ -213,9 +209,9 @@ void run_bench(const Options& opt) {
     return lat;
   };
   // Baseline: the same engine with every product through OpenBLAS's sgemm.
-  kn::set_gemm_mode(kn::GemmMode::kBlas);
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kOpenBlas);
   const double p50_blas = percentile(short_latencies(100), 0.5);
-  kn::set_gemm_mode(kn::GemmMode::kAuto);
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kAuto);
   const auto lat = short_latencies(300);
   const double p50 = percentile(lat, 0.5), p95 = percentile(lat, 0.95);
 
@@ -231,11 +227,11 @@ void run_bench(const Options& opt) {
   std::vector<size_t> tok16, tok128;
   const double b16 = batch_median(batch16, &tok16);
   const double b128 = batch_median(batch128, &tok128);
-  kn::set_gemm_mode(kn::GemmMode::kBlas);
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kOpenBlas);
   const double b128_openblas = batch_median(batch128, nullptr);
-  kn::set_gemm_mode(kn::GemmMode::kDnnl);
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kOneDnn);
   const double b128_onednn = batch_median(batch128, nullptr);
-  kn::set_gemm_mode(kn::GemmMode::kAuto);
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kAuto);
 
   std::vector<double> seq, bat;
   for (int r = 0; r < reps; ++r) {
@@ -273,8 +269,8 @@ void run_bench(const Options& opt) {
   report.add_row("embeddings_10_sequential_vs_batched", q10_seq, q10_bat,
                  "guide: batching 10 embeddings is faster than 10 calls");
   report.add_row("batch128_openblas_vs_onednn", b128_openblas, b128_onednn,
-                 kn::have_dnnl() ? "32 x ~128 tokens, whole GEMMs on one library"
-                                 : "built without oneDNN: both OpenBLAS");
+                 ragperf::have_onednn() ? "32 x ~128 tokens, whole GEMMs on one library"
+                                        : "built without oneDNN: both OpenBLAS");
   report.add_row("async_64_single_callers_coalesced", one_by_one, coalesced,
                  "64 embed_single: awaited one by one vs all in flight");
   if (peers.contains("ort")) {

@@ -62,4 +62,12 @@ std::unique_ptr<EmbeddingModel> load_embedding_model(const std::string& name_or_
 /// not itself loadable): "--model X" with X the folder or hub name the id records, and the id.
 std::string how_to_load(const std::string& model_id);
 
+/// Which library computes the BERT encoder's products with weights, process-wide. kAuto (the
+/// default): oneDNN when ragperf was built with it, else OpenBLAS; kOpenBlas / kOneDnn force one
+/// (for measurements: `ragperf bench embed` compares them). Set it while no encoder is running.
+enum class GemmBackend { kAuto, kOpenBlas, kOneDnn };
+void set_gemm_backend(GemmBackend backend);
+/// Whether this build has oneDNN (kOneDnn falls back to OpenBLAS without it).
+bool have_onednn();
+
 }  // namespace ragperf

@@ -2,7 +2,7 @@
 // real all-MiniLM-L6-v2, which scripts/setup.sh prepares) unless a model is configured, ingests
 // the PostgreSQL 15 manual (Debian's postgresql-doc-15) into the store (embedded unless
 // DATABASE_URL is set), answers questions about PostgreSQL with their top hits and stage timings,
-// and says how to point it at PostgreSQL and at a BERT model. A second run reuses what the first
+// and says how to point it at PostgreSQL and at another model. A second run reuses what the first
 // stored.
 #include <cstdio>
 #include <fstream>
@@ -198,7 +198,7 @@ void run_demo(const DemoArgs& args) {
       << "      export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB   # pgvector "
          "installed\n"
       << "      ragperf demo        # ingests into table " << args.table << " there\n"
-      << "  use a BERT model (sentence-transformers folder, e.g. bge-small-en-v1.5):\n"
+      << "  use another model (a sentence-transformers folder, e.g. bge-small-en-v1.5):\n"
       << "      export EMBED_MODEL=/path/to/bge-small-en-v1.5   # or: ragperf demo --model "
          "PATH --table pgdocs_bge\n"
       << "      (a table keeps the model it was ingested with; use a new --table per model)\n";

@@ -19,6 +19,7 @@ extern "C" void omp_set_num_threads(int n);
 #include <utility>
 
 #include "embed/simd.h"
+#include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed::kernels {
@@ -163,3 +164,23 @@ void gemm(const float* a, size_t lda, const float* b, size_t ldb, float* c, size
 }
 
 }  // namespace ragperf::embed::kernels
+
+namespace ragperf {
+
+void set_gemm_backend(GemmBackend backend) {
+  using embed::kernels::GemmMode;
+  switch (backend) {
+    case GemmBackend::kAuto:
+      return embed::kernels::set_gemm_mode(GemmMode::kAuto);
+    case GemmBackend::kOpenBlas:
+      return embed::kernels::set_gemm_mode(GemmMode::kBlas);
+    case GemmBackend::kOneDnn:
+      return embed::kernels::set_gemm_mode(GemmMode::kDnnl);
+  }
+}
+
+bool have_onednn() {
+  return embed::kernels::have_dnnl();
+}
+
+}  // namespace ragperf
