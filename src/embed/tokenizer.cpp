@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "base/utf8.h"
 #include "basic_tokenizer.h"
 #include "ragperf/error.h"
 
@@ -196,7 +197,7 @@ std::vector<std::string> read_vocab_txt(const fs::path& path) {
     throw ModelError(path.string() + " is empty; re-download the model folder");
   }
   try {
-    embed::validate_utf8(data);
+    base::check_utf8(data);
   } catch (const InputError& e) {
     throw ModelError(path.string() + ": " + e.what());
   }
@@ -468,7 +469,7 @@ struct WordPieceTokenizer::Impl {
       if (!stopped && match < text.size()) checked_emit(added[index].second);
       if (stopped) {
         size_t rest = pos + stop;
-        embed::validate_utf8(text.substr(rest), rest);
+        base::check_utf8(text.substr(rest), rest);
         return;
       }
       if (match == text.size()) break;
@@ -478,7 +479,7 @@ struct WordPieceTokenizer::Impl {
 
   /// Python's str.lower() as sentence-transformers applies it when do_lower_case is set.
   static std::string lower_case(std::string_view text) {
-    embed::validate_utf8(text);
+    base::check_utf8(text);
     std::string out;
     out.reserve(text.size());
     const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
@@ -634,7 +635,7 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, size_t ma
       return ids.size() < budget;
     });
   } else {
-    embed::validate_utf8(text);
+    base::check_utf8(text);
   }
   ids.push_back(impl_->sep);
   return ids;
