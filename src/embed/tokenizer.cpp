@@ -12,6 +12,7 @@
 
 #include "base/utf8.h"
 #include "basic_tokenizer.h"
+#include "embed/json_file.h"
 #include "ragperf/error.h"
 
 namespace ragperf {
@@ -122,22 +123,6 @@ struct SpecialTokens {
   std::string unk = "[UNK]";
   std::string mask = "[MASK]";
 };
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ModelError("cannot read " + path.string() + ": " + std::strerror(errno) +
-                     "; check the model folder's files and permissions");
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    throw ModelError(path.string() + " is not valid JSON (" + e.what() +
-                     "); re-download the model folder");
-  }
-}
 
 /// A special token given as "text" or as {"content": "text", ...} (AddedToken).
 std::optional<std::string> token_string(const json& j, const char* key) {
@@ -524,11 +509,11 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const fs::path& folder) {
   std::vector<std::string> extra_added;
 
   const fs::path special_map = folder / "special_tokens_map.json";
-  if (fs::exists(special_map)) read_special_tokens(read_json(special_map), special);
+  if (fs::exists(special_map)) read_special_tokens(embed::read_json_file(special_map), special);
 
   const fs::path config_file = folder / "tokenizer_config.json";
   if (fs::exists(config_file)) {
-    json config = read_json(config_file);
+    json config = embed::read_json_file(config_file);
     if (!config.is_object()) {
       throw ModelError(config_file.string() + " is not a JSON object; re-download the model");
     }
@@ -611,7 +596,7 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const fs::path& folder) {
 
   const fs::path st_config = folder / "sentence_bert_config.json";
   if (fs::exists(st_config)) {
-    json st = read_json(st_config);
+    json st = embed::read_json_file(st_config);
     if (st.is_object()) {
       tok.impl_->lowercase_input =
           optional_field<bool>(st, "do_lower_case", st_config).value_or(false);
@@ -691,7 +676,7 @@ size_t max_sequence_length(const fs::path& folder) {
   };
   const fs::path st = folder / "sentence_bert_config.json";
   if (fs::exists(st)) {
-    json j = read_json(st);
+    json j = embed::read_json_file(st);
     if (j.is_object()) {
       if (auto m = positive(j, "max_seq_length", st)) return *m;
     }
@@ -699,12 +684,12 @@ size_t max_sequence_length(const fs::path& folder) {
   std::optional<size_t> result;
   const fs::path config = folder / "config.json";
   if (fs::exists(config)) {
-    json j = read_json(config);
+    json j = embed::read_json_file(config);
     if (j.is_object()) result = positive(j, "max_position_embeddings", config);
   }
   const fs::path tc = folder / "tokenizer_config.json";
   if (fs::exists(tc)) {
-    json j = read_json(tc);
+    json j = embed::read_json_file(tc);
     if (j.is_object() && j.contains("model_max_length") && j["model_max_length"].is_number() &&
         j["model_max_length"].get<double>() >= 2 && j["model_max_length"].get<double>() < 1e9) {
       auto m = static_cast<size_t>(j["model_max_length"].get<double>());
