@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "embed/json_file.h"
+#include "embed/max_sequence_length.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed {
@@ -136,16 +137,8 @@ BertConfig read_bert_config(const std::filesystem::path& folder) {
                              " differs from hidden_size " + std::to_string(c.hidden_size));
     }
   }
-  c.max_seq_length = c.max_position_embeddings;
-  const auto sbert_path = folder / "sentence_bert_config.json";
-  if (std::filesystem::exists(sbert_path)) {
-    const auto s = read_json_file(sbert_path);
-    if (s.is_object() && s.contains("max_seq_length") && !s["max_seq_length"].is_null()) {
-      c.max_seq_length = positive(s, sbert_path, "max_seq_length");
-    }
-  }
-  if (c.max_seq_length > c.max_position_embeddings) c.max_seq_length = c.max_position_embeddings;
-  if (c.max_seq_length < 2) fail(sbert_path, "max_seq_length must be at least 2");
+  // The one max-sequence-length rule (sentence-transformers'), shared with the tokenizer.
+  c.max_seq_length = resolve_max_sequence_length(read_sequence_length_sources(folder));
   return c;
 }
 

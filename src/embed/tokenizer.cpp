@@ -663,40 +663,4 @@ const TokenizerOptions& WordPieceTokenizer::options() const {
   return impl_->options;
 }
 
-size_t max_sequence_length(const fs::path& folder) {
-  auto positive = [](const json& j, const char* key,
-                     const fs::path& file) -> std::optional<size_t> {
-    auto v = optional_field<double>(j, key, file);
-    if (!v) return std::nullopt;
-    if (!(*v >= 1) || *v != static_cast<double>(static_cast<int64_t>(*v))) {
-      throw ModelError(file.string() + ": \"" + key + "\" must be a positive integer, got " +
-                       j[key].dump());
-    }
-    return static_cast<size_t>(*v);
-  };
-  const fs::path st = folder / "sentence_bert_config.json";
-  if (fs::exists(st)) {
-    json j = embed::read_json_file(st);
-    if (j.is_object()) {
-      if (auto m = positive(j, "max_seq_length", st)) return *m;
-    }
-  }
-  std::optional<size_t> result;
-  const fs::path config = folder / "config.json";
-  if (fs::exists(config)) {
-    json j = embed::read_json_file(config);
-    if (j.is_object()) result = positive(j, "max_position_embeddings", config);
-  }
-  const fs::path tc = folder / "tokenizer_config.json";
-  if (fs::exists(tc)) {
-    json j = embed::read_json_file(tc);
-    if (j.is_object() && j.contains("model_max_length") && j["model_max_length"].is_number() &&
-        j["model_max_length"].get<double>() >= 2 && j["model_max_length"].get<double>() < 1e9) {
-      auto m = static_cast<size_t>(j["model_max_length"].get<double>());
-      result = result ? std::min(*result, m) : m;
-    }
-  }
-  return result.value_or(512);
-}
-
 }  // namespace ragperf
