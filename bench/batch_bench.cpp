@@ -58,9 +58,13 @@
 #include "ragperf/vector_store.h"
 #include "random_bert.h"
 #include "report.h"
+#include "stats.h"
 #include "throwaway_pg.h"
 
 namespace {
+
+using ragperf::bench::median;
+using ragperf::bench::percentile;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -85,19 +89,6 @@ struct Options {
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
-
-double median(std::vector<double> v) {
-  return percentile(std::move(v), 50);
 }
 
 /// Query and row texts from the model's vocabulary (whole lower-case words, so the token count is

@@ -15,8 +15,12 @@
 #include "ragperf/error.h"
 #include "ragperf/semantic_cache.h"
 #include "report.h"
+#include "stats.h"
 
 namespace {
+
+using ragperf::bench::median;
+using ragperf::bench::percentile;
 
 using Clock = std::chrono::steady_clock;
 
@@ -31,13 +35,6 @@ struct Options {
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(p / 100.0 * v.size())));
-  return v[rank - 1];
 }
 
 // The naive cache: per-entry vectors and texts, scanned in full for every lookup.

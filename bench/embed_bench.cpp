@@ -24,22 +24,18 @@
 #include "ragperf/error.h"
 #include "random_bert.h"
 #include "report.h"
+#include "stats.h"
 
 namespace {
+
+using ragperf::bench::median;
+using ragperf::bench::percentile;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 std::string read_text(const fs::path& p) {
@@ -210,10 +206,10 @@ void run_bench(const Options& opt) {
   };
   // Baseline: the same engine with every product through OpenBLAS's sgemm.
   ragperf::set_gemm_backend(ragperf::GemmBackend::kOpenBlas);
-  const double p50_blas = percentile(short_latencies(100), 0.5);
+  const double p50_blas = percentile(short_latencies(100), 50);
   ragperf::set_gemm_backend(ragperf::GemmBackend::kAuto);
   const auto lat = short_latencies(300);
-  const double p50 = percentile(lat, 0.5), p95 = percentile(lat, 0.95);
+  const double p50 = percentile(lat, 50), p95 = percentile(lat, 95);
 
   auto batch_median = [&](const std::vector<std::string>& texts, std::vector<size_t>* tokens) {
     std::vector<double> ts;
@@ -222,7 +218,7 @@ void run_bench(const Options& opt) {
       embed(texts, tokens);
       ts.push_back(seconds_since(t));
     }
-    return percentile(ts, 0.5);
+    return percentile(ts, 50);
   };
   std::vector<size_t> tok16, tok128;
   const double b16 = batch_median(batch16, &tok16);
@@ -242,7 +238,7 @@ void run_bench(const Options& opt) {
     embed(q10);
     bat.push_back(seconds_since(t));
   }
-  const double q10_seq = percentile(seq, 0.5), q10_bat = percentile(bat, 0.5);
+  const double q10_seq = percentile(seq, 50), q10_bat = percentile(bat, 50);
 
   // Many concurrent single-text callers through AsyncEmbedding (coalesced) vs one at a time.
   std::shared_ptr<ragperf::EmbeddingModel> shared_model(std::move(model));

@@ -14,6 +14,7 @@
 #include "command.h"
 #include "ragperf/monitor.h"
 #include "report.h"
+#include "stats.h"
 
 namespace {
 
@@ -38,8 +39,7 @@ class MutexRecorder {
       std::lock_guard lock(mu_);
       v = samples_[std::string(name)];
     }
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(0.99 * v.size()))];
+    return ragperf::bench::percentile(std::move(v), 99);
   }
 
  private:

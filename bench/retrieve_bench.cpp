@@ -28,20 +28,19 @@
 #include "ragperf/pgvector_store.h"
 #include "ragperf/retriever.h"
 #include "report.h"
+#include "stats.h"
 #include "throwaway_pg.h"
 
 namespace {
+
+using ragperf::bench::median;
+using ragperf::bench::percentile;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 struct BenchArgs {

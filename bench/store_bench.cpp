@@ -17,8 +17,12 @@
 #include "command.h"
 #include "ragperf/local_store.h"
 #include "report.h"
+#include "stats.h"
 
 namespace {
+
+using ragperf::bench::median;
+using ragperf::bench::percentile;
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -95,11 +99,6 @@ double fill(ragperf::LocalStore& store, const std::string& table, const Data& da
     spent += since(t0);
   }
   return spent;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 void run(const Options& o) {

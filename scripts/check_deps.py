@@ -7,9 +7,11 @@ use" is transitive (bottom-up). This check fails, naming the file and line, when
   - a file in src/<A>/ includes a public header ("ragperf/x.h") of a component A may not use,
   - src/<A>/CMakeLists.txt links (DEPS) a component A may not use,
   - a public header is listed for no component, or for two.
-Public headers include only public headers (include/ragperf/ is what users see). Tests
-(tests/<A>/) may use every public header and the private headers of their own component A;
-bench/ and examples/ may use public headers only (bench/ also its own files).
+A component without public headers (base) is internal: its headers under src/<B>/ are its
+interface for the components that may use it. Public headers include only public headers
+(include/ragperf/ is what users see). Tests (tests/<A>/) may use every public header, the headers
+of internal components and the private headers of their own component A; bench/ and examples/
+may use public headers and internal components' headers only (bench/ also its own files).
 
   python3 scripts/check_deps.py [REPO_ROOT]
 """
@@ -92,6 +94,9 @@ for h in owner:
         fail(arch, f"public header {h} is listed but include/ragperf/{h} does not exist")
 
 components = {p.name for p in (root / "src").iterdir() if p.is_dir()}
+# Internal components (no public headers, like base): their headers under src/<B>/ are their
+# interface for the components that may use them; users never see them.
+internal = {name for name, (headers, _) in rows.items() if not headers and name != "cli"}
 for c in sorted(components - set(rows)):
     fail(arch, f"src/{c}/ is not in the table")
 
@@ -129,7 +134,7 @@ for comp in sorted(components & set(rows)):
                     fail(where, f"includes {inc}, which is not beside it")
             elif first == "ragperf":
                 check_public(where, comp, allowed, inc)
-            elif first != comp:
+            elif first != comp and not (first in internal and first in allowed):
                 fail(where, f"includes {inc}, a private header of {first if first in rows else 'another folder'}")
     cml = root / "src" / comp / "CMakeLists.txt"
     if cml.exists():
@@ -166,7 +171,7 @@ for top in ("tests", "bench", "examples"):
                 continue
             if top == "tests" and (root / "tests" / inc).exists():
                 continue  # a test helper (tests/ is on the tests' include path)
-            if first == own:
+            if first == own or first in internal:
                 continue
             fail(where, f"includes {inc}, a private header of {first}; use its public header")
 

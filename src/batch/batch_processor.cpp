@@ -11,9 +11,9 @@
 #include <mutex>
 #include <thread>
 
+#include "base/utf8.h"
 #include "batch/hit_codec.h"
 #include "batch/task_pool.h"
-#include "batch/utf8_check.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
@@ -232,7 +232,7 @@ void BatchProcessor::Impl::submit(std::string text, QueryOptions qopts, Callback
                              " is closed; queries are no longer accepted (create a new one)");
     }
   }
-  if (auto at = batch::invalid_utf8_offset(text)) {
+  if (auto at = base::invalid_utf8_offset(text)) {
     {
       std::lock_guard lock(mutex);
       ++stats.queries;

@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "base/distance.h"
 #include "cache/vector_index.h"
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
@@ -45,13 +46,12 @@ struct ScopeData {
 
 // The embedding scaled to unit length (cosine similarity becomes a dot product).
 std::vector<float> unit_vector(std::span<const float> v) {
-  double norm2 = 0;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i]))
       throw InputError("embedding[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
                        " is not finite; the embedding model produced NaN/Inf, check its input");
-    norm2 += static_cast<double>(v[i]) * v[i];
   }
+  const double norm2 = base::squared_norm(v.data(), v.size());
   if (!(norm2 > 0))
     throw InputError("embedding of " + std::to_string(v.size()) +
                      " dims is all zeros; cosine similarity is undefined for it");

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/utf8.h"
 #include "ragperf/error.h"
 #include "ragperf/semantic_cache.h"
 
@@ -20,6 +21,10 @@ bool is_space(utf8proc_int32_t cp) {
 }  // namespace
 
 std::string normalize_query_text(std::string_view text) {
+  if (auto at = base::invalid_utf8_offset(text)) {
+    throw InputError("query text is not valid UTF-8 (byte " + std::to_string(*at) +
+                     "); send UTF-8 text");
+  }
   utf8proc_uint8_t* mapped = nullptr;
   const auto options = static_cast<utf8proc_option_t>(
       UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
@@ -28,8 +33,8 @@ std::string normalize_query_text(std::string_view text) {
       utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                    static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
   if (n < 0) {
-    throw InputError("query text is not valid UTF-8 (" + std::string(utf8proc_errmsg(n)) +
-                     "); send UTF-8 text");
+    throw InputError("query text cannot be normalised (" + std::string(utf8proc_errmsg(n)) +
+                     "); send shorter UTF-8 text");
   }
   std::string out;
   out.reserve(static_cast<size_t>(n));

@@ -5,31 +5,11 @@
 #include <cstring>
 #include <random>
 
+#include "base/distance.h"
 #include "cache/hamming.h"
 #include "ragperf/error.h"
 
 namespace ragperf::cache {
-
-float dot_product(const float* a, const float* b, size_t n) {
-  typedef float v8f __attribute__((vector_size(32)));
-  v8f acc0 = {0, 0, 0, 0, 0, 0, 0, 0};
-  v8f acc1 = acc0;
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    v8f a0, a1, b0, b1;
-    std::memcpy(&a0, a + i, sizeof a0);
-    std::memcpy(&a1, a + i + 8, sizeof a1);
-    std::memcpy(&b0, b + i, sizeof b0);
-    std::memcpy(&b1, b + i + 8, sizeof b1);
-    acc0 += a0 * b0;
-    acc1 += a1 * b1;
-  }
-  acc0 += acc1;
-  float sum = 0;
-  for (int k = 0; k < 8; ++k) sum += acc0[k];
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
 
 size_t signature_radius(float threshold) {
   const double t = std::clamp(static_cast<double>(threshold), -1.0, 1.0);
@@ -103,7 +83,7 @@ std::vector<VectorMatch> VectorIndex::search(std::span<const float> q, float thr
   if (n < signature_min_rows_ || radius >= kSignatureBits / 2) {
     const float* row = rows_.data();
     for (size_t r = 0; r < n; ++r, row += dim_) {
-      const float sim = dot_product(q.data(), row, dim_);
+      const float sim = base::dot(q.data(), row, dim_);
       if (sim >= threshold) out.push_back({row_ids_[r], sim});
     }
   } else {
@@ -129,7 +109,7 @@ std::vector<VectorMatch> VectorIndex::search(std::span<const float> q, float thr
         for (size_t w = 2; w < kSignatureWords && d <= radius; ++w)
           d += static_cast<size_t>(__builtin_popcountll(signatures_[w][r] ^ qs[w]));
         if (d > radius) continue;
-        const float sim = dot_product(q.data(), rows_.data() + r * dim_, dim_);
+        const float sim = base::dot(q.data(), rows_.data() + r * dim_, dim_);
         if (sim >= threshold) out.push_back({row_ids_[r], sim});
       }
     }

@@ -38,9 +38,6 @@ inline constexpr size_t kSignatureWords = kSignatureBits / 64;
 /// with probability < 4e-5 (mean + 4 sigma of Binomial(kSignatureBits, acos(threshold) / pi)).
 size_t signature_radius(float threshold);
 
-/// Dot product of two [n] float arrays (the scan kernel; vectorised with GCC vector types).
-float dot_product(const float* a, const float* b, size_t n);
-
 class VectorIndex {
  public:
   /// Below `signature_min_rows` rows every row's dot product is computed (no prefilter).

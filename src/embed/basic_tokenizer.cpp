@@ -1,7 +1,5 @@
 #include "basic_tokenizer.h"
 
-#include <cstdio>
-
 #include "ragperf/error.h"
 
 namespace ragperf::embed {
@@ -38,34 +36,6 @@ const std::array<char, 128> BasicTokenizer::kAsciiLower = make_ascii_lower();
 
 BasicTokenizer::BasicTokenizer(const TokenizerOptions& options)
     : options_(options), strip_accents_(options.strip_accents.value_or(options.lowercase)) {}
-
-void throw_invalid_utf8(std::string_view text, size_t pos, size_t base) {
-  std::string bytes;
-  for (size_t k = pos; k < text.size() && k < pos + 4; ++k) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "%s0x%02X", bytes.empty() ? "" : " ",
-                  static_cast<unsigned>(static_cast<unsigned char>(text[k])));
-    bytes += hex;
-  }
-  throw InputError("invalid UTF-8 at byte " + std::to_string(base + pos) + " (" + bytes +
-                   "); the text must be UTF-8 encoded");
-}
-
-void validate_utf8(std::string_view text, size_t base) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    auto len = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(n - i), &cp);
-    if (len <= 0) throw_invalid_utf8(text, i, base);
-    i += static_cast<size_t>(len);
-  }
-}
 
 }  // namespace ragperf::embed
 

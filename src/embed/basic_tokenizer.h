@@ -24,16 +24,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
 #include "ragperf/tokenizer.h"
 
 namespace ragperf::embed {
-
-/// Throws InputError for the first invalid UTF-8 sequence in `text`; `base` is added to the
-/// byte offset in the message (for a text checked piecewise).
-void validate_utf8(std::string_view text, size_t base = 0);
-
-/// Throws InputError describing the invalid UTF-8 sequence at text[pos].
-[[noreturn]] void throw_invalid_utf8(std::string_view text, size_t pos, size_t base);
 
 /// U+0130 lower-cases to two code points (i + U+0307) in Rust's and Python's full mapping.
 inline constexpr int32_t kCapitalIWithDot = 0x130;
@@ -158,7 +152,7 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
     }
     utf8proc_int32_t cp = 0;
     auto len = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(n - i), &cp);
-    if (len <= 0) throw_invalid_utf8(text, i, base);
+    if (len <= 0) ragperf::base::throw_invalid_utf8(text, i, base);
     i += static_cast<size_t>(len);
     switch (raw_class(cp)) {
       case kSkip:

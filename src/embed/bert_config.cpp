@@ -1,9 +1,9 @@
 #include "embed/bert_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "embed/json_file.h"
+#include "embed/max_sequence_length.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed {
@@ -12,18 +12,6 @@ namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
   throw ModelError(file.string() + ": " + what);
-}
-
-nlohmann::json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, "cannot be read; is this a model folder in Hugging Face layout?");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail(file, std::string("is not valid JSON (") + e.what() + ")");
-  }
 }
 
 size_t positive(const nlohmann::json& j, const std::filesystem::path& file, const char* key,
@@ -68,7 +56,7 @@ const char* to_string(Pooling p) {
 BertConfig read_bert_config(const std::filesystem::path& folder) {
   BertConfig c;
   const auto config_path = folder / "config.json";
-  const nlohmann::json j = read_json(config_path);
+  const nlohmann::json j = read_json_file(config_path);
   if (!j.is_object()) fail(config_path, "is not a JSON object");
   if (j.contains("model_type") && j["model_type"].is_string()) {
     const auto type = j["model_type"].get<std::string>();
@@ -114,7 +102,7 @@ BertConfig read_bert_config(const std::filesystem::path& folder) {
   // sentence-transformers pipeline.
   const auto modules_path = folder / "modules.json";
   if (std::filesystem::exists(modules_path)) {
-    const auto m = read_json(modules_path);
+    const auto m = read_json_file(modules_path);
     if (!m.is_array()) fail(modules_path, "is not a JSON list of modules");
     for (const auto& mod : m) {
       if (mod.is_object() && mod.contains("type") && mod["type"].is_string()) {
@@ -127,7 +115,7 @@ BertConfig read_bert_config(const std::filesystem::path& folder) {
   }
   const auto pooling_path = folder / "1_Pooling" / "config.json";
   if (std::filesystem::exists(pooling_path)) {
-    const auto p = read_json(pooling_path);
+    const auto p = read_json_file(pooling_path);
     if (!p.is_object()) fail(pooling_path, "is not a JSON object");
     int modes = 0;
     if (p.value("pooling_mode_cls_token", false)) c.pooling = Pooling::kCls, ++modes;
@@ -149,16 +137,8 @@ BertConfig read_bert_config(const std::filesystem::path& folder) {
                              " differs from hidden_size " + std::to_string(c.hidden_size));
     }
   }
-  c.max_seq_length = c.max_position_embeddings;
-  const auto sbert_path = folder / "sentence_bert_config.json";
-  if (std::filesystem::exists(sbert_path)) {
-    const auto s = read_json(sbert_path);
-    if (s.is_object() && s.contains("max_seq_length") && !s["max_seq_length"].is_null()) {
-      c.max_seq_length = positive(s, sbert_path, "max_seq_length");
-    }
-  }
-  if (c.max_seq_length > c.max_position_embeddings) c.max_seq_length = c.max_position_embeddings;
-  if (c.max_seq_length < 2) fail(sbert_path, "max_seq_length must be at least 2");
+  // The one max-sequence-length rule (sentence-transformers'), shared with the tokenizer.
+  c.max_seq_length = resolve_max_sequence_length(read_sequence_length_sources(folder));
   return c;
 }
 

@@ -5,8 +5,9 @@
 //   // c.hidden_size, c.n_layers, c.activation, c.pooling, c.normalize, c.max_seq_length ...
 //
 // Files read: config.json (required), modules.json (Normalize listed -> normalize),
-// 1_Pooling/config.json (CLS, mean or max; mean when absent), sentence_bert_config.json
-// (max_seq_length; else max_position_embeddings). Throws ModelError naming the file and field.
+// 1_Pooling/config.json (CLS, mean or max; mean when absent); max_seq_length follows
+// embed/max_sequence_length.h (sentence_bert_config.json, tokenizer_config.json, config.json).
+// Throws ModelError naming the file and field.
 #pragma once
 
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include "embed/bert_kernels.h"
 
-// The native vector type (embed/simd.h) is only passed between functions of this file; GCC warns
+// The native vector type (base/simd.h) is only passed between functions of this file; GCC warns
 // that its calling convention depends on the ISA.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -10,14 +10,14 @@
 #include <cstdint>
 #include <cstring>
 
-#include "embed/simd.h"
+#include "base/simd.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed::kernels {
 
 namespace {
 
-using namespace simd;
+using namespace base::simd;
 
 // The same arithmetic as exp_approx / erf_approx, kW lanes at a time.
 inline vf expv(vf x) {

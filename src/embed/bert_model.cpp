@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "base/distance.h"
 #include "embed/compute_pool.h"
 #include "ragperf/error.h"
 
@@ -147,8 +148,7 @@ EmbeddingMatrix BertModel::embed_ids(const std::vector<std::vector<int32_t>>& id
           break;
       }
       if (config_.normalize) {
-        double norm = 0;
-        for (size_t c = 0; c < h; ++c) norm += static_cast<double>(dst[c]) * dst[c];
+        const double norm = base::squared_norm(dst, h);
         const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
         for (size_t c = 0; c < h; ++c) dst[c] *= inv;
       }

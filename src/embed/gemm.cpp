@@ -1,6 +1,6 @@
 #include "embed/gemm.h"
 
-// The native vector type (embed/simd.h) is only passed between functions of this file; GCC warns
+// The native vector type (base/simd.h) is only passed between functions of this file; GCC warns
 // that its calling convention depends on the ISA.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -18,7 +18,7 @@ extern "C" void omp_set_num_threads(int n);
 #include <cstring>
 #include <utility>
 
-#include "embed/simd.h"
+#include "base/simd.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 
@@ -29,10 +29,10 @@ namespace {
 // One tile is kMR rows × kNV native vectors of C, all held in registers while K is walked: the
 // accumulators, kNV vectors of B and one broadcast of A must fit the register file (32 vector
 // registers with AVX-512, 16 with AVX2); spilling an accumulator costs several times the FMA.
-using simd::kW;
-using simd::load;
-using simd::store;
-using simd::vf;
+using base::simd::kW;
+using base::simd::load;
+using base::simd::store;
+using base::simd::vf;
 // AVX-512: 24 accumulators + 2 B vectors + 1 broadcast of 32 registers; AVX2 and SSE2: 12 + 1 + 1
 // of 16.
 constexpr int kNV = kW == 16 ? 2 : 1;

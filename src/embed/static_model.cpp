@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "embed/json_file.h"
 #include "embed/safetensors.h"
 #include "ragperf/error.h"
 #include "ragperf/tokenizer.h"
@@ -269,12 +270,7 @@ std::vector<std::string> read_vocab(const fs::path& folder) {
   std::vector<std::string> vocab;
   if (fs::exists(folder / "tokenizer.json")) {
     fs::path f = folder / "tokenizer.json";
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(read_all(f));
-    } catch (const nlohmann::json::exception& e) {
-      throw ModelError(f.string() + " is not valid JSON: " + e.what());
-    }
+    const nlohmann::json j = embed::read_json_file(f);
     const auto& model = j.value("model", nlohmann::json::object());
     std::string type = model.value("type", "");
     if (type != "WordPiece" || !model.contains("vocab") || !model["vocab"].is_object()) {

@@ -10,7 +10,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "base/utf8.h"
 #include "basic_tokenizer.h"
+#include "embed/json_file.h"
 #include "ragperf/error.h"
 
 namespace ragperf {
@@ -122,22 +124,6 @@ struct SpecialTokens {
   std::string mask = "[MASK]";
 };
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ModelError("cannot read " + path.string() + ": " + std::strerror(errno) +
-                     "; check the model folder's files and permissions");
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    throw ModelError(path.string() + " is not valid JSON (" + e.what() +
-                     "); re-download the model folder");
-  }
-}
-
 /// A special token given as "text" or as {"content": "text", ...} (AddedToken).
 std::optional<std::string> token_string(const json& j, const char* key) {
   auto it = j.find(key);
@@ -196,7 +182,7 @@ std::vector<std::string> read_vocab_txt(const fs::path& path) {
     throw ModelError(path.string() + " is empty; re-download the model folder");
   }
   try {
-    embed::validate_utf8(data);
+    base::check_utf8(data);
   } catch (const InputError& e) {
     throw ModelError(path.string() + ": " + e.what());
   }
@@ -468,7 +454,7 @@ struct WordPieceTokenizer::Impl {
       if (!stopped && match < text.size()) checked_emit(added[index].second);
       if (stopped) {
         size_t rest = pos + stop;
-        embed::validate_utf8(text.substr(rest), rest);
+        base::check_utf8(text.substr(rest), rest);
         return;
       }
       if (match == text.size()) break;
@@ -478,7 +464,7 @@ struct WordPieceTokenizer::Impl {
 
   /// Python's str.lower() as sentence-transformers applies it when do_lower_case is set.
   static std::string lower_case(std::string_view text) {
-    embed::validate_utf8(text);
+    base::check_utf8(text);
     std::string out;
     out.reserve(text.size());
     const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
@@ -523,11 +509,11 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const fs::path& folder) {
   std::vector<std::string> extra_added;
 
   const fs::path special_map = folder / "special_tokens_map.json";
-  if (fs::exists(special_map)) read_special_tokens(read_json(special_map), special);
+  if (fs::exists(special_map)) read_special_tokens(embed::read_json_file(special_map), special);
 
   const fs::path config_file = folder / "tokenizer_config.json";
   if (fs::exists(config_file)) {
-    json config = read_json(config_file);
+    json config = embed::read_json_file(config_file);
     if (!config.is_object()) {
       throw ModelError(config_file.string() + " is not a JSON object; re-download the model");
     }
@@ -610,7 +596,7 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const fs::path& folder) {
 
   const fs::path st_config = folder / "sentence_bert_config.json";
   if (fs::exists(st_config)) {
-    json st = read_json(st_config);
+    json st = embed::read_json_file(st_config);
     if (st.is_object()) {
       tok.impl_->lowercase_input =
           optional_field<bool>(st, "do_lower_case", st_config).value_or(false);
@@ -634,7 +620,7 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, size_t ma
       return ids.size() < budget;
     });
   } else {
-    embed::validate_utf8(text);
+    base::check_utf8(text);
   }
   ids.push_back(impl_->sep);
   return ids;
@@ -675,42 +661,6 @@ size_t WordPieceTokenizer::vocab_size() const {
 }
 const TokenizerOptions& WordPieceTokenizer::options() const {
   return impl_->options;
-}
-
-size_t max_sequence_length(const fs::path& folder) {
-  auto positive = [](const json& j, const char* key,
-                     const fs::path& file) -> std::optional<size_t> {
-    auto v = optional_field<double>(j, key, file);
-    if (!v) return std::nullopt;
-    if (!(*v >= 1) || *v != static_cast<double>(static_cast<int64_t>(*v))) {
-      throw ModelError(file.string() + ": \"" + key + "\" must be a positive integer, got " +
-                       j[key].dump());
-    }
-    return static_cast<size_t>(*v);
-  };
-  const fs::path st = folder / "sentence_bert_config.json";
-  if (fs::exists(st)) {
-    json j = read_json(st);
-    if (j.is_object()) {
-      if (auto m = positive(j, "max_seq_length", st)) return *m;
-    }
-  }
-  std::optional<size_t> result;
-  const fs::path config = folder / "config.json";
-  if (fs::exists(config)) {
-    json j = read_json(config);
-    if (j.is_object()) result = positive(j, "max_position_embeddings", config);
-  }
-  const fs::path tc = folder / "tokenizer_config.json";
-  if (fs::exists(tc)) {
-    json j = read_json(tc);
-    if (j.is_object() && j.contains("model_max_length") && j["model_max_length"].is_number() &&
-        j["model_max_length"].get<double>() >= 2 && j["model_max_length"].get<double>() < 1e9) {
-      auto m = static_cast<size_t>(j["model_max_length"].get<double>());
-      result = result ? std::min(*result, m) : m;
-    }
-  }
-  return result.value_or(512);
 }
 
 }  // namespace ragperf

@@ -1,6 +1,6 @@
 #include "server/json_codec.h"
 
-#include "batch/utf8_check.h"
+#include "base/utf8.h"
 
 #include <limits>
 
@@ -43,7 +43,7 @@ bool is_blank(const std::string& text) {
 
 nlohmann::json parse_object(std::string_view body, std::string_view expected_shape) {
   const std::string shape(expected_shape);
-  if (auto bad = batch::invalid_utf8_offset(body)) {
+  if (auto bad = base::invalid_utf8_offset(body)) {
     throw HttpError(400, "request body is not valid UTF-8 (byte " + std::to_string(*bad) +
                              "); send UTF-8 JSON like " + shape);
   }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/distance.h"
 #include "ragperf/error.h"
 #include "store/hnswlib_private.h"
 #include "store/sqlite.h"
@@ -54,9 +55,7 @@ std::string unknown_collection(const std::string& name) {
 }
 
 float norm_of(std::span<const float> v) {
-  double s = 0;
-  for (float x : v) s += static_cast<double>(x) * x;
-  return static_cast<float>(std::sqrt(s));
+  return static_cast<float>(std::sqrt(base::squared_norm(v.data(), v.size())));
 }
 
 /// Row-major [rows, dim] vectors (normalised for cosine) and the SQLite rowid of each row.
@@ -510,42 +509,30 @@ struct LocalStore::Impl {
     auto better = [](const Candidate& a, const Candidate& b) {
       return a.score > b.score || (a.score == b.score && a.rid < b.rid);
     };
-    size_t n = m.rids.size();
-    for (size_t i = 0; i < n; ++i) {
-      const float* v = m.data.data() + i * s.dim;
-      float score = 0;
+    // Scores are computed a block of rows at a time by the distance kernels (base/distance.h),
+    // then offered to the heap.
+    constexpr size_t kBlock = 256;
+    float scores[kBlock];
+    const size_t n = m.rids.size();
+    for (size_t start = 0; start < n; start += kBlock) {
+      const size_t rows = std::min(kBlock, n - start);
+      const float* block = m.data.data() + start * s.dim;
       if (s.metric == Metric::kL2) {
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        size_t j = 0;
-        for (; j + 8 <= s.dim; j += 8) {
-          for (size_t t = 0; t < 8; ++t) {
-            float d = q[j + t] - v[j + t];
-            acc[t] += d * d;
-          }
-        }
-        float sum = 0;
-        for (; j < s.dim; ++j) sum += (q[j] - v[j]) * (q[j] - v[j]);
-        for (float a : acc) sum += a;
-        score = -std::sqrt(sum);
+        base::l2_squared_rows(q, block, rows, s.dim, scores);
+        for (size_t i = 0; i < rows; ++i) scores[i] = -std::sqrt(scores[i]);
       } else {
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        size_t j = 0;
-        for (; j + 8 <= s.dim; j += 8) {
-          for (size_t t = 0; t < 8; ++t) acc[t] += q[j + t] * v[j + t];
-        }
-        float sum = 0;
-        for (; j < s.dim; ++j) sum += q[j] * v[j];
-        for (float a : acc) sum += a;
-        score = sum;
+        base::dot_rows(q, block, rows, s.dim, scores);
       }
-      Candidate c{score, m.rids[i]};
-      if (heap.size() < k) {
-        heap.push_back(c);
-        std::push_heap(heap.begin(), heap.end(), better);
-      } else if (better(c, heap.front())) {
-        std::pop_heap(heap.begin(), heap.end(), better);
-        heap.back() = c;
-        std::push_heap(heap.begin(), heap.end(), better);
+      for (size_t i = 0; i < rows; ++i) {
+        Candidate c{scores[i], m.rids[start + i]};
+        if (heap.size() < k) {
+          heap.push_back(c);
+          std::push_heap(heap.begin(), heap.end(), better);
+        } else if (better(c, heap.front())) {
+          std::pop_heap(heap.begin(), heap.end(), better);
+          heap.back() = c;
+          std::push_heap(heap.begin(), heap.end(), better);
+        }
       }
     }
     return heap;

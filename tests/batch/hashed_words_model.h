@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "batch/utf8_check.h"
+#include "base/utf8.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 
@@ -43,7 +43,7 @@ class HashedWordsModel : public EmbeddingModel {
       cv_.wait(lock, [this] { return !gated_; });
     }
     for (size_t i = 0; i < texts.size(); ++i) {
-      if (ragperf::batch::invalid_utf8_offset(texts[i])) {
+      if (ragperf::base::invalid_utf8_offset(texts[i])) {
         throw InputError("text " + std::to_string(i) + " is not valid UTF-8");
       }
       if (texts[i].find("POISON") != std::string::npos) {

@@ -1,5 +1,6 @@
-// embed/simd.h: the build machine's native float vector for the encoder's hand-written kernels
-// (GCC vector extensions, so the same code builds for AVX-512, AVX2 and plain SSE2).
+// base/simd.h: the build machine's native float vector for the hand-written kernels (the
+// encoder's in embed/, the distances in base/distance.h). GCC vector extensions, so the same code
+// builds for AVX-512, AVX2 and plain SSE2.
 //
 // The width must be the native one: a wider GCC vector than the ISA has is lowered to scalar code.
 #pragma once
@@ -7,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace ragperf::embed::simd {
+namespace ragperf::base::simd {
 
 #if defined(__AVX512F__)
 inline constexpr int kW = 16;
@@ -47,4 +48,4 @@ inline float hmax(vf v) {
   return m;
 }
 
-}  // namespace ragperf::embed::simd
+}  // namespace ragperf::base::simd

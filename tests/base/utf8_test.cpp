@@ -1,10 +1,14 @@
-// The UTF-8 check run on every query before it is queued: well-formed text passes, and each
-// ill-formed sequence is reported at its first byte.
-#include "batch/utf8_check.h"
+// ragperf's one UTF-8 validator (tokenizer, cache key, BatchProcessor, server): well-formed text
+// passes, and each ill-formed sequence is reported at its first byte.
+#include "base/utf8.h"
 
 #include <gtest/gtest.h>
 
-namespace ragperf::batch {
+#include <string>
+
+#include "ragperf/error.h"
+
+namespace ragperf::base {
 namespace {
 
 TEST(Utf8Check, AcceptsWellFormedText) {
@@ -26,5 +30,24 @@ TEST(Utf8Check, ReportsTheFirstBadByte) {
   EXPECT_EQ(invalid_utf8_offset("\x80 lone continuation"), 0u);
 }
 
+TEST(Utf8Check, FindsTheOffsetPastLongAsciiRuns) {
+  const std::string ascii(37, 'a');  // the eight-byte fast path, then a tail
+  EXPECT_FALSE(invalid_utf8_offset(ascii).has_value());
+  EXPECT_EQ(invalid_utf8_offset(ascii + "\xFF"), 37u);
+  EXPECT_EQ(invalid_utf8_offset(ascii + "\xC3\xA9" + ascii + "\xE2\x82"), 37u + 2 + 37);
+  EXPECT_EQ(invalid_utf8_offset(std::string(16, 'b') + "\xED\xA0\x80" + ascii), 16u);
+}
+
+TEST(Utf8Check, CheckThrowsInputErrorNamingTheByteOffset) {
+  EXPECT_NO_THROW(check_utf8("caf\xC3\xA9"));
+  try {
+    check_utf8("caf\xC3(", 10);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("invalid UTF-8 at byte 13 (0xC3 0x28)"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
-}  // namespace ragperf::batch
+}  // namespace ragperf::base
