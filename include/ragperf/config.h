@@ -12,6 +12,7 @@
 // Thread-safety: `Settings` is a plain value; loading reads the environment and the file once.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -76,6 +77,13 @@ Settings load_settings();
 /// `dotenv_required`). Used by tests and by tools that embed ragperf.
 Settings load_settings(const std::map<std::string, std::string>& environment,
                        const std::filesystem::path& dotenv, bool dotenv_required = false);
+
+/// Checks EMBED_DIM against the dimension of the model actually loaded. When EMBED_DIM was given
+/// (environment, `.env` or profile) and differs from `model_dim`, throws ConfigError naming both
+/// values, where EMBED_DIM came from, the model, and the two ways out (set EMBED_DIM to the
+/// model's dimension or remove it; or load a model of EMBED_DIM dimensions). The built-in
+/// default (384, not set anywhere) is not checked: the model's own dimension then holds.
+void check_embed_dim(const Settings& settings, size_t model_dim, const std::string& model_id);
 
 /// Parses a `.env` file: `KEY=VALUE` lines, optional `export `, `#` comments, single or double
 /// quotes. Throws ConfigError naming file:line for a line it cannot read.

@@ -90,7 +90,7 @@ void run_query(const QueryArgs& args, bool text_given) {
   const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
   std::shared_ptr<ragperf::EmbeddingModel> model;
   try {
-    model = ragperf::load_embedding_model(model_name, settings);
+    model = ragperf::cli::load_model(model_name, settings);
   } catch (const ragperf::ModelError& e) {
     if (infos.empty()) throw;
     throw ragperf::ModelError(std::string(e.what()) +

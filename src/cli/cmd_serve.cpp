@@ -69,8 +69,7 @@ void run_serve(const ServeArgs& args) {
     }
   }
   const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
-  std::shared_ptr<ragperf::EmbeddingModel> model =
-      ragperf::load_embedding_model(model_name, settings);
+  std::shared_ptr<ragperf::EmbeddingModel> model = ragperf::cli::load_model(model_name, settings);
 
   auto monitor = std::make_shared<ragperf::PerformanceMonitor>();
   ragperf::AsyncEmbeddingOptions embed_options =

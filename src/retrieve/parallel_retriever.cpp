@@ -303,9 +303,10 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
   impl_->dim = embed_dim;
   impl_->options = std::move(options);
   if (model_dim != embed_dim) {
-    throw ConfigError("embed_dim=" + std::to_string(embed_dim) + " but model " + impl_->model_id +
-                      " has dimension " + std::to_string(model_dim) +
-                      "; set EMBED_DIM=" + std::to_string(model_dim) + " or use another model");
+    throw ConfigError("ParallelRetriever: embed_dim=" + std::to_string(embed_dim) + " but model " +
+                      impl_->model_id + " has dimension " + std::to_string(model_dim) +
+                      "; pass the model's dimension (model->dim() = " + std::to_string(model_dim) +
+                      ") or a model of dimension " + std::to_string(embed_dim));
   }
   if (impl_->tables.empty()) throw InputError("no tables to search; name at least one table");
   for (const std::string& t : impl_->tables) {

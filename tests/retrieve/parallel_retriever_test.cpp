@@ -289,7 +289,16 @@ TEST_F(ParallelRetrieverTest, TableOfAnotherModelIsAClearError) {
 }
 
 TEST_F(ParallelRetrieverTest, RejectsBadConstructionAndOptions) {
-  EXPECT_THROW(ParallelRetriever(store_, model_, {"alpha"}, 31), ConfigError);
+  try {
+    ParallelRetriever(store_, model_, {"alpha"}, 31);
+    FAIL() << "expected ConfigError for embed_dim 31";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("embed_dim=31"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::to_string(model_->dim())), std::string::npos) << m;
+    // The retriever's argument is not EMBED_DIM: its message must not send users there.
+    EXPECT_EQ(m.find("EMBED_DIM"), std::string::npos) << m;
+  }
   EXPECT_THROW(make({}), InputError);
   EXPECT_THROW(make({"bad-name"}), InputError);
   EXPECT_THROW(make({"alpha; DROP TABLE x"}), InputError);
