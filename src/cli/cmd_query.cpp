@@ -119,7 +119,9 @@ void run_query(const QueryArgs& args, bool text_given) {
   options.partial_results = args.partial;
   options.deduplicate = !args.no_dedup;
   options.ef_search = args.ef_search;
-  ragperf::ParallelRetriever retriever(store, model, tables, model->dim());
+  ragperf::ParallelRetrieverOptions retriever_options;
+  retriever_options.open_location = ragperf::default_store_opener(settings);  // name@location
+  ragperf::ParallelRetriever retriever(store, model, tables, model->dim(), retriever_options);
   std::vector<std::string> names;
   for (const auto& t : tables) names.push_back(ragperf::TableRef::parse(t).display());
 

@@ -19,6 +19,7 @@
 
 #include "hashing_model.h"
 #include "ragperf/async_embedding.h"
+#include "ragperf/config.h"
 #include "ragperf/local_store.h"
 #include "ragperf/monitor.h"
 #include "testing/testing.h"
@@ -334,7 +335,16 @@ TEST_F(ParallelRetrieverTest, TableAtAnotherLocationUsesItsOwnStore) {
   add("remote", {"replication slot standby wal", "grant role"}, other.get());
   other.reset();  // the retriever opens the folder itself
   const std::string remote = "remote@" + other_dir.path().string();
-  ParallelRetriever retriever = make({"alpha", remote});
+  // Without an opener a table elsewhere is refused: the retriever never reads the environment.
+  try {
+    make({"alpha", remote});
+    FAIL() << "expected ConfigError without open_location";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("open_location"), std::string::npos) << e.what();
+  }
+  ParallelRetrieverOptions ro;
+  ro.open_location = default_store_opener(load_settings({}, {}));
+  ParallelRetriever retriever = make({"alpha", remote}, ro);
   RetrieveOptions options;
   options.top_k = 3;
   options.exact = true;
