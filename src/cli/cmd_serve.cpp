@@ -95,6 +95,7 @@ void run_serve(const ServeArgs& args) {
   options.max_body_bytes = args.max_body_bytes;
   options.shutdown_grace = std::chrono::duration<double>(args.shutdown_grace_s);
   options.default_tables = args.tables;
+  options.sequential_queries = !settings.enable_async;  // ENABLE_ASYNC=0: one query at a time
 
   // Installed before the server starts, so a signal sent as soon as the port is printed is caught.
   boost::asio::io_context signals_io;
@@ -112,7 +113,9 @@ void run_serve(const ServeArgs& args) {
                  for (const auto& t : args.tables) s += (s.empty() ? "" : ",") + t;
                  return s;
                }())
-            << "; cache " << (parts.cache ? "on" : "off") << "\n";
+            << "; cache " << (parts.cache ? "on" : "off")
+            << (options.sequential_queries ? "; queries one at a time (ENABLE_ASYNC=0)" : "")
+            << "\n";
   std::cout << "listening on http://" << host << ":" << server.port() << std::endl;
 
   signals_io.run();
