@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
 
     ragperf::PerformanceMonitor monitor;
     ragperf::ParallelRetrieverOptions options;
-    options.monitor = &monitor;  // embed, query, merge, total
+    options.monitor = &monitor;                                       // embed, query, merge, total
+    options.open_location = ragperf::default_store_opener(settings);  // name@postgresql://...
     ragperf::ParallelRetriever retriever(store, model, tables, model->dim(), options);
 
     // 1. The guide's call, future form: retrieve_parallel(query, top_k, deduplicate).

@@ -14,7 +14,8 @@
 // (BATCH_SIZE, BATCH_TIMEOUT), on process_batch(), and (only with `flush_when_idle`) whenever the
 // embedding stage is idle. A batch is at most `batch_size` queries. While a batch is embedded and
 // searched, new queries keep queueing and form the next one; the searches of one batch overlap
-// the embedding of the next.
+// the embedding of the next. With `sequential` (ENABLE_ASYNC=0) there is no batching and no
+// overlap: queries run one at a time, in arrival order, each to completion.
 //
 // Per batch: queries whose caller gave up (QueryOptions::stop requested, or past
 // QueryOptions::deadline) are dropped before any work is spent on them; the rest are embedded in
@@ -124,12 +125,17 @@ struct BatchProcessorOptions {
   /// its own pooled connection; kPipelined: the most groups a batch is split into, one
   /// search_batch() call and one connection each). 0: std::thread::hardware_concurrency().
   size_t search_threads = 0;
+  /// ENABLE_ASYNC=0: each query runs to completion (embedded alone, searched, answered) before
+  /// the next one starts, on the dispatcher thread: at most one query is embedded or searched at
+  /// any time. batch_size, timeout, flush_when_idle and search_threads are then not used.
+  bool sequential = false;
   /// Optional, not owned: answers repeated queries; misses are stored after their search.
   SemanticCache* cache = nullptr;
   /// Optional, not owned: receives the stages and counters listed in the file comment.
   PerformanceMonitor* monitor = nullptr;
 
-  /// batch_size = BATCH_SIZE, timeout = BATCH_TIMEOUT; the rest keep their defaults.
+  /// batch_size = BATCH_SIZE, timeout = BATCH_TIMEOUT, sequential = !ENABLE_ASYNC; the rest keep
+  /// their defaults.
   static BatchProcessorOptions from_settings(const Settings& settings);
 };
 

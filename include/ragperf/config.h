@@ -12,6 +12,7 @@
 // Thread-safety: `Settings` is a plain value; loading reads the environment and the file once.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -41,16 +42,17 @@ struct SettingValue {
 enum class Profile { kNone, kLaptop, kServer, kHighTraffic };
 
 struct Settings {
-  // The guide's variables, with its defaults.
-  bool enable_async = true;       // ENABLE_ASYNC
-  int connection_pool_size = 10;  // CONNECTION_POOL_SIZE
+  // The guide's variables, with its defaults. Pass them to the components (PoolConfig::
+  // from_settings, BatchProcessorOptions::from_settings, ServerOptions, ...).
+  bool enable_async = true;       // ENABLE_ASYNC: 0 runs each query to completion before the next
+  int connection_pool_size = 10;  // CONNECTION_POOL_SIZE: the pool's target size (PoolConfig)
   int min_pool_size = 5;          // MIN_POOL_SIZE
   int max_pool_size = 20;         // MAX_POOL_SIZE
   int batch_size = 32;            // BATCH_SIZE: queries per BatchProcessor batch
   double batch_timeout_s = 1.0;   // BATCH_TIMEOUT: seconds the oldest query may wait
   std::string embed_model = "BAAI/bge-small-en";  // EMBED_MODEL: folder path or hub id
-  int embed_dim = 384;                            // EMBED_DIM
-  int embed_batch = 128;                          // EMBED_BATCH: texts per forward pass, at most
+  int embed_dim = 384;    // EMBED_DIM: when set, checked against the model (check_embed_dim)
+  int embed_batch = 128;  // EMBED_BATCH: texts per forward pass, at most
 
   Profile profile = Profile::kNone;  // RAGPERF_PROFILE
   std::string database_url;          // DATABASE_URL; empty: use the embedded store
@@ -76,6 +78,13 @@ Settings load_settings();
 /// `dotenv_required`). Used by tests and by tools that embed ragperf.
 Settings load_settings(const std::map<std::string, std::string>& environment,
                        const std::filesystem::path& dotenv, bool dotenv_required = false);
+
+/// Checks EMBED_DIM against the dimension of the model actually loaded. When EMBED_DIM was given
+/// (environment, `.env` or profile) and differs from `model_dim`, throws ConfigError naming both
+/// values, where EMBED_DIM came from, the model, and the two ways out (set EMBED_DIM to the
+/// model's dimension or remove it; or load a model of EMBED_DIM dimensions). The built-in
+/// default (384, not set anywhere) is not checked: the model's own dimension then holds.
+void check_embed_dim(const Settings& settings, size_t model_dim, const std::string& model_id);
 
 /// Parses a `.env` file: `KEY=VALUE` lines, optional `export `, `#` comments, single or double
 /// quotes. Throws ConfigError naming file:line for a line it cannot read.

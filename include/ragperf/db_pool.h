@@ -215,13 +215,18 @@ struct PoolConfig {
   std::string application_name = "ragperf";  // shown in pg_stat_activity
   std::string sslmode;                       // libpq sslmode, empty: libpq's default
 
-  int min_size = 5;                   // MIN_POOL_SIZE: opened by initialize() and kept open
-  int max_size = 20;                  // MAX_POOL_SIZE: never more connections than this
+  int min_size = 5;   // MIN_POOL_SIZE: opened by initialize() and kept open
+  int max_size = 20;  // MAX_POOL_SIZE: never more connections than this
+  /// CONNECTION_POOL_SIZE: the pool's target size. Under load the pool opens a connection per
+  /// waiting caller up to max_size; once idle, it closes connections idle for max_idle_s only
+  /// while it holds more than this many, so it keeps target_size connections warm for the next
+  /// burst. 0: min_size (the pool shrinks back to min_size). Else within [min_size, max_size].
+  int target_size = 0;
   double acquire_timeout_s = 10;      // waiting for a free connection longer -> PoolExhaustedError
   double connect_timeout_s = 5;       // one connection attempt, incl. authentication
   int max_waiting = 10000;            // callers queued for a connection beyond -> OverloadedError
   double max_lifetime_s = 3600;       // a connection older than this is closed when returned
-  double max_idle_s = 600;            // idle connections above min_size are closed after this
+  double max_idle_s = 600;            // idle connections above target_size are closed after this
   uint64_t max_uses = 0;              // a connection is closed after this many acquires (0: never)
   double health_check_idle_s = 5;     // idle longer than this: `SELECT 1` before it is handed out
   double maintenance_interval_s = 1;  // background: prune idle, refill to min_size, probe
@@ -233,12 +238,15 @@ struct PoolConfig {
   /// "postgresql://user:pass@host:port/db?sslmode=..." or "host=... dbname=..." (libpq syntax).
   /// Keys the URL omits keep this struct's defaults, then libpq's PG* environment variables.
   static PoolConfig from_url(std::string_view url);
-  /// DATABASE_URL (else PGHOST/PGPORT/PGDATABASE/PGUSER/PGPASSWORD), MIN_POOL_SIZE, MAX_POOL_SIZE.
+  /// DATABASE_URL (else PGHOST/PGPORT/PGDATABASE/PGUSER/PGPASSWORD), MIN_POOL_SIZE, MAX_POOL_SIZE,
+  /// CONNECTION_POOL_SIZE (target_size).
   static PoolConfig from_settings(const Settings& settings);
-  /// from_settings(load_settings()).
+  /// from_settings(load_settings()): for programs, never called by ragperf's components.
   static PoolConfig from_env();
 
   void validate() const;
+  /// target_size, or min_size when it is 0.
+  int effective_target_size() const { return target_size > 0 ? target_size : min_size; }
   /// "host:port/database" for messages.
   std::string describe() const;
 };
@@ -247,9 +255,10 @@ struct PoolConfig {
 struct PoolStats {
   int pool_min = 0;
   int pool_max = 0;
-  int pool_size = 0;  // open + opening connections
-  int pool_free = 0;  // idle, ready to hand out
-  int in_use = 0;     // held by callers (and being reset)
+  int pool_target = 0;  // CONNECTION_POOL_SIZE: kept open when idle (PoolConfig::target_size)
+  int pool_size = 0;    // open + opening connections
+  int pool_free = 0;    // idle, ready to hand out
+  int in_use = 0;       // held by callers (and being reset)
   int connecting = 0;
   int requests_waiting = 0;
   uint64_t total_queries = 0;      // statements sent

@@ -132,14 +132,18 @@ struct TableRef {
 struct ParallelRetrieverOptions {
   size_t max_parallel = 0;                // fan-out threads; 0: min(number of tables, 32)
   PerformanceMonitor* monitor = nullptr;  // receives embed, query, merge, total (not owned)
-  StoreOpener open_location;              // for "name@location" tables; empty: default_store_opener
+  /// Opens the store of each "name@location" table; typically default_store_opener(settings).
+  /// Empty: only plain table names are accepted (ConfigError in the constructor otherwise). The
+  /// retriever never reads the environment itself.
+  StoreOpener open_location;
 };
 
 class ParallelRetriever {
  public:
   /// `store`: where plain table names live (may be null when every table names a location).
   /// `embed_dim` must equal model->dim() (ConfigError naming both otherwise). Table names are
-  /// validated here (InputError); tables are checked against the model on first use.
+  /// validated here (InputError), and a "name@location" table needs options.open_location
+  /// (ConfigError otherwise); tables are checked against the model on first use.
   ParallelRetriever(std::shared_ptr<VectorStore> store, std::shared_ptr<EmbeddingModel> model,
                     std::vector<std::string> tables, size_t embed_dim,
                     ParallelRetrieverOptions options = {});

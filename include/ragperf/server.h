@@ -67,6 +67,11 @@ struct ServerOptions {
   /// Tables searched when a query names none; empty: every table ingested with the model
   /// (looked up per request, so tables ingested while the server runs are found).
   std::vector<std::string> default_tables{};
+  /// ENABLE_ASYNC=0: /query requests run one at a time, each to completion (embedded, searched,
+  /// answered) before the next one starts; the others wait their turn in arrival order.
+  /// Default (ENABLE_ASYNC=1): queries run concurrently. /embed and the other endpoints are not
+  /// affected.
+  bool sequential_queries = false;
 };
 
 struct ServerComponents {

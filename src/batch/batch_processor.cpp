@@ -66,6 +66,7 @@ BatchProcessorOptions BatchProcessorOptions::from_settings(const Settings& setti
   }
   o.batch_size = static_cast<size_t>(settings.batch_size);
   o.timeout = std::chrono::duration<double>(settings.batch_timeout_s);
+  o.sequential = !settings.enable_async;
   return o;
 }
 
@@ -171,6 +172,7 @@ BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string mode
   }
   size_t threads = options.search_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (options.sequential) threads = 1;  // unused: searches run on the dispatcher
   searches = std::make_unique<batch::TaskPool>(threads);
   dispatcher = std::thread([this] { dispatch_loop(); });
 }
@@ -319,7 +321,7 @@ void BatchProcessor::Impl::dispatch_loop() {
           work_cv.wait(lock);
           continue;
         }
-        if (options.flush_when_idle || queue.size() >= options.batch_size ||
+        if (options.sequential || options.flush_when_idle || queue.size() >= options.batch_size ||
             queue.front()->seq < flush_before) {
           break;
         }
@@ -328,7 +330,7 @@ void BatchProcessor::Impl::dispatch_loop() {
         if (Clock::now() >= due) break;
         work_cv.wait_until(lock, due);
       }
-      const size_t n = std::min(queue.size(), options.batch_size);
+      const size_t n = options.sequential ? 1 : std::min(queue.size(), options.batch_size);
       batch.reserve(n);
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue.front()));
@@ -435,6 +437,10 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
       miss_rows.push_back(i);
       continue;
     }
+    if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
+      search_one(e, std::vector<float>(row.begin(), row.end()));
+      continue;
+    }
     searches->submit([this, e, vec = std::vector<float>(row.begin(), row.end())]() mutable {
       search_one(e, std::move(vec));
     });
@@ -444,6 +450,10 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
     // (one connection, one round trip) each, on the search threads: the groups run in parallel,
     // and this batch's searches overlap the next batch's embedding.
     const auto shared = std::make_shared<const EmbeddingMatrix>(std::move(m));
+    if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
+      search_many(std::move(misses), shared, std::move(miss_rows));
+      return;
+    }
     const size_t groups = std::min(searches->size(), misses.size());
     size_t begin = 0;
     for (size_t g = 0; g < groups; ++g) {

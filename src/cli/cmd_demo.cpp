@@ -128,8 +128,7 @@ void run_demo(const DemoArgs& args) {
     }
   }
   Clock::time_point t0 = Clock::now();
-  std::shared_ptr<ragperf::EmbeddingModel> model =
-      ragperf::load_embedding_model(model_name, settings);
+  std::shared_ptr<ragperf::EmbeddingModel> model = ragperf::cli::load_model(model_name, settings);
   std::cout << "model: " << model->id() << " (dim " << model->dim() << ", loaded in "
             << fmt_s(seconds_since(t0)) << ")\n\n";
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
@@ -65,7 +66,7 @@ void setup_embed(CLI::App& app) {
     const ragperf::Settings settings = ragperf::load_settings();
     const std::string name = model->empty() ? settings.embed_model : *model;
     std::vector<Input> inputs = read_inputs(std::cin);
-    auto embedder = ragperf::load_embedding_model(name, settings);
+    auto embedder = ragperf::cli::load_model(name, settings);
     const size_t chunk = static_cast<size_t>(std::max(settings.embed_batch, 1));
     std::vector<std::string> lines;
     lines.reserve(inputs.size());

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
@@ -67,8 +68,8 @@ void setup_ingest(CLI::App& app) {
     std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
     ragperf::collect_files(paths);  // a missing path fails before the model loads
 
-    auto model = ragperf::load_embedding_model(
-        args->model.empty() ? settings.embed_model : args->model, settings);
+    auto model = ragperf::cli::load_model(args->model.empty() ? settings.embed_model : args->model,
+                                          settings);
     auto store = ragperf::open_store(settings);
     ragperf::IngestPipeline pipeline(*model, *store, options);
     auto progress = ragperf::make_console_progress(stderr);

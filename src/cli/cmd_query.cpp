@@ -90,7 +90,7 @@ void run_query(const QueryArgs& args, bool text_given) {
   const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
   std::shared_ptr<ragperf::EmbeddingModel> model;
   try {
-    model = ragperf::load_embedding_model(model_name, settings);
+    model = ragperf::cli::load_model(model_name, settings);
   } catch (const ragperf::ModelError& e) {
     if (infos.empty()) throw;
     throw ragperf::ModelError(std::string(e.what()) +
@@ -119,7 +119,9 @@ void run_query(const QueryArgs& args, bool text_given) {
   options.partial_results = args.partial;
   options.deduplicate = !args.no_dedup;
   options.ef_search = args.ef_search;
-  ragperf::ParallelRetriever retriever(store, model, tables, model->dim());
+  ragperf::ParallelRetrieverOptions retriever_options;
+  retriever_options.open_location = ragperf::default_store_opener(settings);  // name@location
+  ragperf::ParallelRetriever retriever(store, model, tables, model->dim(), retriever_options);
   std::vector<std::string> names;
   for (const auto& t : tables) names.push_back(ragperf::TableRef::parse(t).display());
 

@@ -69,8 +69,7 @@ void run_serve(const ServeArgs& args) {
     }
   }
   const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
-  std::shared_ptr<ragperf::EmbeddingModel> model =
-      ragperf::load_embedding_model(model_name, settings);
+  std::shared_ptr<ragperf::EmbeddingModel> model = ragperf::cli::load_model(model_name, settings);
 
   auto monitor = std::make_shared<ragperf::PerformanceMonitor>();
   ragperf::AsyncEmbeddingOptions embed_options =
@@ -96,6 +95,7 @@ void run_serve(const ServeArgs& args) {
   options.max_body_bytes = args.max_body_bytes;
   options.shutdown_grace = std::chrono::duration<double>(args.shutdown_grace_s);
   options.default_tables = args.tables;
+  options.sequential_queries = !settings.enable_async;  // ENABLE_ASYNC=0: one query at a time
 
   // Installed before the server starts, so a signal sent as soon as the port is printed is caught.
   boost::asio::io_context signals_io;
@@ -113,7 +113,9 @@ void run_serve(const ServeArgs& args) {
                  for (const auto& t : args.tables) s += (s.empty() ? "" : ",") + t;
                  return s;
                }())
-            << "; cache " << (parts.cache ? "on" : "off") << "\n";
+            << "; cache " << (parts.cache ? "on" : "off")
+            << (options.sequential_queries ? "; queries one at a time (ENABLE_ASYNC=0)" : "")
+            << "\n";
   std::cout << "listening on http://" << host << ":" << server.port() << std::endl;
 
   signals_io.run();

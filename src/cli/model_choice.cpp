@@ -17,4 +17,10 @@ std::string choose_model(const std::string& model_flag, const Settings& settings
   return settings.embed_model;
 }
 
+std::unique_ptr<EmbeddingModel> load_model(const std::string& name, const Settings& settings) {
+  std::unique_ptr<EmbeddingModel> model = load_embedding_model(name, settings);
+  check_embed_dim(settings, model->dim(), model->id());
+  return model;
+}
+
 }  // namespace ragperf::cli

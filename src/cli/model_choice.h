@@ -2,10 +2,12 @@
 // `ragperf serve`) loads, and the demo model's name (`ragperf demo` prepares it).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ragperf/config.h"
+#include "ragperf/embedding_model.h"
 #include "ragperf/vector_store.h"
 
 namespace ragperf::cli {
@@ -19,5 +21,10 @@ inline constexpr const char* kDemoModelName = "all-MiniLM-L6-v2";
 /// EMBED_MODEL's default.
 std::string choose_model(const std::string& model_flag, const Settings& settings,
                          const std::vector<CollectionInfo>& tables);
+
+/// load_embedding_model(name, settings), then check_embed_dim(): every command that loads a model
+/// goes through here, so a guide user's EMBED_DIM that disagrees with the model stops the command
+/// with ConfigError naming both dimensions.
+std::unique_ptr<EmbeddingModel> load_model(const std::string& name, const Settings& settings);
 
 }  // namespace ragperf::cli

@@ -423,8 +423,9 @@ awaitable<void> PoolCore::maintenance() {
     for (size_t i = 0; i < idle_.size();) {
       ConnPtr c = idle_[i];
       const bool dead = !c->alive_when_idle();
+      // Idle connections are closed only down to the target size (CONNECTION_POOL_SIZE).
       const bool too_idle = now - c->idle_since > seconds(config_.max_idle_s) &&
-                            static_cast<int>(all_.size()) > config_.min_size;
+                            static_cast<int>(all_.size()) > config_.effective_target_size();
       if (dead || too_idle || expired_locked(*c, now)) {
         if (dead) {
           ++lost_;
@@ -447,6 +448,7 @@ PoolStats PoolCore::stats_locked() const {
   PoolStats s;
   s.pool_min = config_.min_size;
   s.pool_max = config_.max_size;
+  s.pool_target = config_.effective_target_size();
   s.pool_size = static_cast<int>(all_.size()) + connecting_;
   s.pool_free = static_cast<int>(idle_.size());
   s.in_use = in_use_;
@@ -568,10 +570,10 @@ using db::since;
 std::string PoolStats::to_string() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "pool_min=%d pool_max=%d pool_size=%d pool_free=%d in_use=%d "
+                "pool_min=%d pool_target=%d pool_max=%d pool_size=%d pool_free=%d in_use=%d "
                 "requests_waiting=%d acquires=%llu acquire_timeouts=%llu "
                 "acquire_wait_p50=%.3gs p99=%.3gs connection_errors=%llu connections_lost=%llu",
-                pool_min, pool_max, pool_size, pool_free, in_use, requests_waiting,
+                pool_min, pool_target, pool_max, pool_size, pool_free, in_use, requests_waiting,
                 static_cast<unsigned long long>(acquires),
                 static_cast<unsigned long long>(acquire_timeouts), acquire_wait_p50_s,
                 acquire_wait_p99_s, static_cast<unsigned long long>(connection_errors),

@@ -126,6 +126,7 @@ PoolConfig PoolConfig::from_settings(const Settings& s) {
   }
   c.min_size = s.min_pool_size;
   c.max_size = s.max_pool_size;
+  c.target_size = s.connection_pool_size;
   c.validate();
   return c;
 }
@@ -147,6 +148,10 @@ void PoolConfig::validate() const {
   if (min_size < 0 || min_size > max_size)
     bad("min_size (MIN_POOL_SIZE)=" + std::to_string(min_size) +
         " must lie in [0, max_size=" + std::to_string(max_size) + "]");
+  if (target_size != 0 && (target_size < min_size || target_size > max_size))
+    bad("target_size (CONNECTION_POOL_SIZE)=" + std::to_string(target_size) +
+        " must lie in [min_size=" + std::to_string(min_size) +
+        ", max_size=" + std::to_string(max_size) + "] (0: min_size)");
   auto positive = [&](double v, const char* name) {
     if (!(v > 0) || !std::isfinite(v))
       bad(std::string(name) + "=" + fmt_double(v) + " must be a positive number of seconds");

@@ -303,9 +303,10 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
   impl_->dim = embed_dim;
   impl_->options = std::move(options);
   if (model_dim != embed_dim) {
-    throw ConfigError("embed_dim=" + std::to_string(embed_dim) + " but model " + impl_->model_id +
-                      " has dimension " + std::to_string(model_dim) +
-                      "; set EMBED_DIM=" + std::to_string(model_dim) + " or use another model");
+    throw ConfigError("ParallelRetriever: embed_dim=" + std::to_string(embed_dim) + " but model " +
+                      impl_->model_id + " has dimension " + std::to_string(model_dim) +
+                      "; pass the model's dimension (model->dim() = " + std::to_string(model_dim) +
+                      ") or a model of dimension " + std::to_string(embed_dim));
   }
   if (impl_->tables.empty()) throw InputError("no tables to search; name at least one table");
   for (const std::string& t : impl_->tables) {
@@ -314,7 +315,13 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
   }
   impl_->checked.assign(impl_->tables.size(), false);
   if (!impl_->options.open_location) {
-    impl_->options.open_location = default_store_opener(load_settings());
+    // Settings are passed in, never read here: a table elsewhere needs the caller's opener.
+    for (const TableRef& ref : impl_->refs) {
+      if (ref.location.empty()) continue;
+      throw ConfigError("table '" + ref.display() +
+                        "' names a location but no ParallelRetrieverOptions::open_location was "
+                        "given; pass default_store_opener(settings) or an opener of your own");
+    }
   }
   size_t threads = impl_->options.max_parallel;
   if (threads == 0) threads = std::min<size_t>(impl_->tables.size(), 32);

@@ -11,6 +11,7 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -97,11 +98,19 @@ HttpResponse cached_response(const CacheHit& hit, double total_s) {
 
 }  // namespace
 
+// ENABLE_ASYNC=0: a channel holding one token; a /query sends it to enter (waiting, in arrival
+// order, while another query holds it) and takes it back when it is answered.
+struct Handlers::QueryTurns {
+  explicit QueryTurns(boost::asio::io_context::executor_type io) : turns(io, 1) {}
+  boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> turns;
+};
+
 Handlers::Handlers(const ServerOptions& options, ServerComponents components,
                    ServerCounters& counters, boost::asio::io_context::executor_type io)
     : options_(options), components_(std::move(components)), counters_(counters), io_(io) {
   model_id_ = components_.embedder->model().id();
   dim_ = components_.embedder->dim();
+  if (options_.sequential_queries) query_turns_ = std::make_unique<QueryTurns>(io_);
 }
 
 Handlers::~Handlers() = default;
@@ -188,6 +197,19 @@ std::shared_ptr<ParallelRetriever> Handlers::retriever_for(const std::vector<std
 }
 
 boost::asio::awaitable<HttpResponse> Handlers::query(const HttpRequest& request) {
+  if (!query_turns_) co_return co_await run_query(request);
+  auto& turns = query_turns_->turns;
+  co_await turns.async_send(boost::system::error_code{}, boost::asio::use_awaitable);
+  struct Leave {  // hands the turn on however the query ends
+    decltype(turns)& t;
+    ~Leave() {
+      t.try_receive([](boost::system::error_code) {});
+    }
+  } leave{turns};
+  co_return co_await run_query(request);
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& request) {
   const Clock::time_point start = Clock::now();
   const QueryRequest q = parse_query_request(request.body, options_.max_top_k);
   const Tables tables = resolve_tables(q.tables);

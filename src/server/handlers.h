@@ -42,6 +42,7 @@ class Handlers {
            boost::asio::io_context::executor_type io);
   ~Handlers();
 
+  /// With ServerOptions::sequential_queries, waits for its turn first (see there).
   boost::asio::awaitable<HttpResponse> query(const HttpRequest& request);
   boost::asio::awaitable<HttpResponse> embed(const HttpRequest& request);
   HttpResponse metrics() const;
@@ -57,6 +58,9 @@ class Handlers {
   };
   Tables resolve_tables(const std::vector<std::string>& requested) const;
   std::shared_ptr<ParallelRetriever> retriever_for(const std::vector<std::string>& tables);
+  boost::asio::awaitable<HttpResponse> run_query(const HttpRequest& request);
+
+  struct QueryTurns;  // one /query at a time (sequential_queries), defined in handlers.cpp
 
   const ServerOptions& options_;
   ServerComponents components_;
@@ -66,6 +70,7 @@ class Handlers {
   size_t dim_ = 0;
   std::mutex retrievers_mutex_;
   std::map<std::string, std::shared_ptr<ParallelRetriever>> retrievers_;  // by table list
+  std::unique_ptr<QueryTurns> query_turns_;  // null unless options.sequential_queries
 };
 
 }  // namespace ragperf::server

@@ -574,6 +574,80 @@ TEST(BatchProcessor, RejectsBadConfigurationAndTables) {
   }
 }
 
+// Counts the searches running at once, and checks each one starts only after every query
+// searched before it was answered (answered() is called from the callbacks).
+class InFlightStore : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::vector<Hit> search(const std::string& c, std::span<const float> q,
+                          const SearchOptions& o) override {
+    const int now = ++running_;
+    int seen = max_running.load();
+    while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
+    }
+    if (answered_.load() != started_++) started_before_answer = true;
+    std::this_thread::sleep_for(20ms);  // long enough for concurrent searches to overlap
+    auto hits = real_.search(c, q, o);
+    --running_;
+    return hits;
+  }
+  void answered() { ++answered_; }
+  std::atomic<int> max_running{0};
+  std::atomic<bool> started_before_answer{false};
+
+ private:
+  std::atomic<int> running_{0};
+  std::atomic<int> started_{0};
+  std::atomic<int> answered_{0};
+};
+
+// Submits 8 queries at once, waits for every answer, returns the processor's stats.
+BatchStats run_eight(BatchProcessor& p, InFlightStore& store) {
+  std::vector<std::promise<void>> done(8);
+  for (size_t i = 0; i < done.size(); ++i) {
+    p.submit(std::string(kTopics[i]) + " question", {},
+             [&store, &d = done[i]](std::exception_ptr, Hits) {
+               store.answered();
+               d.set_value();
+             });
+  }
+  p.process_batch();
+  for (auto& d : done) EXPECT_EQ(d.get_future().wait_for(kBound), std::future_status::ready);
+  return p.stats();
+}
+
+TEST(BatchProcessor, EnableAsyncOffRunsEachQueryToCompletionBeforeTheNext) {
+  for (BatchSearchMode mode : {BatchSearchMode::kSpread, BatchSearchMode::kPipelined}) {
+    Fixture fx;
+    InFlightStore store(fx.store);
+    Settings s = load_settings({{"ENABLE_ASYNC", "0"}, {"BATCH_SIZE", "8"}}, {});
+    BatchProcessorOptions o = BatchProcessorOptions::from_settings(s);
+    EXPECT_TRUE(o.sequential);
+    o.search_mode = mode;
+    o.search_threads = 4;
+    BatchProcessor p(fx.model, store, "docs", o);
+    const BatchStats stats = run_eight(p, store);
+    EXPECT_EQ(store.max_running.load(), 1);  // one query in flight at any time
+    EXPECT_FALSE(store.started_before_answer.load()) << "a search started before the previous "
+                                                        "query was answered";
+    EXPECT_EQ(stats.largest_batch, 1u);  // each query embedded alone
+    EXPECT_EQ(stats.batches, 8u);
+  }
+}
+
+TEST(BatchProcessor, EnableAsyncOnRunsABatchsSearchesConcurrently) {
+  Fixture fx;
+  InFlightStore store(fx.store);
+  Settings s = load_settings({{"ENABLE_ASYNC", "1"}, {"BATCH_SIZE", "8"}}, {});
+  BatchProcessorOptions o = BatchProcessorOptions::from_settings(s);
+  EXPECT_FALSE(o.sequential);
+  o.search_mode = BatchSearchMode::kSpread;
+  o.search_threads = 4;
+  BatchProcessor p(fx.model, store, "docs", o);
+  run_eight(p, store);
+  EXPECT_GT(store.max_running.load(), 1);  // the control: the store does see overlap
+}
+
 TEST(BatchProcessor, OptionsFromSettings) {
   Settings s;
   s.batch_size = 64;
@@ -581,6 +655,7 @@ TEST(BatchProcessor, OptionsFromSettings) {
   const auto o = BatchProcessorOptions::from_settings(s);
   EXPECT_EQ(o.batch_size, 64u);
   EXPECT_DOUBLE_EQ(o.timeout.count(), 0.25);
+  EXPECT_FALSE(o.sequential);  // ENABLE_ASYNC=1, the default
   s.batch_size = 0;
   EXPECT_THROW(BatchProcessorOptions::from_settings(s), ConfigError);
 }

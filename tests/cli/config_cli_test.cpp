@@ -24,6 +24,26 @@ TEST(ConfigCommand, PrintsValuesAndSources) {
   EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r.out;
 }
 
+// The line of `name` in `ragperf config`'s output ("" when missing).
+std::string line_of(const std::string& out, const std::string& name) {
+  size_t at = out.find(name + " ");
+  if (at == std::string::npos) return "";
+  return out.substr(at, out.find('\n', at) - at);
+}
+
+TEST(ConfigCommand, ServerProfilePrintsTheGuidesPool) {
+  testing::TempDir tmp;
+  auto r = testing::run_command(ragperf_config("RAGPERF_PROFILE=server", tmp.path().string()));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(line_of(r.out, "CONNECTION_POOL_SIZE").find("= 15  [profile server]"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(line_of(r.out, "MIN_POOL_SIZE").find("= 10  [profile server]"), std::string::npos)
+      << r.out;
+  EXPECT_NE(line_of(r.out, "MAX_POOL_SIZE").find("= 30  [profile server]"), std::string::npos)
+      << r.out;
+}
+
 TEST(ConfigCommand, InvalidValueFailsWithOneLine) {
   testing::TempDir tmp;
   auto r =

@@ -60,6 +60,16 @@ void expect_failure(const std::string& cmd, const std::string& input, const std:
   EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
 }
 
+TEST(EmbedCli, EmbedDimDisagreeingWithTheModelStopsWithBothValues) {
+  const std::string input = "{\"text\": \"ok\"}\n";
+  expect_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
+                 "EMBED_DIM=768 (from environment) but model");
+  expect_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
+                 "384-dimensional embeddings; set EMBED_DIM=384 (or remove it)");
+  const auto r = run_command("EMBED_DIM=384 " + embed_cmd(model_dir()), input);
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(EmbedCli, BadInputNamesTheLine) {
   const auto cmd = embed_cmd(model_dir());
   expect_failure(cmd, "{\"text\": \"ok\"}\n{not json\n", "line 2");

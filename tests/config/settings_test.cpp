@@ -58,8 +58,65 @@ TEST(Settings, EachProfileLoadsAndIsConsistent) {
     EXPECT_LE(s.min_pool_size, s.connection_pool_size) << name;
     EXPECT_LE(s.connection_pool_size, s.max_pool_size) << name;
   }
-  EXPECT_EQ(load_settings({{"RAGPERF_PROFILE", "laptop"}}, {}).max_pool_size, 10);
-  EXPECT_EQ(load_settings({{"RAGPERF_PROFILE", "high-traffic"}}, {}).max_pool_size, 100);
+}
+
+// ../shared/GUIDE_API.md's profile table, value for value; EMBED_BATCH per profile is ours.
+TEST(Settings, ProfilesHoldTheGuidesValues) {
+  struct Row {
+    const char* name;
+    int pool, min, max, batch;
+    double timeout;
+    int embed_batch;  // ours, not the guide's
+  };
+  const Row rows[] = {
+      {"laptop", 10, 5, 20, 32, 1.0, 32},          {"desktop", 10, 5, 20, 32, 1.0, 32},
+      {"server", 15, 10, 30, 64, 1.0, 128},        {"high-traffic", 30, 20, 50, 128, 0.5, 256},
+      {"high_traffic", 30, 20, 50, 128, 0.5, 256},
+  };
+  for (const Row& r : rows) {
+    Settings s = load_settings({{"RAGPERF_PROFILE", r.name}}, {});
+    EXPECT_EQ(s.connection_pool_size, r.pool) << r.name;
+    EXPECT_EQ(s.min_pool_size, r.min) << r.name;
+    EXPECT_EQ(s.max_pool_size, r.max) << r.name;
+    EXPECT_EQ(s.batch_size, r.batch) << r.name;
+    EXPECT_DOUBLE_EQ(s.batch_timeout_s, r.timeout) << r.name;
+    EXPECT_TRUE(s.enable_async) << r.name;  // all three set ENABLE_ASYNC=1
+    EXPECT_EQ(s.embed_batch, r.embed_batch) << r.name;
+  }
+}
+
+TEST(Settings, GuideDotenvKeepsWorking) {
+  testing::TempDir tmp;
+  testing::write_file(tmp / ".env",
+                      "ENABLE_ASYNC=0\nCONNECTION_POOL_SIZE=12\nMIN_POOL_SIZE=5\n"
+                      "MAX_POOL_SIZE=20\nBATCH_SIZE=16\nBATCH_TIMEOUT=0.5\n"
+                      "EMBED_MODEL=BAAI/bge-small-en\nEMBED_DIM=384\nEMBED_BATCH=64\n");
+  Settings s = load_settings({}, tmp / ".env");
+  EXPECT_FALSE(s.enable_async);
+  EXPECT_EQ(s.connection_pool_size, 12);
+  EXPECT_EQ(s.batch_size, 16);
+  EXPECT_DOUBLE_EQ(s.batch_timeout_s, 0.5);
+  EXPECT_EQ(s.embed_dim, 384);
+  EXPECT_EQ(s.embed_batch, 64);
+}
+
+TEST(Settings, EmbedDimIsCheckedAgainstTheModelWhenSet) {
+  // Not set anywhere: the model's own dimension holds.
+  EXPECT_NO_THROW(check_embed_dim(load_settings({}, {}), 768, "some/model"));
+  // Set and equal.
+  EXPECT_NO_THROW(check_embed_dim(load_settings({{"EMBED_DIM", "768"}}, {}), 768, "some/model"));
+  // Set and different: both values, the model, where it came from and what to do.
+  try {
+    check_embed_dim(load_settings({{"EMBED_DIM", "384"}}, {}), 768, "some/model");
+    FAIL() << "no error for EMBED_DIM=384 with a 768-dimensional model";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("EMBED_DIM=384"), std::string::npos) << m;
+    EXPECT_NE(m.find("environment"), std::string::npos) << m;
+    EXPECT_NE(m.find("some/model"), std::string::npos) << m;
+    EXPECT_NE(m.find("768"), std::string::npos) << m;
+    EXPECT_NE(m.find("set EMBED_DIM=768 (or remove it)"), std::string::npos) << m;
+  }
 }
 
 TEST(Settings, InvalidValuesNameVariableValueAndRange) {

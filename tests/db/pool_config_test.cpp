@@ -92,6 +92,19 @@ TEST(PoolConfig, FromSettingsUsesDatabaseUrlAndPoolSizes) {
   EXPECT_EQ(c.describe(), "h:5555/d");
   EXPECT_EQ(c.min_size, 3);
   EXPECT_EQ(c.max_size, 7);
+  EXPECT_EQ(c.target_size, 5);  // CONNECTION_POOL_SIZE
+  EXPECT_EQ(c.effective_target_size(), 5);
+}
+
+TEST(PoolConfig, TargetSizeLiesBetweenMinAndMax) {
+  PoolConfig c;                             // min 5, max 20
+  EXPECT_EQ(c.effective_target_size(), 5);  // 0: min_size
+  c.target_size = 10;
+  EXPECT_NO_THROW(c.validate());
+  c.target_size = 21;
+  expect_config_error([&] { c.validate(); }, "target_size (CONNECTION_POOL_SIZE)=21");
+  c.target_size = 4;
+  expect_config_error([&] { c.validate(); }, "target_size (CONNECTION_POOL_SIZE)=4");
 }
 
 TEST(PoolConfig, FromSettingsFallsBackToPgVariables) {

@@ -22,6 +22,14 @@ namespace {
 
 using testing::HashingModel;
 
+// Tables on other servers open through the settings the caller passes (here: none from the
+// environment, so pool sizes are the defaults).
+ParallelRetrieverOptions far_opener() {
+  ParallelRetrieverOptions o;
+  o.open_location = default_store_opener(load_settings({}, {}));
+  return o;
+}
+
 const std::vector<std::string> kWords = {"index", "vacuum", "wal",    "standby", "replication",
                                          "lock",  "table",  "btree",  "gin",     "planner",
                                          "cost",  "join",   "schema", "role",    "grant",
@@ -107,7 +115,7 @@ TEST_F(ParallelRetrieverDbTest, ExactRankingEqualsBruteForceAcrossTables) {
 TEST_F(ParallelRetrieverDbTest, TableOnAnotherServerUsesItsOwnStore) {
   // The same server named by URL: the retriever opens a second store (its own pool) for it.
   const std::string far = tables_[2] + "@" + url_;
-  ParallelRetriever retriever(store_, model_, {tables_[0], far}, 32);
+  ParallelRetriever retriever(store_, model_, {tables_[0], far}, 32, far_opener());
   RetrieveResult r = retriever.retrieve("vacuum toast tuple page", RetrieveOptions{.top_k = 8});
   ASSERT_EQ(r.hits.size(), 8u);
   const std::string far_shown = TableRef::parse(far).display();
@@ -150,7 +158,7 @@ TEST_F(ParallelRetrieverDbTest, FailingTableIsNamedUnlessPartial) {
 
 TEST_F(ParallelRetrieverDbTest, UnreachableServerFailsItsTable) {
   const std::string far = "remote@postgresql://nobody:secret@127.0.0.1:1/none";
-  ParallelRetriever retriever(store_, model_, {tables_[0], far}, 32);
+  ParallelRetriever retriever(store_, model_, {tables_[0], far}, 32, far_opener());
   try {
     retriever.retrieve("index");
     FAIL() << "expected ConnectionError";

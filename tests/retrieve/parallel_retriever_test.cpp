@@ -19,6 +19,7 @@
 
 #include "hashing_model.h"
 #include "ragperf/async_embedding.h"
+#include "ragperf/config.h"
 #include "ragperf/local_store.h"
 #include "ragperf/monitor.h"
 #include "testing/testing.h"
@@ -289,7 +290,16 @@ TEST_F(ParallelRetrieverTest, TableOfAnotherModelIsAClearError) {
 }
 
 TEST_F(ParallelRetrieverTest, RejectsBadConstructionAndOptions) {
-  EXPECT_THROW(ParallelRetriever(store_, model_, {"alpha"}, 31), ConfigError);
+  try {
+    ParallelRetriever(store_, model_, {"alpha"}, 31);
+    FAIL() << "expected ConfigError for embed_dim 31";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("embed_dim=31"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::to_string(model_->dim())), std::string::npos) << m;
+    // The retriever's argument is not EMBED_DIM: its message must not send users there.
+    EXPECT_EQ(m.find("EMBED_DIM"), std::string::npos) << m;
+  }
   EXPECT_THROW(make({}), InputError);
   EXPECT_THROW(make({"bad-name"}), InputError);
   EXPECT_THROW(make({"alpha; DROP TABLE x"}), InputError);
@@ -325,7 +335,16 @@ TEST_F(ParallelRetrieverTest, TableAtAnotherLocationUsesItsOwnStore) {
   add("remote", {"replication slot standby wal", "grant role"}, other.get());
   other.reset();  // the retriever opens the folder itself
   const std::string remote = "remote@" + other_dir.path().string();
-  ParallelRetriever retriever = make({"alpha", remote});
+  // Without an opener a table elsewhere is refused: the retriever never reads the environment.
+  try {
+    make({"alpha", remote});
+    FAIL() << "expected ConfigError without open_location";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("open_location"), std::string::npos) << e.what();
+  }
+  ParallelRetrieverOptions ro;
+  ro.open_location = default_store_opener(load_settings({}, {}));
+  ParallelRetriever retriever = make({"alpha", remote}, ro);
   RetrieveOptions options;
   options.top_k = 3;
   options.exact = true;
