@@ -489,7 +489,7 @@ void run_bench(const Options& opt) {
       miss_s.push_back(seconds_since(t0));
     }
     const size_t n_hits = opt.quick ? 2000u : 10000u;
-    const uint64_t before = processor.stats().cache_exact_hits;
+    const uint64_t before = processor.get_stats().cache_exact_hits;
     for (size_t i = 0; i < n_hits; ++i) {
       const auto& q = asked[i % asked.size()];
       const auto t0 = Clock::now();
@@ -500,9 +500,9 @@ void run_bench(const Options& opt) {
       hit_s.push_back(seconds_since(t0));
       if (hits.size() != search.top_k) throw ragperf::InputError("a cache hit lost its hits");
     }
-    if (processor.stats().cache_exact_hits - before != n_hits) {
+    if (processor.get_stats().cache_exact_hits - before != n_hits) {
       throw ragperf::InputError("repeated queries were not all answered by the cache (" +
-                                std::to_string(processor.stats().cache_exact_hits - before) +
+                                std::to_string(processor.get_stats().cache_exact_hits - before) +
                                 " of " + std::to_string(n_hits) + ")");
     }
   }
@@ -544,7 +544,7 @@ void run_bench(const Options& opt) {
     ragperf::BatchProcessor processor(*model, *store, table, co);
     qps_batched = measure(
         "batched", [&](size_t c, size_t) { processor.add_query(client_texts[c]->query()).get(); });
-    conc["batched"]["mean_batch_size"] = processor.stats().mean_batch_size();
+    conc["batched"]["mean_batch_size"] = processor.get_stats().mean_batch_size();
   }
   {
     // Half the queries repeat one of 50 popular questions, half are new.
@@ -561,7 +561,7 @@ void run_bench(const Options& opt) {
       processor.add_query(repeat ? popular[rngs[c]() % popular.size()] : client_texts[c]->query())
           .get();
     });
-    const auto s = processor.stats();
+    const auto s = processor.get_stats();
     conc["batched_cache"]["mean_batch_size"] = s.mean_batch_size();
     conc["batched_cache"]["cache_hit_rate"] =
         s.queries ? static_cast<double>(s.cache_exact_hits + s.cache_semantic_hits) /

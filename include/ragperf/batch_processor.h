@@ -208,7 +208,7 @@ class BatchProcessor {
   /// threads. Idempotent; blocking.
   void close(CloseMode mode = CloseMode::kFinishPending);
 
-  BatchStats stats() const;
+  BatchStats get_stats() const;
   const BatchProcessorOptions& options() const;
   /// The search mode in use: kSpread or kPipelined (kAuto resolved for this store).
   BatchSearchMode search_mode() const;

@@ -151,7 +151,7 @@ class SemanticCache {
   /// Drops expired entries now (they are otherwise dropped when met). Returns how many.
   size_t purge_expired();
   void clear();
-  CacheStats stats() const;
+  CacheStats get_stats() const;
   size_t size() const;
   const SemanticCacheOptions& options() const;
 

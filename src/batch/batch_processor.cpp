@@ -203,7 +203,7 @@ std::exception_ptr BatchProcessor::Impl::abandoned(const Entry& e, Clock::time_p
 
 void BatchProcessor::Impl::finish(const EntryPtr& e, std::exception_ptr error,
                                   std::vector<Hit> hits, bool cancelled) {
-  // Counters first, so that stats() agrees with every answer a caller has seen. close() waits
+  // Counters first, so that get_stats() agrees with every answer a caller has seen. close() waits
   // for pending == 0 and then joins the threads that call finish(), so `done` still runs before
   // close() returns.
   {
@@ -671,7 +671,7 @@ void BatchProcessor::close(CloseMode mode) {
   impl_->close(mode);
 }
 
-BatchStats BatchProcessor::stats() const {
+BatchStats BatchProcessor::get_stats() const {
   std::lock_guard lock(impl_->mutex);
   BatchStats s = impl_->stats;
   s.queued = impl_->queue.size();

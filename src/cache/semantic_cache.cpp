@@ -357,7 +357,7 @@ void SemanticCache::clear() {
   impl_->lru.clear();
 }
 
-CacheStats SemanticCache::stats() const {
+CacheStats SemanticCache::get_stats() const {
   const Impl& m = *impl_;
   CacheStats s;
   s.exact_hits = m.exact_hits.load(std::memory_order_relaxed);

@@ -479,7 +479,7 @@ PoolStats PoolCore::stats_locked() const {
   return s;
 }
 
-PoolStats PoolCore::stats() const {
+PoolStats PoolCore::get_stats() const {
   std::lock_guard lock(mu_);
   return stats_locked();
 }
@@ -768,7 +768,7 @@ bool DatabaseConnectionPool::health_check() {
 }
 
 PoolStats DatabaseConnectionPool::get_stats() const {
-  return core_->stats();
+  return core_->get_stats();
 }
 const PoolConfig& DatabaseConnectionPool::config() const {
   return core_->config();

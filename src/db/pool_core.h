@@ -39,7 +39,7 @@ class PoolCore {
   void release(ConnPtr conn);
   void count_query() { total_queries_.fetch_add(1, std::memory_order_relaxed); }
   void count_retry();
-  PoolStats stats() const;
+  PoolStats get_stats() const;
   std::vector<int> backend_pids() const;
   void close(std::chrono::duration<double> timeout);
   bool closed() const;

@@ -312,7 +312,7 @@ HttpResponse Handlers::stats() const {
   body["monitor"] = nlohmann::json::parse(components_.monitor->export_metrics(MetricsFormat::kJson),
                                           nullptr, false);
   if (const SemanticCache* cache = components_.cache.get()) {
-    const CacheStats s = cache->stats();
+    const CacheStats s = cache->get_stats();
     body["cache"] = {{"exact_hits", s.exact_hits},
                      {"semantic_hits", s.semantic_hits},
                      {"misses", s.misses},

@@ -70,7 +70,7 @@ TEST(BatchProcessorDb, BatchedSearchesOverThePoolMatchDirectSearches) {
         EXPECT_EQ(got[k].source_table, "batch_docs");
       }
     }
-    EXPECT_EQ(p.stats().completed, 12u);
+    EXPECT_EQ(p.get_stats().completed, 12u);
   }
   store.drop("batch_docs");
   pool->close();

@@ -78,7 +78,7 @@ TEST(BatchProcessorModel, BatchedHitsEqualSingleHits) {
         EXPECT_NEAR(batched[k].score, single[k].score, 1e-4) << kQueries[i] << " rank " << k;
       }
     }
-    EXPECT_EQ(p->stats().batches, 1u) << "seven queries, one forward pass";
+    EXPECT_EQ(p->get_stats().batches, 1u) << "seven queries, one forward pass";
   }
 }
 

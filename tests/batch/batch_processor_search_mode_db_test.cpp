@@ -122,7 +122,7 @@ TEST_F(BatchSearchModeDb, AutoPipelinesAndEveryModeGivesTheSameAnswers) {
         expect_same_hits(fs[i].get(), direct(texts[i], so),
                          texts[i] + " threads " + std::to_string(threads));
       }
-      EXPECT_EQ(p.stats().completed, texts.size());
+      EXPECT_EQ(p.get_stats().completed, texts.size());
     }
   }
 }
@@ -164,8 +164,8 @@ TEST_F(BatchSearchModeDb, AStoreErrorInOneQueryReachesOnlyItsFuture) {
       }
       expect_same_hits(fs[i].get(), direct(texts[i], {.top_k = 3}), texts[i]);
     }
-    EXPECT_EQ(p.stats().failed, 1u);
-    EXPECT_EQ(p.stats().completed, 8u);
+    EXPECT_EQ(p.get_stats().failed, 1u);
+    EXPECT_EQ(p.get_stats().completed, 8u);
   }
 }
 

@@ -133,7 +133,7 @@ TEST(BatchProcessorSearchMode, PipelinedGivesTheSameAnswersAsSpread) {
         const std::string where = texts[i] + " threads=" + std::to_string(threads);
         expect_same_hits(answers[i].get(), fx.direct(texts[i], so), where);
       }
-      const auto s = pipelined.stats();
+      const auto s = pipelined.get_stats();
       EXPECT_EQ(s.completed, texts.size());
       EXPECT_EQ(s.batches, 1u);
     }
@@ -157,7 +157,7 @@ TEST(BatchProcessorSearchMode, AStoreErrorInOneQueryReachesOnlyItsFuture) {
         ASSERT_EQ(fs[i].wait_for(kBound), std::future_status::ready);
         expect_same_hits(fs[i].get(), fx.direct(texts[i], {.top_k = 4}), texts[i]);
       }
-      const auto s = p.stats();
+      const auto s = p.get_stats();
       EXPECT_EQ(s.failed, 1u);
       EXPECT_EQ(s.completed, 6u);
       EXPECT_EQ(fx.model.n_calls(), 1u) << "one forward pass, no per-text fallback";
@@ -187,7 +187,7 @@ TEST(BatchProcessorSearchMode, AQueryAbandonedDuringEmbeddingIsNotSearched) {
     ASSERT_EQ(kept.wait_for(kBound), std::future_status::ready);
     expect_same_hits(kept.get(), fx.direct("charlie question", {.top_k = 4}), "kept");
     p.close();
-    EXPECT_EQ(p.stats().cancelled, 2u);
+    EXPECT_EQ(p.get_stats().cancelled, 2u);
     EXPECT_EQ(monitor.get_stats("query")->count, 1u) << "an abandoned query was searched";
   }
 }
@@ -215,7 +215,7 @@ TEST(BatchProcessorSearchMode, PipelinedRecordsStagesAndFillsTheCache) {
   EXPECT_EQ(monitor.get_stats("embed")->count, 1u);
   EXPECT_EQ(monitor.get_stats("query")->count, 5u);
   EXPECT_EQ(monitor.get_stats("total")->count, 5u);
-  EXPECT_EQ(p.stats().cache_exact_hits, 1u);
+  EXPECT_EQ(p.get_stats().cache_exact_hits, 1u);
 }
 
 TEST(BatchProcessorSearchMode, AutoFollowsTheStore) {

@@ -117,7 +117,7 @@ TEST(BatchProcessor, RunsWhenBatchSizeQueriesWait) {
   const auto calls = fx.model.calls();
   ASSERT_EQ(calls.size(), 1u) << "one forward pass per batch";
   EXPECT_EQ(calls[0].size(), 4u);
-  const auto s = p.stats();
+  const auto s = p.get_stats();
   EXPECT_EQ(s.batches, 1u);
   EXPECT_EQ(s.batched_queries, 4u);
   EXPECT_EQ(s.largest_batch, 4u);
@@ -204,7 +204,7 @@ TEST(BatchProcessor, EachCallerGetsTheHitsOfItsOwnText) {
       for (const auto& h : hits) EXPECT_EQ(h.source_table, "docs");
     }
   }
-  const auto s = p.stats();
+  const auto s = p.get_stats();
   EXPECT_EQ(s.completed, kThreads * kPerThread);
   EXPECT_EQ(s.batched_queries, kThreads * kPerThread);
   EXPECT_LT(s.batches, kThreads * kPerThread) << "concurrent queries were never batched";
@@ -241,7 +241,7 @@ TEST(BatchProcessor, AModelErrorOnOneTextFailsOnlyThatQuery) {
   const auto calls = fx.model.calls();
   ASSERT_EQ(calls.size(), 4u) << "the batch, then each text alone";
   EXPECT_EQ(calls[0].size(), 3u);
-  const auto s = p.stats();
+  const auto s = p.get_stats();
   EXPECT_EQ(s.failed, 1u);
   EXPECT_EQ(s.completed, 2u);
 }
@@ -260,11 +260,11 @@ TEST(BatchProcessor, AFullQueueFailsFastWithOverloaded) {
     EXPECT_NE(std::string(e.what()).find("max_queue=3"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("table docs"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(p.stats().rejected, 1u);
+  EXPECT_EQ(p.get_stats().rejected, 1u);
   p.process_batch();
   for (auto& f : fs) ASSERT_TRUE(ready(f));
   // Answered queries free their places.
-  for (int spin = 0; p.stats().in_flight != 0 && spin < 1000; ++spin)
+  for (int spin = 0; p.get_stats().in_flight != 0 && spin < 1000; ++spin)
     std::this_thread::sleep_for(1ms);
   auto again = p.add_query("sierra");
   p.process_batch();
@@ -307,7 +307,7 @@ TEST(BatchProcessor, ACancelledQueryIsDroppedBeforeEmbedding) {
   const auto calls = fx.model.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0], std::vector<std::string>{"romeo"}) << "a cancelled query was embedded";
-  EXPECT_EQ(p.stats().cancelled, 1u);
+  EXPECT_EQ(p.get_stats().cancelled, 1u);
 }
 
 TEST(BatchProcessor, AQueryPastItsDeadlineIsDroppedWithTimeout) {
@@ -328,7 +328,7 @@ TEST(BatchProcessor, AQueryPastItsDeadlineIsDroppedWithTimeout) {
   expect_error<CancelledError>(gone, "cancelled");
   ASSERT_TRUE(ready(first));
   EXPECT_EQ(fx.model.n_calls(), 1u) << "dropped queries still reached the model";
-  EXPECT_EQ(p.stats().cancelled, 2u);
+  EXPECT_EQ(p.get_stats().cancelled, 2u);
 }
 
 TEST(BatchProcessor, CloseFinishesEveryPendingQuery) {
@@ -394,7 +394,7 @@ TEST(BatchProcessor, ExactCacheHitsNeverEnterABatch) {
   ASSERT_TRUE(ready(again, 0ms)) << "an exact cache hit waited for a batch";
   EXPECT_EQ(ids(again.get()), expected);
   EXPECT_EQ(fx.model.n_calls(), 1u) << "an exact cache hit was embedded";
-  const auto s = p.stats();
+  const auto s = p.get_stats();
   EXPECT_EQ(s.cache_exact_hits, 1u);
   EXPECT_EQ(s.batched_queries, 1u);
   EXPECT_EQ(monitor.counter("batch_cache_hits"), 1u);
@@ -420,7 +420,7 @@ TEST(BatchProcessor, SemanticCacheHitsSkipTheSearch) {
   EXPECT_EQ(ids(reordered.get()), expected);
   EXPECT_EQ(fx.model.n_calls(), 2u) << "a semantic lookup needs the embedding";
   EXPECT_EQ(monitor.get_stats("query")->count, 1u) << "a semantic cache hit was searched";
-  EXPECT_EQ(p.stats().cache_semantic_hits, 1u);
+  EXPECT_EQ(p.get_stats().cache_semantic_hits, 1u);
   // A different top_k is another scope: not served from these entries.
   auto o5 = o;
   o5.search.top_k = 5;
@@ -613,7 +613,7 @@ BatchStats run_eight(BatchProcessor& p, InFlightStore& store) {
   }
   p.process_batch();
   for (auto& d : done) EXPECT_EQ(d.get_future().wait_for(kBound), std::future_status::ready);
-  return p.stats();
+  return p.get_stats();
 }
 
 TEST(BatchProcessor, EnableAsyncOffRunsEachQueryToCompletionBeforeTheNext) {

@@ -71,8 +71,8 @@ TEST(SemanticCache, ExactHitIgnoresCaseWhitespaceAndUnicodeForms) {
     EXPECT_EQ(hit->stored_text, "How do I reset my password?");
   }
   EXPECT_FALSE(cache.lookup_exact(docs_scope(), "How do I reset my passwords?"));
-  EXPECT_EQ(cache.stats().exact_hits, 3u);
-  EXPECT_EQ(cache.stats().exact_probe_misses, 1u);
+  EXPECT_EQ(cache.get_stats().exact_hits, 3u);
+  EXPECT_EQ(cache.get_stats().exact_probe_misses, 1u);
 }
 
 TEST(SemanticCache, NormalizeQueryText) {
@@ -110,7 +110,7 @@ TEST(SemanticCache, SemanticHitAboveThresholdMissBelow) {
   std::vector<float> longer = vec(0, 0.1);
   for (float& x : longer) x *= 7.5f;
   EXPECT_TRUE(cache.lookup(docs_scope(), "reset password how", longer));
-  auto s = cache.stats();
+  auto s = cache.get_stats();
   EXPECT_EQ(s.semantic_hits, 2u);
   EXPECT_EQ(s.misses, 2u);
   EXPECT_EQ(s.exact_hits, 0u);
@@ -171,7 +171,7 @@ TEST(SemanticCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_TRUE(cache.lookup_exact(docs_scope(), "q4"));
   EXPECT_TRUE(cache.lookup_exact(docs_scope(), "q5"));
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_EQ(cache.stats().evictions, 2u);
+  EXPECT_EQ(cache.get_stats().evictions, 2u);
   EXPECT_EQ(monitor.counter("cache_evictions"), 2u);
   EXPECT_TRUE(monitor.get_stats("cache").has_value());
 }
@@ -203,7 +203,7 @@ TEST(SemanticCache, EntriesExpireAfterTheirTtl) {
   clock.advance(std::chrono::hours(24 * 365));
   EXPECT_TRUE(cache.lookup_exact(docs_scope(), "no expiry"));
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.stats().expirations, 2u);
+  EXPECT_EQ(cache.get_stats().expirations, 2u);
 }
 
 TEST(SemanticCache, PurgeExpiredAndExpiredEntriesAreEvictedFirstAsExpirations) {
@@ -213,8 +213,8 @@ TEST(SemanticCache, PurgeExpiredAndExpiredEntriesAreEvictedFirstAsExpirations) {
   cache.store(docs_scope(), "b", {}, "b", 0s);
   clock.advance(6s);
   cache.store(docs_scope(), "c", {}, "c");  // full: LRU victim "a" has expired
-  EXPECT_EQ(cache.stats().expirations, 1u);
-  EXPECT_EQ(cache.stats().evictions, 0u);
+  EXPECT_EQ(cache.get_stats().expirations, 1u);
+  EXPECT_EQ(cache.get_stats().evictions, 0u);
   clock.advance(6s);
   EXPECT_EQ(cache.purge_expired(), 1u);  // "c"
   EXPECT_EQ(cache.size(), 1u);
@@ -235,7 +235,7 @@ TEST(SemanticCache, StoreIfCurrentRefusesAnswersReadBeforeAnInvalidation) {
   EXPECT_FALSE(cache.lookup(docs, "q1", vec(1)));
   EXPECT_FALSE(cache.lookup(both, "q2", vec(2)));
   EXPECT_EQ(cache.lookup(faq, "q3", vec(3))->payload, "fresh");
-  EXPECT_EQ(cache.stats().stores, 1u);
+  EXPECT_EQ(cache.get_stats().stores, 1u);
   // Read after the invalidation: stored.
   const uint64_t after = cache.epoch();
   EXPECT_TRUE(cache.store_if_current(after, docs, "q1", vec(1), "new"));
@@ -259,7 +259,7 @@ TEST(SemanticCache, InvalidateTableDropsEntriesReadingIt) {
   EXPECT_FALSE(cache.lookup(both, "q2", vec(2)));
   EXPECT_TRUE(cache.lookup(faq, "q3", vec(3)));
   EXPECT_EQ(cache.invalidate_table("nothing"), 0u);
-  EXPECT_EQ(cache.stats().invalidations, 2u);
+  EXPECT_EQ(cache.get_stats().invalidations, 2u);
   // The scope can be filled again after invalidation.
   cache.store(docs, "q1", vec(1), "1b");
   EXPECT_EQ(cache.lookup(docs, "x", vec(1))->payload, "1b");
@@ -272,8 +272,8 @@ TEST(SemanticCache, ExactOnlyNeverAnswersFromSimilarity) {
   EXPECT_TRUE(cache.lookup(docs_scope(), "Is aspirin safe", vec(1)));
   std::vector<float> wrong_dim(3, 1.0f);
   EXPECT_TRUE(cache.lookup(docs_scope(), "is aspirin safe", wrong_dim));  // embedding ignored
-  EXPECT_EQ(cache.stats().semantic_hits, 0u);
-  EXPECT_EQ(cache.stats().misses, 1u);
+  EXPECT_EQ(cache.get_stats().semantic_hits, 0u);
+  EXPECT_EQ(cache.get_stats().misses, 1u);
 }
 
 TEST(SemanticCache, NegationGuardRefusesSemanticHitsAcrossANegation) {
@@ -309,7 +309,7 @@ TEST(SemanticCache, LookupWithoutEmbeddingUsesTheExactTier) {
   cache.store(docs_scope(), "q", vec(1), "p");
   EXPECT_TRUE(cache.lookup(docs_scope(), "Q", {}));
   EXPECT_FALSE(cache.lookup(docs_scope(), "other", {}));
-  EXPECT_EQ(cache.stats().misses, 1u);
+  EXPECT_EQ(cache.get_stats().misses, 1u);
 }
 
 TEST(SemanticCache, PayloadsAreOpaqueBytes) {
@@ -365,7 +365,7 @@ TEST(SemanticCache, ClearAndStats) {
   cache.store(docs_scope(), "q", vec(1), "p");
   (void)cache.lookup(docs_scope(), "q", vec(1));
   (void)cache.lookup(docs_scope(), "z", vec(9));
-  auto s = cache.stats();
+  auto s = cache.get_stats();
   EXPECT_EQ(s.stores, 1u);
   EXPECT_EQ(s.entries, 1u);
   EXPECT_GT(s.lookup_p50_s, 0);
@@ -480,7 +480,7 @@ TEST(SemanticCache, SimilarityTierStaysCorrectUnderEvictionChurn) {
     all.push_back(v);
   }
   EXPECT_EQ(cache.size(), 300u);
-  EXPECT_EQ(cache.stats().evictions, 700u);
+  EXPECT_EQ(cache.get_stats().evictions, 700u);
   int hits = 0;
   for (int i = 700; i < 1000; ++i) {
     auto hit = cache.lookup(docs_scope(), "probe", all[i]);
@@ -514,7 +514,7 @@ TEST(SemanticCache, ConcurrentLookupsStoresAndInvalidations) {
             auto hit = cache.lookup_exact(docs_scope(), text);
             if (hit && hit->payload != std::to_string(k)) wrong = true;
             (void)cache.lookup(docs_scope(), text, vec(k));
-            (void)cache.stats();
+            (void)cache.get_stats();
           }
         }
       }

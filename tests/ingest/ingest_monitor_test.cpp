@@ -152,7 +152,7 @@ TEST(IngestMonitor, ChangedFileInvalidatesEntriesReadingTheTableOnly) {
   EXPECT_FALSE(f.cached({"docs", "other"})) << "a join reading 'docs' survived the ingest";
   EXPECT_TRUE(f.cached({"other"})) << "another table's entry was dropped";
   EXPECT_EQ(changed.n_cache_invalidated, 2u);
-  EXPECT_EQ(f.cache.stats().invalidations, 2u);
+  EXPECT_EQ(f.cache.get_stats().invalidations, 2u);
   EXPECT_EQ(f.cache.size(), 1u);
 }
 

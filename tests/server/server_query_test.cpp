@@ -55,7 +55,7 @@ TEST_F(ServerQuery, ReturnsRankedHitsThenACacheHitOnRepeat) {
   const nlohmann::json c = client.post_json("/query", q2).json();
   EXPECT_EQ(c["cache"], "miss");
   EXPECT_EQ(c["hits"].size(), 2u);
-  EXPECT_EQ(parts_.cache->stats().exact_hits, 1u);
+  EXPECT_EQ(parts_.cache->get_stats().exact_hits, 1u);
 }
 
 TEST_F(ServerQuery, SameWordsInAnotherOrderAreASemanticHit) {
@@ -71,7 +71,7 @@ TEST_F(ServerQuery, SameWordsInAnotherOrderAreASemanticHit) {
   EXPECT_EQ(b.json()["cache_kind"], "semantic");
   EXPECT_NEAR(b.json()["cache_similarity"].get<double>(), 1.0, 1e-5);
   EXPECT_EQ(b.json()["hits"], a.json()["hits"]);
-  EXPECT_EQ(parts_.cache->stats().semantic_hits, 1u);
+  EXPECT_EQ(parts_.cache->get_stats().semantic_hits, 1u);
 }
 
 TEST_F(ServerQuery, DefaultsSearchEveryTableOfTheModelWithTopK4) {
