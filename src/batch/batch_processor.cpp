@@ -580,7 +580,8 @@ void BatchProcessor::Impl::close(CloseMode mode) {
 
 namespace {
 
-Embedder async_embedder(AsyncEmbedding& e) {
+// Blocks on AsyncEmbedding's future, on the batch worker thread: not an awaitable, so not async_*.
+Embedder blocking_embedder(AsyncEmbedding& e) {
   return [&e](std::span<const std::string> texts) {
     return e.embed_batch(std::vector<std::string>(texts.begin(), texts.end())).get();
   };
@@ -601,7 +602,7 @@ BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double>
 
 BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
                                BatchProcessorOptions options)
-    : impl_(std::make_unique<Impl>(async_embedder(embed_model), embed_model.dim(),
+    : impl_(std::make_unique<Impl>(blocking_embedder(embed_model), embed_model.dim(),
                                    embed_model.model().id(), store, std::move(table), options)) {}
 
 BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
