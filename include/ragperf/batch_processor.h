@@ -32,22 +32,11 @@
 // transaction per group, on one pooled connection each; LocalStore: each group's queries one
 // after another). kAuto, the default, takes kPipelined when the store prefers_search_batch()
 // (PgVectorStore) and kSpread otherwise (LocalStore: its search_batch() is a loop of search()).
-// Measured with `ragperf bench batch --store pg` and `--store local` (row
-// batch_search_spread_vs_pipelined, JSON "batch_search": one BatchProcessor batch of queries
-// embedded beforehand, top-4 ANN over 20k rows of dim 384, median of 15; 2 shared cores, Release;
-// PostgreSQL 15 + pgvector 0.8 on the same machine). Two runs each, "busy cores / quieter":
-//                         spread (2 threads)  pipelined (2 groups)  pipelined (1 connection)
-//   PgVectorStore, 32 q   34.8 / 34.9 ms      34.7 / 25.9 ms        62.5 / 78.4 ms
-//   PgVectorStore, 10 q   12.0 / 10.6 ms      11.0 /  9.5 ms        12.0 / 24.1 ms
-//   LocalStore, 32 q      18.7 / 13.8 ms      18.3 / 12.3 ms        17.9 / 14.4 ms
-//   LocalStore, 10 q       5.7 /  4.3 ms       5.9 /  4.5 ms         5.7 /  4.6 ms
-// On PostgreSQL the server's HNSW search dominates (about 2 ms of backend CPU per query here):
-// pipelining the whole batch on ONE connection serialises it on one backend, hence kPipelined's
-// groups; with them, pipelining ties or beats spreading (up to 1.35x) while sending n + 3
-// statements per group instead of 4 per query and taking one connection per group instead of one
-// per query (its edge grows as searches get cheaper or the server farther away). On LocalStore
-// the modes are within about 10 % either way (pipelined ahead at 32 queries, spread at 10), so
-// kAuto keeps kSpread, which balances uneven queries over the threads.
+// Pipelining a whole batch on ONE connection would serialise it on one server backend, hence
+// kPipelined's groups: each sends n + 3 statements instead of 4 per query and takes one pooled
+// connection instead of one per query. kSpread balances uneven queries over the threads.
+// `ragperf bench batch --store pg|local` (row batch_search_spread_vs_pipelined) measures the
+// modes; README.md ("Batch search modes" under Performance) has the figures behind kAuto.
 //
 // Errors: add_query() itself throws only when the query is not admitted: OverloadedError when
 // `max_queue` queries are already admitted and unanswered (fail fast, retry later), and

@@ -26,7 +26,8 @@
 //
 // Similarity lookups scan 256-bit random-hyperplane signatures of a scope's contiguous embedding
 // matrix and compute exact cosines only for rows whose signature is close enough to reach the
-// threshold (p50 ~31 µs, p99 43-66 µs at 100k x 384 on 2 idle cores; `ragperf bench cache`).
+// threshold: one pass over n signatures plus exact cosines for the candidates only (timings:
+// `ragperf bench cache`, figures in README.md's Performance section).
 // A true match is missed (a cache miss) with probability < 4e-5; an entry below the threshold is
 // never returned.
 //

@@ -160,8 +160,9 @@ class VectorStore {
                                                  std::span<const std::span<const float>> queries,
                                                  const SearchOptions& options);
 
-  /// True when search_batch() is cheaper than spreading search() calls over threads (measured:
-  /// PgVectorStore; see ragperf/batch_processor.h). BatchProcessor's kAuto mode follows it.
+  /// True when search_batch() is cheaper than spreading search() calls over threads
+  /// (PgVectorStore; see "Search modes" in ragperf/batch_processor.h). BatchProcessor's kAuto
+  /// mode follows it.
   virtual bool prefers_search_batch() const { return false; }
 
   /// Number of chunks in the collection.

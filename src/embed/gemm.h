@@ -1,10 +1,7 @@
 // embed/gemm.h: the encoder's matrix products. oneDNN's sgemm (it JIT-compiles for the CPU it runs
 // on, AVX-512 included) for every product with weights, and a register-blocked kernel for the tiny
-// per-head attention products, where a library call costs more than the arithmetic.
-//
-// Measured (Release, 1 thread, AMD EPYC with AVX-512, weights out of cache as in a 12-layer pass):
-// [8 x 384] · [384 x 1536]: oneDNN 108 us, OpenBLAS 214 us, own AVX2 kernel 393 us;
-// [8 x 32] · [32 x 16]: own kernel 0.1 us, OpenBLAS 0.2 us, oneDNN 0.3 us.
+// per-head attention products, where a library call costs more than the arithmetic (the timings
+// behind that choice are in README.md's Performance section).
 //
 // Row-major throughout: a [rows, cols] matrix is `x[r * cols + c]`.
 #pragma once
