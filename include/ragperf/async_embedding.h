@@ -34,16 +34,12 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ragperf/embedding_model.h"
@@ -52,9 +48,6 @@ namespace ragperf {
 
 struct Settings;
 class PerformanceMonitor;
-namespace embed {
-class BertModel;
-}
 
 struct AsyncEmbeddingOptions {
   std::string device = "auto";  // see resolve_device()
@@ -111,33 +104,13 @@ class AsyncEmbedding {
   void submit(std::vector<std::string> texts, Callback done);
 
   EmbeddingStats get_stats() const;
-  size_t dim() const { return model_->dim(); }
-  EmbeddingModel& model() { return *model_; }
-  const std::string& device() const { return device_; }
+  size_t dim() const;
+  EmbeddingModel& model();
+  const std::string& device() const;
 
  private:
-  struct Request {
-    std::vector<std::string> texts;
-    Callback done;
-  };
-  void run();
-  void process(std::vector<Request>& batch);
-  /// The monitored BERT path: tokenise each request ("tokenize"), one forward pass ("embed").
-  /// Fills results[i] or errors[i] for every request; returns the forward passes run.
-  uint64_t process_tokenized(std::vector<Request>& batch, std::vector<EmbeddingMatrix>& results,
-                             std::vector<std::exception_ptr>& errors);
-
-  std::shared_ptr<EmbeddingModel> model_;
-  std::string device_;
-  size_t batch_size_;
-  PerformanceMonitor* monitor_ = nullptr;
-  embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Request> queue_;
-  bool stop_ = false;
-  EmbeddingStats stats_;
-  std::thread dispatcher_;
+  struct Impl;  // the queue, its lock and the dispatcher thread
+  std::unique_ptr<Impl> impl_;
 };
 
 /// "auto" -> "cpu"; "cpu" -> "cpu"; "cuda"/"cuda:N"/"gpu" -> ConfigError (no CUDA in this

@@ -6,7 +6,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <span>
+#include <thread>
 
 #include "embed/bert_model.h"
 #include "embed/compute_pool.h"
@@ -41,6 +45,35 @@ std::shared_ptr<EmbeddingModel> load_checked(const std::string& name, const std:
 
 }  // namespace
 
+struct AsyncEmbedding::Impl {
+  Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options);
+  ~Impl();  // finishes queued requests, then joins the dispatcher
+
+  struct Request {
+    std::vector<std::string> texts;
+    Callback done;
+  };
+  void submit(std::vector<std::string> texts, Callback done);
+  void run();
+  void process(std::vector<Request>& batch);
+  /// The monitored BERT path: tokenise each request ("tokenize"), one forward pass ("embed").
+  /// Fills results[i] or errors[i] for every request; returns the forward passes run.
+  uint64_t process_tokenized(std::vector<Request>& batch, std::vector<EmbeddingMatrix>& results,
+                             std::vector<std::exception_ptr>& errors);
+
+  std::shared_ptr<EmbeddingModel> model_;
+  std::string device_;
+  size_t batch_size_;
+  PerformanceMonitor* monitor_ = nullptr;
+  embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Request> queue_;
+  bool stop_ = false;
+  EmbeddingStats stats_;
+  std::thread dispatcher_;
+};
+
 AsyncEmbedding::AsyncEmbedding(const std::string& model_name, const std::string& device,
                                size_t batch_size)
     : AsyncEmbedding(load_checked(model_name, device, load_settings()), device, batch_size) {}
@@ -55,6 +88,21 @@ AsyncEmbedding::AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, const std:
                      AsyncEmbeddingOptions{.device = device, .batch_size = batch_size}) {}
 
 AsyncEmbedding::AsyncEmbedding(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(options))) {}
+
+AsyncEmbedding::~AsyncEmbedding() = default;
+
+size_t AsyncEmbedding::dim() const {
+  return impl_->model_->dim();
+}
+EmbeddingModel& AsyncEmbedding::model() {
+  return *impl_->model_;
+}
+const std::string& AsyncEmbedding::device() const {
+  return impl_->device_;
+}
+
+AsyncEmbedding::Impl::Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options)
     : model_(std::move(model)),
       device_(resolve_device(options.device)),
       batch_size_(checked_batch(options.batch_size)),
@@ -73,7 +121,7 @@ AsyncEmbeddingOptions AsyncEmbeddingOptions::from_settings(const Settings& setti
   return o;
 }
 
-AsyncEmbedding::~AsyncEmbedding() {
+AsyncEmbedding::Impl::~Impl() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
@@ -83,6 +131,10 @@ AsyncEmbedding::~AsyncEmbedding() {
 }
 
 void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done) {
+  impl_->submit(std::move(texts), std::move(done));
+}
+
+void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done) {
   {
     std::lock_guard lock(mutex_);
     if (stop_) {
@@ -154,14 +206,14 @@ boost::asio::awaitable<std::vector<float>> AsyncEmbedding::async_embed_single(st
 }
 
 EmbeddingStats AsyncEmbedding::get_stats() const {
-  std::lock_guard lock(mutex_);
-  EmbeddingStats s = stats_;
+  std::lock_guard lock(impl_->mutex_);
+  EmbeddingStats s = impl_->stats_;
   s.throughput_embeddings_per_sec =
       s.seconds > 0 ? static_cast<double>(s.embeddings) / s.seconds : 0.0;
   return s;
 }
 
-void AsyncEmbedding::run() {
+void AsyncEmbedding::Impl::run() {
   for (;;) {
     std::vector<Request> batch;
     {
@@ -191,9 +243,9 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
-uint64_t AsyncEmbedding::process_tokenized(std::vector<Request>& batch,
-                                           std::vector<EmbeddingMatrix>& results,
-                                           std::vector<std::exception_ptr>& errors) {
+uint64_t AsyncEmbedding::Impl::process_tokenized(std::vector<Request>& batch,
+                                                 std::vector<EmbeddingMatrix>& results,
+                                                 std::vector<std::exception_ptr>& errors) {
   const size_t dim = model_->dim();
   const auto t_tokenize = Clock::now();
   std::vector<std::vector<int32_t>> ids;
@@ -244,7 +296,7 @@ uint64_t AsyncEmbedding::process_tokenized(std::vector<Request>& batch,
   return 1;
 }
 
-void AsyncEmbedding::process(std::vector<Request>& batch) {
+void AsyncEmbedding::Impl::process(std::vector<Request>& batch) {
   const auto start = Clock::now();
   uint64_t passes = 0;
   std::vector<std::exception_ptr> errors(batch.size());
