@@ -21,10 +21,6 @@ bool is_space(utf8proc_int32_t cp) {
 }  // namespace
 
 std::string normalize_query_text(std::string_view text) {
-  if (auto at = base::invalid_utf8_offset(text)) {
-    throw InputError("query text is not valid UTF-8 (byte " + std::to_string(*at) +
-                     "); send UTF-8 text");
-  }
   utf8proc_uint8_t* mapped = nullptr;
   const auto options = static_cast<utf8proc_option_t>(
       UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
@@ -33,6 +29,12 @@ std::string normalize_query_text(std::string_view text) {
       utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                    static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
   if (n < 0) {
+    // utf8proc_map validates as it maps (every cache lookup comes here): the byte offset is
+    // looked for only on failure, with the one validator, so the error names it as elsewhere.
+    if (auto at = base::invalid_utf8_offset(text)) {
+      throw InputError("query text is not valid UTF-8 (byte " + std::to_string(*at) +
+                       "); send UTF-8 text");
+    }
     throw InputError("query text cannot be normalised (" + std::string(utf8proc_errmsg(n)) +
                      "); send shorter UTF-8 text");
   }

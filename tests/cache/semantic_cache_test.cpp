@@ -7,7 +7,9 @@
 #include <atomic>
 #include <cmath>
 #include <random>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ragperf/error.h"
@@ -89,6 +91,19 @@ TEST(SemanticCache, NormalizeQueryText) {
             "a b");  // nbsp, ideographic
   EXPECT_EQ(normalize_query_text("Cafe\xCC\x81"), normalize_query_text("Caf\xC3\xA9"));  // NFC
   EXPECT_THROW(normalize_query_text("bad \xFF utf8"), InputError);
+  // The error names the first bad byte, also for a surrogate (ED A0 80) and an overlong form.
+  for (const auto& [text, byte] : {std::pair<std::string, size_t>{"bad \xFF utf8", 4},
+                                   {"ab\xED\xA0\x80", 2},
+                                   {"x\xC0\xAF", 1}}) {
+    try {
+      normalize_query_text(text);
+      ADD_FAILURE() << "accepted invalid UTF-8 at byte " << byte;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("not valid UTF-8 (byte " + std::to_string(byte) + ")"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(SemanticCache, SemanticHitAboveThresholdMissBelow) {
