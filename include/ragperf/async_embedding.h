@@ -7,18 +7,18 @@
 //   // in a coroutine:  auto v = co_await embedder.async_embed_single("query");
 //   ragperf::EmbeddingStats s = embedder.get_stats();   // embeddings, batches, throughput ...
 //
-// Work runs on one dispatcher thread that drives the compute pool (one thread per core in all,
-// BLAS single-threaded inside it), so the busy threads never exceed the cores. Requests waiting
+// Work runs on the Runtime's compute pool (ragperf/runtime.h; one thread per core in all, BLAS
+// single-threaded inside it), so the busy threads never exceed the cores. Requests waiting
 // while a forward pass runs are merged into the next pass, up to `batch_size` texts
 // (EMBED_BATCH); a request larger than that runs alone. A text that fails (invalid UTF-8) fails
 // only its own request.
 //
 // device: "auto" (CPU on a machine without a GPU), "cpu"; "cuda" throws ConfigError in a build
 // without CUDA. Thread-safety: every method may be called from any thread. The destructor
-// finishes queued requests first.
+// finishes queued requests first (so it must not run on a compute thread).
 //
 // Monitor stages (when AsyncEmbeddingOptions::monitor is given), one record per merged batch of
-// requests (a dispatcher pass, not per call; get_stats().batches counts the forward passes):
+// requests (a forward pass, not per call; get_stats().batches counts the forward passes):
 //   "tokenize"  the batch's texts turned into token ids (BERT models only: a static word-vector
 //               model tokenises inside its embed(), so its time is in "embed");
 //   "embed"     the forward pass (pooling and normalisation included), recorded when it succeeds.
@@ -48,6 +48,7 @@ namespace ragperf {
 
 struct Settings;
 class PerformanceMonitor;
+class Runtime;
 
 struct AsyncEmbeddingOptions {
   std::string device = "auto";  // see resolve_device()
@@ -55,6 +56,8 @@ struct AsyncEmbeddingOptions {
   /// Optional, not owned, must outlive the AsyncEmbedding: receives "tokenize" and "embed" (see
   /// the file comment).
   PerformanceMonitor* monitor = nullptr;
+  /// Where the passes run; null: Runtime::shared().
+  std::shared_ptr<Runtime> runtime = nullptr;
 
   /// batch_size = EMBED_BATCH (at least 1); device and monitor keep their defaults.
   static AsyncEmbeddingOptions from_settings(const Settings& settings);
@@ -99,7 +102,7 @@ class AsyncEmbedding {
   boost::asio::awaitable<std::vector<float>> async_embed_single(std::string text);
   boost::asio::awaitable<EmbeddingMatrix> async_embed_batch(std::vector<std::string> texts);
 
-  /// Callback form: `done(error, result)` runs on the dispatcher thread; keep it short.
+  /// Callback form: `done(error, result)` runs on a compute thread; keep it short.
   using Callback = std::function<void(std::exception_ptr, EmbeddingMatrix)>;
   void submit(std::vector<std::string> texts, Callback done);
 
@@ -109,7 +112,7 @@ class AsyncEmbedding {
   const std::string& device() const;
 
  private:
-  struct Impl;  // the queue, its lock and the dispatcher thread
+  struct Impl;  // the queue, its lock and the runtime
   std::unique_ptr<Impl> impl_;
 };
 

@@ -53,6 +53,9 @@ struct Settings {
   std::string embed_model = "BAAI/bge-small-en";  // EMBED_MODEL: folder path or hub id
   int embed_dim = 384;    // EMBED_DIM: when set, checked against the model (check_embed_dim)
   int embed_batch = 128;  // EMBED_BATCH: texts per forward pass, at most
+  // Ours: the process's threads (RuntimeOptions::from_settings, ragperf/runtime.h).
+  int compute_threads = 0;  // RAGPERF_THREADS: compute threads; 0: one per core
+  int io_threads = 1;       // RAGPERF_IO_THREADS: threads waiting on sockets and timers
 
   Profile profile = Profile::kNone;  // RAGPERF_PROFILE
   std::string database_url;          // DATABASE_URL; empty: use the embedded store

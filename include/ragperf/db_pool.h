@@ -406,6 +406,14 @@ class DatabaseConnectionPool {
     check_runnable(true);
     return spawn(std::move(aw)).get();
   }
+  /// Runs `aw` on the pool's thread and resumes the awaiting coroutine on its own executor (any
+  /// executor may await it). Throws UnavailableError once the pool is closed.
+  template <typename T>
+  db::awaitable<T> async_run(db::awaitable<T> aw) {
+    check_runnable(false);
+    co_return co_await boost::asio::co_spawn(get_executor(), std::move(aw),
+                                             boost::asio::use_awaitable);
+  }
   /// Runs `aw` on the pool's thread; the future holds its result or exception.
   template <typename T>
   std::future<T> spawn(db::awaitable<T> aw) {

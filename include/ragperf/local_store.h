@@ -17,8 +17,9 @@
 // brute force over a contiguous in-memory matrix; larger ones use the HNSW index. Vectors are
 // loaded lazily on the first search of a collection; opening a store reads only the catalogue.
 //
-// Thread-safety: searches run concurrently; writes take an exclusive lock (one writer).
-// Several processes may share a folder: each search notices writes made by others.
+// Thread-safety: searches run concurrently (async_search() on the Runtime's compute pool); writes
+// take an exclusive lock (one writer). Several processes may share a folder: each search notices
+// writes made by others.
 #pragma once
 
 #include <filesystem>
@@ -28,12 +29,16 @@
 
 namespace ragperf {
 
+class Runtime;
+
 struct LocalStoreOptions {
   size_t ann_threshold = 20000;       // collections with at least this many chunks use HNSW
   size_t hnsw_m = 16;                 // HNSW graph degree: higher = better recall, more memory
   size_t hnsw_ef_construction = 100;  // build-time candidate list: higher = better graph, slower
   size_t hnsw_ef_search = 96;  // default query-time candidate list (SearchOptions::ef_search=0)
   bool persist_index = true;   // write <collection>.hnsw so the next open does not rebuild
+  /// Where async_search() runs its scan (the compute pool); null: Runtime::shared().
+  std::shared_ptr<Runtime> runtime = nullptr;
 };
 
 class LocalStore : public VectorStore {
@@ -56,8 +61,20 @@ class LocalStore : public VectorStore {
   size_t remove_source(const std::string& collection, const std::string& source) override;
   std::vector<std::string> list_sources(const std::string& collection) override;
   void add(const std::string& collection, std::span<const Chunk> chunks) override;
+  /// The scan on the Runtime's compute pool.
+  boost::asio::awaitable<std::vector<Hit>> async_search(std::string collection,
+                                                        std::vector<float> query,
+                                                        SearchOptions options) override;
+  /// Every query in one compute task.
+  boost::asio::awaitable<std::vector<SearchResult>> async_search_batch(
+      std::string collection, std::vector<std::vector<float>> queries,
+      SearchOptions options) override;
+  /// On the calling thread (see "Awaitable and blocking forms" in ragperf/vector_store.h).
   std::vector<Hit> search(const std::string& collection, std::span<const float> query,
                           const SearchOptions& options) override;
+  std::vector<SearchResult> search_batch(const std::string& collection,
+                                         std::span<const std::span<const float>> queries,
+                                         const SearchOptions& options) override;
   size_t count(const std::string& collection) override;
   void drop(const std::string& collection) override;
   std::string describe() const override;

@@ -9,7 +9,7 @@
 //   store.add("docs", chunks);                         // binary COPY, upsert by id
 //   auto hits = store.search("docs", query, {.top_k = 4, .ef_search = 200});
 //   auto results = store.search_batch("docs", queries, {.top_k = 4});  // one round trip
-//   // In a coroutine on pool->get_executor(): co_await store.async_search("docs", query, opts);
+//   // In a coroutine (any executor): co_await store.async_search("docs", query, opts);
 //
 // Layout: one table per collection,
 //   "<name>"(id text PRIMARY KEY, text text, metadata jsonb, content_hash text, source text,
@@ -84,24 +84,23 @@ class PgVectorStore : public VectorStore {
   size_t remove_source(const std::string& collection, const std::string& source) override;
   std::vector<std::string> list_sources(const std::string& collection) override;
   void add(const std::string& collection, std::span<const Chunk> chunks) override;
-  std::vector<Hit> search(const std::string& collection, std::span<const float> query,
-                          const SearchOptions& options) override;
+  /// Runs on the pool's executor (a pooled connection's socket is awaited, no thread waits) and
+  /// resumes on the awaiting coroutine's executor.
+  boost::asio::awaitable<std::vector<Hit>> async_search(std::string collection,
+                                                        std::vector<float> query,
+                                                        SearchOptions options) override;
   /// The whole batch in one round trip on one pooled connection (libpq pipeline mode): one
   /// transaction with the search settings once and one SELECT per query. A query rejected before
   /// any SQL (dimension, non-finite values) fails alone; if the server fails one SELECT, the
   /// others are re-run one by one so that only that query gets the error.
-  std::vector<SearchResult> search_batch(const std::string& collection,
-                                         std::span<const std::span<const float>> queries,
-                                         const SearchOptions& options) override;
+  boost::asio::awaitable<std::vector<SearchResult>> async_search_batch(
+      std::string collection, std::vector<std::vector<float>> queries,
+      SearchOptions options) override;
   /// True: see search_batch() and the figures in ragperf/batch_processor.h.
   bool prefers_search_batch() const override;
   size_t count(const std::string& collection) override;
   void drop(const std::string& collection) override;
   std::string describe() const override;
-
-  /// search() as an awaitable; must run on pool().get_executor().
-  db::awaitable<std::vector<Hit>> async_search(std::string collection, std::vector<float> query,
-                                               SearchOptions options);
 
   /// The SELECT that search() runs on `collection` ($1: the query vector, $2: top_k), for
   /// EXPLAIN and diagnostics. ANN (`exact` false) orders by the distance alone so that the HNSW

@@ -29,11 +29,15 @@
 // the same kind naming the table, unless RetrieveOptions::partial_results is set: then the hits
 // of the other tables come back and the failure is listed in RetrieveResult::failures.
 //
-// Threads: table searches run on the retriever's own thread pool (`max_parallel` threads); the
-// query is embedded on it too (or by the AsyncEmbedding given, batched with other callers). No
-// thread waits for another: the last search to finish merges and completes the call.
+// Threads: none of its own. A call is one coroutine on the Runtime (ragperf/runtime.h): the
+// query is embedded on the compute pool (or by the AsyncEmbedding given, batched with its other
+// callers), every table's VectorStore::async_search() is awaited at once (when_all: PostgreSQL
+// waits on sockets, the embedded store scans on the compute pool), and the merge runs where the
+// last search resumed it. The awaitable forms run on the awaiting coroutine's executor; the
+// future, blocking and callback forms start the call on the Runtime's I/O executor.
 // Thread-safety: every method may be called from any thread, concurrently. Do not block on a
-// future (or call retrieve()) from inside the retriever's own threads.
+// future (or call retrieve()) on a Runtime I/O thread (retrieve() throws UnavailableError there);
+// the destructor waits for calls in flight, so it must not run on one either.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -55,6 +59,7 @@ namespace ragperf {
 class EmbeddingModel;
 class AsyncEmbedding;
 class PerformanceMonitor;
+class Runtime;
 struct Settings;
 
 /// How hits of several tables are ranked together.
@@ -130,8 +135,9 @@ struct TableRef {
 };
 
 struct ParallelRetrieverOptions {
-  size_t max_parallel = 0;                // fan-out threads; 0: min(number of tables, 32)
   PerformanceMonitor* monitor = nullptr;  // receives embed, query, merge, total (not owned)
+  /// Where calls run; null: Runtime::shared().
+  std::shared_ptr<Runtime> runtime = nullptr;
   /// Opens the store of each "name@location" table; typically default_store_opener(settings).
   /// Empty: only plain table names are accepted (ConfigError in the constructor otherwise). The
   /// retriever never reads the environment itself.
@@ -165,11 +171,13 @@ class ParallelRetriever {
   std::future<RetrieveResult> retrieve_by_vector(std::vector<float> query,
                                                  RetrieveOptions options = {});
 
-  /// Awaitable form; resumes on the awaiting coroutine's executor.
+  /// Awaitable forms; they run on the awaiting coroutine's executor.
   boost::asio::awaitable<RetrieveResult> async_retrieve_parallel(std::string query,
                                                                  RetrieveOptions options = {});
+  boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(std::vector<float> query,
+                                                                  RetrieveOptions options = {});
 
-  /// Callback form: `done(error, result)` runs on one of the retriever's threads; keep it short.
+  /// Callback form: `done(error, result)` runs on a Runtime I/O thread; keep it short.
   using Callback = std::function<void(std::exception_ptr, RetrieveResult)>;
   void submit(std::string query, RetrieveOptions options, Callback done);
   void submit_vector(std::vector<float> query, RetrieveOptions options, Callback done);

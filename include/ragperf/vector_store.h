@@ -12,6 +12,9 @@
 //     store->replace_source("docs", path, file_hash, chunks);  // old chunks out, new in,
 //     atomically
 //   std::vector<ragperf::Hit> hits = store->search("docs", query_vector, {.top_k = 4});
+//   // in a coroutine (no thread waits: PostgreSQL's socket is awaited, the embedded store's
+//   // scan runs on the Runtime's compute pool):
+//   auto hits = co_await store->async_search("docs", query_vector, {.top_k = 4});
 //   for (const std::string& source : store->list_sources("docs"))   // files the table holds
 //     if (!std::filesystem::exists(source)) store->remove_source("docs", source);
 //   // Many queries at once (one round trip on PostgreSQL); one result per query, in order:
@@ -27,10 +30,18 @@
 // [A-Za-z_][A-Za-z0-9_]{0,62} (validate_identifier()), else InputError naming the identifier.
 // No SQL is ever built from unchecked text.
 //
+// Awaitable and blocking forms: async_search() and async_search_batch() are the stores' own
+// searches; they resume on the awaiting coroutine's executor. The blocking search() and
+// search_batch() are built on them in one place (vector_store.cpp: Runtime::run_blocking on the
+// shared Runtime), so they must not be called from a Runtime I/O thread (UnavailableError).
+// LocalStore overrides the blocking forms to scan on the calling thread: its search is CPU work,
+// and a hand-off to the compute pool and back would only add latency to a caller that waits.
+//
 // Thread-safety: every method may be called from any thread. Searches run concurrently; writes
 // (ensure_collection, add, replace_source, remove_source, drop) are serialised per store.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -144,9 +155,11 @@ class VectorStore {
   virtual void add(const std::string& collection, std::span<const Chunk> chunks) = 0;
 
   /// The best `options.top_k` chunks for `query` ([dim] floats), best first. Throws InputError on
-  /// a dimension mismatch or non-finite values.
-  virtual std::vector<Hit> search(const std::string& collection, std::span<const float> query,
-                                  const SearchOptions& options) = 0;
+  /// a dimension mismatch or non-finite values. Awaitable; resumes on the awaiting coroutine's
+  /// executor.
+  virtual boost::asio::awaitable<std::vector<Hit>> async_search(std::string collection,
+                                                                std::vector<float> query,
+                                                                SearchOptions options) = 0;
 
   /// Runs every query of `queries` (each [dim] floats) with the same `options`. Returns one
   /// SearchResult per query, in order: result i holds exactly what
@@ -154,8 +167,17 @@ class VectorStore {
   /// types and messages), so an error concerns only its own query; an error that concerns every
   /// query (unknown collection, top_k 0, a database that cannot be reached) is put into every
   /// result. Does not throw for those; an empty batch returns an empty vector without touching
-  /// the store. The default runs search() once per query on the calling thread; PgVectorStore
-  /// sends the whole batch in one round trip on one pooled connection (libpq pipeline mode).
+  /// the store. The default awaits async_search() once per query, one after another;
+  /// PgVectorStore sends the whole batch in one round trip on one pooled connection (libpq
+  /// pipeline mode), LocalStore scans them in one compute task.
+  virtual boost::asio::awaitable<std::vector<SearchResult>> async_search_batch(
+      std::string collection, std::vector<std::vector<float>> queries, SearchOptions options);
+
+  /// Blocking async_search(): waits on the calling thread (never a Runtime I/O thread).
+  virtual std::vector<Hit> search(const std::string& collection, std::span<const float> query,
+                                  const SearchOptions& options);
+
+  /// Blocking async_search_batch().
   virtual std::vector<SearchResult> search_batch(const std::string& collection,
                                                  std::span<const std::span<const float>> queries,
                                                  const SearchOptions& options);
@@ -173,6 +195,12 @@ class VectorStore {
 
   /// Where the data lives, safe to print: "local store at PATH" or "postgresql://u:****@h/db".
   virtual std::string describe() const = 0;
+
+ protected:
+  /// search() once per query on the calling thread, each error kept in its own result.
+  std::vector<SearchResult> search_each(const std::string& collection,
+                                        std::span<const std::span<const float>> queries,
+                                        const SearchOptions& options);
 };
 
 /// The store the settings select: PgVectorStore when DATABASE_URL (or libpq's PGHOST /

@@ -3,13 +3,30 @@
 #include <iostream>
 
 #include "command.h"
+#include "ragperf/config.h"
 #include "ragperf/error.h"
+#include "ragperf/runtime.h"
+
+namespace {
+
+// The process's threads follow RAGPERF_THREADS / RAGPERF_IO_THREADS. Settings that do not load
+// are reported by the command that needs them (`ragperf config` names the bad variable).
+void configure_runtime() {
+  try {
+    ragperf::Runtime::configure_shared(
+        ragperf::RuntimeOptions::from_settings(ragperf::load_settings()));
+  } catch (const ragperf::ConfigError&) {  // NOLINT(bugprone-empty-catch): reported later
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ragperf: fast retrieval for RAG over PostgreSQL + pgvector"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ragperf 0.1.0");
   for (const auto& setup : ragperf::cli::registered_commands()) setup(app);
+  configure_runtime();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -297,6 +297,8 @@ Settings load_settings(const std::map<std::string, std::string>& environment,
   s.embed_model = trim(model.value);
   s.embed_dim = static_cast<int>(parse_int(take("EMBED_DIM", "384"), 1, 65536));
   s.embed_batch = static_cast<int>(parse_int(take("EMBED_BATCH", "128"), 1, 65536));
+  s.compute_threads = static_cast<int>(parse_int(take("RAGPERF_THREADS", "0"), 0, 1024));
+  s.io_threads = static_cast<int>(parse_int(take("RAGPERF_IO_THREADS", "1"), 1, 64));
 
   if (s.min_pool_size > s.max_pool_size)
     throw ConfigError("MIN_POOL_SIZE=" + std::to_string(s.min_pool_size) +

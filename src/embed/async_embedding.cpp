@@ -10,13 +10,12 @@
 #include <deque>
 #include <mutex>
 #include <span>
-#include <thread>
 
 #include "embed/bert_model.h"
-#include "embed/compute_pool.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
+#include "ragperf/runtime.h"
 
 namespace ragperf {
 
@@ -47,14 +46,16 @@ std::shared_ptr<EmbeddingModel> load_checked(const std::string& name, const std:
 
 struct AsyncEmbedding::Impl {
   Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbeddingOptions options);
-  ~Impl();  // finishes queued requests, then joins the dispatcher
+  ~Impl();  // finishes queued requests
 
   struct Request {
     std::vector<std::string> texts;
     Callback done;
   };
   void submit(std::vector<std::string> texts, Callback done);
-  void run();
+  /// One merged batch from the queue, on a compute thread; posts itself again while requests
+  /// wait (so searches queued meanwhile run between passes).
+  void drain();
   void process(std::vector<Request>& batch);
   /// The monitored BERT path: tokenise each request ("tokenize"), one forward pass ("embed").
   /// Fills results[i] or errors[i] for every request; returns the forward passes run.
@@ -67,11 +68,12 @@ struct AsyncEmbedding::Impl {
   PerformanceMonitor* monitor_ = nullptr;
   embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
   mutable std::mutex mutex_;
-  std::condition_variable cv_;
+  std::condition_variable idle_;  // the destructor waits for !draining_
   std::deque<Request> queue_;
+  bool draining_ = false;  // a drain() is posted or running
   bool stop_ = false;
   EmbeddingStats stats_;
-  std::thread dispatcher_;
+  std::shared_ptr<Runtime> runtime_;
 };
 
 AsyncEmbedding::AsyncEmbedding(const std::string& model_name, const std::string& device,
@@ -106,13 +108,13 @@ AsyncEmbedding::Impl::Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbedding
     : model_(std::move(model)),
       device_(resolve_device(options.device)),
       batch_size_(checked_batch(options.batch_size)),
-      monitor_(options.monitor) {
+      monitor_(options.monitor),
+      runtime_(options.runtime ? std::move(options.runtime) : Runtime::shared()) {
   if (!model_) throw ConfigError("AsyncEmbedding needs a model (got none)");
   if (monitor_) bert_ = dynamic_cast<embed::BertModel*>(model_.get());
   stats_.device = device_;
-  stats_.threads = embed::ComputePool::instance().n_threads();
+  stats_.threads = runtime_->compute_threads();
   stats_.max_batch = batch_size_;
-  dispatcher_ = std::thread([this] { run(); });
 }
 
 AsyncEmbeddingOptions AsyncEmbeddingOptions::from_settings(const Settings& settings) {
@@ -122,12 +124,9 @@ AsyncEmbeddingOptions AsyncEmbeddingOptions::from_settings(const Settings& setti
 }
 
 AsyncEmbedding::Impl::~Impl() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  dispatcher_.join();
+  std::unique_lock lock(mutex_);
+  stop_ = true;
+  idle_.wait(lock, [&] { return !draining_; });
 }
 
 void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done) {
@@ -141,8 +140,10 @@ void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done)
       throw UnavailableError("AsyncEmbedding is shutting down; no new requests are accepted");
     }
     queue_.push_back(Request{std::move(texts), std::move(done)});
+    if (draining_) return;  // the running drain() takes it
+    draining_ = true;
   }
-  cv_.notify_one();
+  runtime_->post_compute([this] { drain(); });
 }
 
 std::future<EmbeddingMatrix> AsyncEmbedding::embed_batch(std::vector<std::string> texts) {
@@ -176,7 +177,7 @@ std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
 boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     std::vector<std::string> texts) {
   auto initiate = [this, texts = std::move(texts)](auto handler) mutable {
-    // The dispatcher thread and the caller's executor both hold the request; whichever lets go
+    // The compute thread and the caller's executor both hold the request; whichever lets go
     // last destroys it. Members are destroyed in reverse order: the handler first, then the work
     // guard, so the caller's io_context keeps running (and alive) until the handler is gone.
     using Handler = decltype(handler);
@@ -213,24 +214,29 @@ EmbeddingStats AsyncEmbedding::get_stats() const {
   return s;
 }
 
-void AsyncEmbedding::Impl::run() {
-  for (;;) {
-    std::vector<Request> batch;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      size_t texts = 0;
-      while (!queue_.empty()) {
-        const size_t n = queue_.front().texts.size();
-        if (!batch.empty() && texts + n > batch_size_) break;
-        texts += n;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+void AsyncEmbedding::Impl::drain() {
+  std::vector<Request> batch;
+  {
+    std::lock_guard lock(mutex_);
+    size_t texts = 0;
+    while (!queue_.empty()) {
+      const size_t n = queue_.front().texts.size();
+      if (!batch.empty() && texts + n > batch_size_) break;
+      texts += n;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
     }
-    process(batch);
   }
+  process(batch);
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty()) {
+      draining_ = false;
+      idle_.notify_all();
+      return;
+    }
+  }
+  runtime_->post_compute([this] { drain(); });  // requests that came during the pass
 }
 
 namespace {
@@ -374,7 +380,7 @@ void AsyncEmbedding::Impl::process(std::vector<Request>& batch) {
     try {
       batch[i].done(errors[i], std::move(results[i]));
     } catch (...) {
-      // A callback that throws must not stop the dispatcher.
+      // A callback that throws must not stop the others.
     }
   }
 }

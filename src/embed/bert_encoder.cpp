@@ -6,8 +6,8 @@
 #include <string>
 
 #include "embed/bert_kernels.h"
-#include "embed/compute_pool.h"
 #include "ragperf/error.h"
+#include "ragperf/runtime.h"
 
 namespace ragperf::embed {
 
@@ -52,7 +52,7 @@ thread_local std::vector<float> tls_scratch;
 }  // namespace
 
 BertEncoder::BertEncoder(const BertConfig& config, std::shared_ptr<const SafetensorsFile> weights)
-    : config_(config), weights_(std::move(weights)) {
+    : config_(config), runtime_(Runtime::shared()), weights_(std::move(weights)) {
   const SafetensorsFile& f = *weights_;
   const size_t h = config_.hidden_size;
   const size_t inter = config_.intermediate_size;
@@ -114,9 +114,9 @@ namespace {
 // Rows per GEMM call, at most (each call repacks the weights, so fewer, larger calls are better).
 constexpr size_t kRowsPerTask = 256;
 
-void dense(ComputePool& pool, const float* a, size_t m, size_t k, const std::vector<float>& w,
+void dense(Runtime& pool, const float* a, size_t m, size_t k, const std::vector<float>& w,
            const std::vector<float>& bias, size_t n, float* c, bool activate, Activation act) {
-  const size_t threads = pool.n_threads();
+  const size_t threads = pool.compute_threads();
   size_t mb =
       m <= 48 ? m : std::clamp<size_t>((m + 2 * threads - 1) / (2 * threads), 64, kRowsPerTask);
   size_t nb = n;
@@ -127,7 +127,7 @@ void dense(ComputePool& pool, const float* a, size_t m, size_t k, const std::vec
     nb = std::max<size_t>(32, ((n / want) + 31) / 32 * 32);
   }
   const size_t col_blocks = n_chunks(n, nb);
-  pool.run(row_blocks * col_blocks, [&](size_t task) {
+  pool.parallel_for(row_blocks * col_blocks, [&](size_t task) {
     const size_t i0 = (task / col_blocks) * mb;
     const size_t j0 = (task % col_blocks) * nb;
     const size_t mi = std::min(mb, m - i0);
@@ -137,15 +137,16 @@ void dense(ComputePool& pool, const float* a, size_t m, size_t k, const std::vec
   });
 }
 
-void layer_norm_rows(ComputePool& pool, const float* x, const float* residual, float* out,
-                     size_t rows, size_t cols, const std::vector<float>& g,
-                     const std::vector<float>& b, float eps) {
+void layer_norm_rows(Runtime& pool, const float* x, const float* residual, float* out, size_t rows,
+                     size_t cols, const std::vector<float>& g, const std::vector<float>& b,
+                     float eps) {
   if (rows <= 32) {  // a few microseconds: not worth waking the pool
     kernels::add_layer_norm(x, residual, out, rows, cols, g.data(), b.data(), eps);
     return;
   }
-  const size_t rb = std::max<size_t>(1, std::min<size_t>(64, rows / (2 * pool.n_threads()) + 1));
-  pool.run(n_chunks(rows, rb), [&](size_t task) {
+  const size_t rb =
+      std::max<size_t>(1, std::min<size_t>(64, rows / (2 * pool.compute_threads()) + 1));
+  pool.parallel_for(n_chunks(rows, rb), [&](size_t task) {
     const size_t r0 = task * rb;
     const size_t n = std::min(rb, rows - r0);
     kernels::add_layer_norm(x + r0 * cols, residual ? residual + r0 * cols : nullptr,
@@ -170,14 +171,14 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
   const size_t t = offsets.back();
   hidden.assign(t * h, 0.0f);
   if (t == 0) return;
-  ComputePool& pool = ComputePool::instance();
+  Runtime& pool = *runtime_;
 
   // Embeddings: word + position + token type 0, then LayerNorm.
   std::vector<float> x(t * h);
   {
     std::vector<float> type0(h);
     token_type_->copy_f32(0, h, type0.data());
-    pool.run(sequences.size(), [&](size_t s) {
+    pool.parallel_for(sequences.size(), [&](size_t s) {
       std::vector<float> pos(h);
       for (size_t i = 0; i < sequences[s].size(); ++i) {
         const int32_t id = sequences[s][i];
@@ -206,7 +207,7 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
     dense(pool, x.data(), t, h, L.w_qkv, L.b_qkv, 3 * h, qkv.data(), false, config_.activation);
 
     // Attention per (sequence, head) over that sequence's tokens.
-    pool.run(sequences.size() * n_heads, [&](size_t task) {
+    pool.parallel_for(sequences.size() * n_heads, [&](size_t task) {
       const size_t s = task / n_heads;
       const size_t head = task % n_heads;
       const size_t len = offsets[s + 1] - offsets[s];

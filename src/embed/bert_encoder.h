@@ -18,6 +18,10 @@
 #include "embed/bert_config.h"
 #include "embed/safetensors.h"
 
+namespace ragperf {
+class Runtime;
+}
+
 namespace ragperf::embed {
 
 class BertEncoder {
@@ -48,6 +52,7 @@ class BertEncoder {
   };
 
   BertConfig config_;
+  std::shared_ptr<Runtime> runtime_;  // Runtime::shared(): its compute pool runs the loops
   std::shared_ptr<const SafetensorsFile> weights_;
   const TensorView* word_ = nullptr;
   const TensorView* position_ = nullptr;

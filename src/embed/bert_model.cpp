@@ -6,7 +6,6 @@
 #include <numeric>
 
 #include "base/distance.h"
-#include "embed/compute_pool.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed {

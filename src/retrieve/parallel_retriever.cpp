@@ -1,20 +1,14 @@
-// ParallelRetriever: embed once, fan the search out over every table on a thread pool, merge.
+// ParallelRetriever: embed once, fan the search out over every table as awaitables, merge.
 #include "ragperf/retriever.h"
 
 // GCC reports -Wnull-dereference inside Asio's scheduler when inlined at -O3 (a false positive in
 // a system header); silence it for Asio's code only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #pragma GCC diagnostic pop
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -24,6 +18,7 @@
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
+#include "ragperf/runtime.h"
 
 namespace ragperf {
 
@@ -92,13 +87,13 @@ struct ParallelRetriever::Impl {
   std::shared_ptr<VectorStore> store;
   std::shared_ptr<EmbeddingModel> model;     // set when embedding directly
   std::shared_ptr<AsyncEmbedding> embedder;  // set when embedding through AsyncEmbedding
+  std::shared_ptr<Runtime> runtime;
   std::vector<std::string> tables;
   std::vector<TableRef> refs;
   std::vector<std::string> names;  // display names, written into hits
   size_t dim = 0;
   std::string model_id;
   ParallelRetrieverOptions options;
-  std::unique_ptr<boost::asio::thread_pool> pool;
 
   std::mutex mutex;  // guards everything below
   std::map<std::string, std::shared_ptr<VectorStore>> location_stores;
@@ -106,20 +101,19 @@ struct ParallelRetriever::Impl {
   size_t in_flight = 0;
   std::condition_variable idle;
 
-  // One call in flight.
-  struct Call {
-    Impl* impl = nullptr;
-    RetrieveOptions options;
-    Callback done;
-    Clock::time_point start;
-    double embed_s = 0;
-    bool embedded = false;
-    std::vector<float> query;
-    Clock::time_point query_start;
-    std::vector<std::vector<Hit>> per_table;
-    std::vector<std::exception_ptr> errors;
-    std::vector<double> table_s;
-    std::atomic<size_t> remaining{0};
+  // Counts a call in flight for the destructor, whichever way the call ends.
+  struct InFlight {
+    Impl* impl;
+    explicit InFlight(Impl* i) : impl(i) {
+      std::lock_guard lock(impl->mutex);
+      ++impl->in_flight;
+    }
+    ~InFlight() {
+      std::lock_guard lock(impl->mutex);
+      if (--impl->in_flight == 0) impl->idle.notify_all();
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
   };
 
   VectorStore& store_for(size_t i) {
@@ -142,11 +136,15 @@ struct ParallelRetriever::Impl {
     return *opened;
   }
 
-  void check_table(VectorStore& s, size_t i) {
-    {
-      std::lock_guard lock(mutex);
-      if (checked[i]) return;
-    }
+  bool is_checked(size_t i) {
+    std::lock_guard lock(mutex);
+    return checked[i];
+  }
+
+  // Opens the table's store and checks the table against the model; blocking (a location's
+  // store may connect), so it runs on the compute pool, once per table.
+  VectorStore* open_and_check(size_t i) {
+    VectorStore& s = store_for(i);
     const std::string& name = refs[i].name;
     std::optional<CollectionInfo> info = s.collection(name);
     if (!info) {
@@ -163,51 +161,83 @@ struct ParallelRetriever::Impl {
     }
     std::lock_guard lock(mutex);
     checked[i] = true;
+    return &s;
   }
 
-  void search_one(const std::shared_ptr<Call>& call, size_t i) {
+  // One table's search; its own time goes into `table_s` (owned by the awaiting call).
+  boost::asio::awaitable<std::vector<Hit>> search_table(size_t i, std::vector<float> query,
+                                                        SearchOptions so, double& table_s) {
     const Clock::time_point t0 = Clock::now();
-    try {
-      VectorStore& s = store_for(i);
-      check_table(s, i);
-      SearchOptions so;
-      so.exact = call->options.exact;
-      so.ef_search = call->options.ef_search;
-      so.top_k = call->options.candidates_per_table != 0 ? call->options.candidates_per_table
-                 : call->options.deduplicate             ? 2 * call->options.top_k
-                                                         : call->options.top_k;
-      call->per_table[i] = s.search(refs[i].name, call->query, so);
-    } catch (...) {
-      call->errors[i] = std::current_exception();
+    VectorStore* s = nullptr;
+    if (is_checked(i)) {
+      s = &store_for(i);
+    } else {
+      s = co_await runtime->on_compute([this, i] { return open_and_check(i); });
     }
-    call->table_s[i] = seconds_since(t0);
+    std::vector<Hit> hits = co_await s->async_search(refs[i].name, std::move(query), so);
+    table_s = seconds_since(t0);
+    co_return hits;
   }
 
-  void fan_out(std::shared_ptr<Call> call) {
-    call->query_start = Clock::now();
-    call->remaining.store(tables.size());
-    for (size_t i = 0; i < tables.size(); ++i) {
-      boost::asio::post(*pool, [this, call, i] {
-        search_one(call, i);
-        if (call->remaining.fetch_sub(1) == 1) finish(call);
-      });
-    }
+  boost::asio::awaitable<std::vector<float>> embed(std::string text) {
+    if (embedder) co_return co_await embedder->async_embed_single(std::move(text));
+    auto one = [m = model, t = std::move(text)] {
+      return m->embed(std::span<const std::string>(&t, 1)).data;
+    };
+    co_return co_await runtime->on_compute(std::move(one));
   }
 
-  void finish(const std::shared_ptr<Call>& call) {
-    const double query_s = seconds_since(call->query_start);
+  // The whole call: embed `text` (unless `query` is given), search every table at once, merge.
+  // `self` keeps the retriever's state alive until the call ends.
+  static boost::asio::awaitable<RetrieveResult> call(std::shared_ptr<Impl> self,
+                                                     std::optional<std::string> text,
+                                                     std::vector<float> query,
+                                                     RetrieveOptions options) {
+    Impl& im = *self;
+    InFlight counted(&im);
+    const Clock::time_point start = Clock::now();
+    validate(options);
+    double embed_s = 0;
+    if (text) {
+      const Clock::time_point t0 = Clock::now();
+      query = co_await im.embed(std::move(*text));
+      embed_s = seconds_since(t0);
+    } else if (query.size() != im.dim) {
+      throw InputError("query vector has " + std::to_string(query.size()) +
+                       " floats but the retriever's dimension is " + std::to_string(im.dim) +
+                       "; embed it with model " + im.model_id);
+    }
+    SearchOptions so;
+    so.exact = options.exact;
+    so.ef_search = options.ef_search;
+    so.top_k = options.candidates_per_table != 0 ? options.candidates_per_table
+               : options.deduplicate             ? 2 * options.top_k
+                                                 : options.top_k;
+    const size_t n = im.tables.size();
+    std::vector<double> table_s(n, 0.0);
+    const Clock::time_point query_start = Clock::now();
+    std::vector<boost::asio::awaitable<std::vector<Hit>>> searches;
+    searches.reserve(n);
+    for (size_t i = 0; i < n; ++i) searches.push_back(im.search_table(i, query, so, table_s[i]));
+    std::vector<Outcome<std::vector<Hit>>> outcomes = co_await when_all(std::move(searches));
+    const double query_s = seconds_since(query_start);
+
     RetrieveResult result;
     std::exception_ptr error;
     std::vector<std::string> failed;
-    for (size_t i = 0; i < tables.size(); ++i) {
-      if (!call->errors[i]) continue;
-      failed.push_back(names[i]);
-      if (call->options.partial_results) {
-        auto [code, message] = describe_error(call->errors[i]);
-        result.failures.push_back(TableFailure{names[i], code, message});
-        call->table_s[i] = 0;
+    std::vector<std::vector<Hit>> per_table(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (outcomes[i].ok()) {
+        per_table[i] = std::move(outcomes[i].value);
+        continue;
+      }
+      failed.push_back(im.names[i]);
+      if (options.partial_results) {
+        auto [code, message] = describe_error(outcomes[i].error);
+        result.failures.push_back(TableFailure{im.names[i], code, message});
+        table_s[i] = 0;
       } else if (!error) {
-        error = call->errors[i];
+        error = outcomes[i].error;
       }
     }
     if (error) {
@@ -223,59 +253,22 @@ struct ParallelRetriever::Impl {
                                                                   "'") != std::string::npos) {
         prefix.clear();
       }
-      error = with_prefix(error, prefix);
-      complete(call, error, {});
-      return;
+      std::rethrow_exception(with_prefix(error, prefix));
     }
-    try {
-      const Clock::time_point m0 = Clock::now();
-      result.hits = merge_hits(std::move(call->per_table), names, call->options);
-      result.timings.merge_s = seconds_since(m0);
-    } catch (...) {
-      complete(call, std::current_exception(), {});
-      return;
-    }
-    result.timings.embed_s = call->embed_s;
+    const Clock::time_point m0 = Clock::now();
+    result.hits = merge_hits(std::move(per_table), im.names, options);
+    result.timings.merge_s = seconds_since(m0);
+    result.timings.embed_s = embed_s;
     result.timings.query_s = query_s;
-    result.timings.table_s = std::move(call->table_s);
-    result.timings.total_s = seconds_since(call->start);
-    if (PerformanceMonitor* m = options.monitor) {
-      if (call->embedded) m->record("embed", result.timings.embed_s);
+    result.timings.table_s = std::move(table_s);
+    result.timings.total_s = seconds_since(start);
+    if (PerformanceMonitor* m = im.options.monitor) {
+      if (text) m->record("embed", result.timings.embed_s);
       m->record("query", result.timings.query_s);
       m->record("merge", result.timings.merge_s);
       m->record("total", result.timings.total_s);
     }
-    complete(call, nullptr, std::move(result));
-  }
-
-  void complete(const std::shared_ptr<Call>& call, std::exception_ptr error,
-                RetrieveResult result) {
-    Callback done = std::move(call->done);
-    try {
-      done(error, std::move(result));
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a callback must not throw; nothing to do
-    }
-    std::lock_guard lock(mutex);
-    if (--in_flight == 0) idle.notify_all();
-  }
-
-  std::shared_ptr<Call> begin(const RetrieveOptions& options_in, Callback done) {
-    auto call = std::make_shared<Call>();
-    call->impl = this;
-    call->options = options_in;
-    call->done = std::move(done);
-    call->start = Clock::now();
-    call->per_table.resize(tables.size());
-    call->errors.resize(tables.size());
-    call->table_s.assign(tables.size(), 0.0);
-    std::lock_guard lock(mutex);
-    ++in_flight;
-    return call;
-  }
-
-  // Fails `call` on a pool thread (callbacks always run there).
-  void fail(std::shared_ptr<Call> call, std::exception_ptr error) {
-    boost::asio::post(*pool, [this, call, error] { complete(call, error, {}); });
+    co_return result;
   }
 
   static void validate(const RetrieveOptions& o) {
@@ -302,6 +295,7 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
   impl_->tables = std::move(tables);
   impl_->dim = embed_dim;
   impl_->options = std::move(options);
+  impl_->runtime = impl_->options.runtime ? impl_->options.runtime : Runtime::shared();
   if (model_dim != embed_dim) {
     throw ConfigError("ParallelRetriever: embed_dim=" + std::to_string(embed_dim) + " but model " +
                       impl_->model_id + " has dimension " + std::to_string(model_dim) +
@@ -323,9 +317,6 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
                         "given; pass default_store_opener(settings) or an opener of your own");
     }
   }
-  size_t threads = impl_->options.max_parallel;
-  if (threads == 0) threads = std::min<size_t>(impl_->tables.size(), 32);
-  impl_->pool = std::make_unique<boost::asio::thread_pool>(threads);
 }
 
 ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
@@ -340,86 +331,32 @@ ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
 }
 
 ParallelRetriever::~ParallelRetriever() {
-  {
-    std::unique_lock lock(impl_->mutex);
-    impl_->idle.wait(lock, [&] { return impl_->in_flight == 0; });
-  }
-  impl_->pool->join();
+  std::unique_lock lock(impl_->mutex);
+  impl_->idle.wait(lock, [&] { return impl_->in_flight == 0; });
 }
 
 void ParallelRetriever::submit(std::string query, RetrieveOptions options, Callback done) {
-  Impl* impl = impl_.get();
-  auto call = impl->begin(options, std::move(done));
-  try {
-    Impl::validate(options);
-  } catch (...) {
-    impl->fail(call, std::current_exception());
-    return;
-  }
-  call->embedded = true;
-  if (impl->embedder) {
-    const Clock::time_point t0 = Clock::now();
-    impl->embedder->submit({std::move(query)},
-                           [impl, call, t0](std::exception_ptr error, EmbeddingMatrix m) {
-                             call->embed_s = seconds_since(t0);
-                             if (error) {
-                               impl->fail(call, error);
-                               return;
-                             }
-                             call->query.assign(m.data.begin(), m.data.end());
-                             boost::asio::post(*impl->pool, [impl, call] { impl->fan_out(call); });
-                           });
-    return;
-  }
-  boost::asio::post(*impl->pool, [impl, call, query = std::move(query)] {
-    const Clock::time_point t0 = Clock::now();
-    try {
-      EmbeddingMatrix m = impl->model->embed(std::span<const std::string>(&query, 1));
-      call->query = std::move(m.data);
-    } catch (...) {
-      impl->complete(call, std::current_exception(), {});
-      return;
-    }
-    call->embed_s = seconds_since(t0);
-    impl->fan_out(call);
-  });
+  boost::asio::co_spawn(impl_->runtime->io_executor(),
+                        Impl::call(impl_, std::move(query), {}, options),
+                        [done = std::move(done)](std::exception_ptr error, RetrieveResult r) {
+                          try {
+                            done(error, std::move(r));
+                          } catch (...) {  // NOLINT(bugprone-empty-catch): must not throw
+                          }
+                        });
 }
 
 void ParallelRetriever::submit_vector(std::vector<float> query, RetrieveOptions options,
                                       Callback done) {
-  Impl* impl = impl_.get();
-  auto call = impl->begin(options, std::move(done));
-  try {
-    Impl::validate(options);
-    if (query.size() != impl->dim) {
-      throw InputError("query vector has " + std::to_string(query.size()) +
-                       " floats but the retriever's dimension is " + std::to_string(impl->dim) +
-                       "; embed it with model " + impl->model_id);
-    }
-  } catch (...) {
-    impl->fail(call, std::current_exception());
-    return;
-  }
-  call->query = std::move(query);
-  boost::asio::post(*impl->pool, [impl, call] { impl->fan_out(call); });
+  boost::asio::co_spawn(impl_->runtime->io_executor(),
+                        Impl::call(impl_, std::nullopt, std::move(query), options),
+                        [done = std::move(done)](std::exception_ptr error, RetrieveResult r) {
+                          try {
+                            done(error, std::move(r));
+                          } catch (...) {  // NOLINT(bugprone-empty-catch): must not throw
+                          }
+                        });
 }
-
-namespace {
-
-std::pair<ParallelRetriever::Callback, std::future<RetrieveResult>> promise_callback() {
-  auto promise = std::make_shared<std::promise<RetrieveResult>>();
-  std::future<RetrieveResult> future = promise->get_future();
-  auto cb = [promise](std::exception_ptr error, RetrieveResult result) {
-    if (error) {
-      promise->set_exception(error);
-    } else {
-      promise->set_value(std::move(result));
-    }
-  };
-  return {std::move(cb), std::move(future)};
-}
-
-}  // namespace
 
 std::future<RetrieveResult> ParallelRetriever::retrieve_parallel(std::string query, size_t top_k,
                                                                  bool deduplicate) {
@@ -431,44 +368,26 @@ std::future<RetrieveResult> ParallelRetriever::retrieve_parallel(std::string que
 
 std::future<RetrieveResult> ParallelRetriever::retrieve_parallel(std::string query,
                                                                  RetrieveOptions options) {
-  auto [cb, future] = promise_callback();
-  submit(std::move(query), options, std::move(cb));
-  return std::move(future);
+  return impl_->runtime->spawn(Impl::call(impl_, std::move(query), {}, options));
 }
 
 std::future<RetrieveResult> ParallelRetriever::retrieve_by_vector(std::vector<float> query,
                                                                   RetrieveOptions options) {
-  auto [cb, future] = promise_callback();
-  submit_vector(std::move(query), options, std::move(cb));
-  return std::move(future);
+  return impl_->runtime->spawn(Impl::call(impl_, std::nullopt, std::move(query), options));
 }
 
 RetrieveResult ParallelRetriever::retrieve(std::string query, RetrieveOptions options) {
-  if (impl_->pool->get_executor().running_in_this_thread()) {
-    throw UnavailableError(
-        "ParallelRetriever::retrieve() called from one of the retriever's own threads (it would "
-        "wait for itself); use submit() or async_retrieve_parallel() there");
-  }
-  return retrieve_parallel(std::move(query), options).get();
+  return impl_->runtime->run_blocking(Impl::call(impl_, std::move(query), {}, options));
 }
 
 boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_parallel(
     std::string query, RetrieveOptions options) {
-  auto executor = co_await boost::asio::this_coro::executor;
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(std::exception_ptr, RetrieveResult)>(
-      [this, executor](auto handler, std::string q, RetrieveOptions o) {
-        using Handler = decltype(handler);
-        auto h = std::make_shared<Handler>(std::move(handler));
-        // Tracked: the awaiting io_context keeps running while the call is in flight.
-        auto work = boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked);
-        submit(std::move(q), o, [h, work](std::exception_ptr error, RetrieveResult result) {
-          boost::asio::post(work, [h, error, result = std::move(result)]() mutable {
-            (*h)(error, std::move(result));
-          });
-        });
-      },
-      boost::asio::use_awaitable, std::move(query), options);
+  return Impl::call(impl_, std::move(query), {}, options);
+}
+
+boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_by_vector(
+    std::vector<float> query, RetrieveOptions options) {
+  return Impl::call(impl_, std::nullopt, std::move(query), options);
 }
 
 const std::vector<std::string>& ParallelRetriever::tables() const {

@@ -52,31 +52,6 @@ std::string seconds_text(double s) {
 // Most retrievers kept (one per distinct table list); beyond it the map starts afresh.
 constexpr size_t kMaxRetrievers = 64;
 
-// retrieve_by_vector as an awaitable resuming on the caller's executor. The initiation is a named
-// local, not a temporary lambda inside the co_await expression: GCC 12 destroyed such a temporary
-// twice, releasing the strand executor it captured once too often (a use-after-free under ASan).
-boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(ParallelRetriever& retriever,
-                                                                std::vector<float> query,
-                                                                RetrieveOptions options) {
-  auto initiate = [&retriever, q = std::move(query), options](auto handler) mutable {
-    auto work = boost::asio::make_work_guard(handler);
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    auto shared_work = std::make_shared<decltype(work)>(std::move(work));
-    retriever.submit_vector(std::move(q), options,
-                            [shared, shared_work](std::exception_ptr error, RetrieveResult result) {
-                              auto executor = shared_work->get_executor();
-                              boost::asio::post(executor, [shared, shared_work, error,
-                                                           result = std::move(result)]() mutable {
-                                (*shared)(error, std::move(result));
-                                shared_work->reset();
-                              });
-                            });
-  };
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(std::exception_ptr, RetrieveResult)>(
-      std::move(initiate), boost::asio::use_awaitable);
-}
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
@@ -246,7 +221,7 @@ boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& requ
   RetrieveOptions options;
   options.top_k = q.top_k;
   options.exact = q.exact;
-  const RetrieveResult result = co_await async_retrieve_by_vector(*retriever, vector, options);
+  const RetrieveResult result = co_await retriever->async_retrieve_by_vector(vector, options);
   nlohmann::json hits = hits_to_json(result.hits);
   if (cache) cache->store_if_current(epoch, scope, q.text, vector, dump(hits));
 

@@ -18,6 +18,7 @@
 
 #include "base/distance.h"
 #include "ragperf/error.h"
+#include "ragperf/runtime.h"
 #include "store/hnswlib_private.h"
 #include "store/sqlite.h"
 
@@ -114,6 +115,7 @@ struct Candidate {
 struct LocalStore::Impl {
   fs::path folder;
   LocalStoreOptions options;
+  std::shared_ptr<Runtime> runtime;  // options.runtime or Runtime::shared()
   std::mutex db_mu;  // guards db (one connection, prepared statements are not shared)
   std::unique_ptr<Sqlite> db;
   std::shared_mutex mu;  // guards states; writers hold it exclusively for the whole write
@@ -585,6 +587,7 @@ LocalStore::LocalStore(const std::filesystem::path& folder, LocalStoreOptions op
     : impl_(std::make_unique<Impl>()) {
   impl_->folder = folder;
   impl_->options = options;
+  impl_->runtime = options.runtime ? options.runtime : Runtime::shared();
   std::error_code ec;
   if (fs::exists(folder, ec) && !fs::is_directory(folder, ec)) {
     throw InputError("local store path " + folder.string() +
@@ -770,6 +773,31 @@ void LocalStore::add(const std::string& collection, std::span<const Chunk> chunk
   impl_->write(collection, chunks, [&](Impl::Change& change) {
     impl_->insert_chunks(collection, chunks, nullptr, change);
   });
+}
+
+boost::asio::awaitable<std::vector<Hit>> LocalStore::async_search(std::string collection,
+                                                                  std::vector<float> query,
+                                                                  SearchOptions options) {
+  auto scan = [this, c = std::move(collection), q = std::move(query), options] {
+    return search(c, q, options);
+  };
+  co_return co_await impl_->runtime->on_compute(std::move(scan));
+}
+
+boost::asio::awaitable<std::vector<SearchResult>> LocalStore::async_search_batch(
+    std::string collection, std::vector<std::vector<float>> queries, SearchOptions options) {
+  if (queries.empty()) co_return std::vector<SearchResult>{};
+  auto scan = [this, c = std::move(collection), qs = std::move(queries), options] {
+    std::vector<std::span<const float>> spans(qs.begin(), qs.end());
+    return search_each(c, spans, options);
+  };
+  co_return co_await impl_->runtime->on_compute(std::move(scan));
+}
+
+std::vector<SearchResult> LocalStore::search_batch(const std::string& collection,
+                                                   std::span<const std::span<const float>> queries,
+                                                   const SearchOptions& options) {
+  return search_each(collection, queries, options);
 }
 
 std::vector<Hit> LocalStore::search(const std::string& collection, std::span<const float> query,

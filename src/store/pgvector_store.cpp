@@ -676,19 +676,21 @@ void PgVectorStore::add(const std::string& collection, std::span<const Chunk> ch
   im.pool->run(body());
 }
 
-std::vector<Hit> PgVectorStore::search(const std::string& collection, std::span<const float> query,
-                                       const SearchOptions& options) {
-  return impl_->pool->run(
-      impl_->search(collection, std::vector<float>(query.begin(), query.end()), options));
+boost::asio::awaitable<std::vector<Hit>> PgVectorStore::async_search(std::string collection,
+                                                                     std::vector<float> query,
+                                                                     SearchOptions options) {
+  co_return co_await impl_->pool->async_run(
+      impl_->search(std::move(collection), std::move(query), options));
 }
 
-std::vector<SearchResult> PgVectorStore::search_batch(
-    const std::string& collection, std::span<const std::span<const float>> queries,
-    const SearchOptions& options) {
+boost::asio::awaitable<std::vector<SearchResult>> PgVectorStore::async_search_batch(
+    std::string collection, std::vector<std::vector<float>> queries, SearchOptions options) {
   std::vector<SearchResult> out(queries.size());
-  if (queries.empty()) return out;
+  if (queries.empty()) co_return out;
+  // `spans`, `queries` and `out` live in this frame until the pool's coroutine is done.
+  const std::vector<std::span<const float>> spans(queries.begin(), queries.end());
   try {
-    impl_->pool->run(impl_->search_batch(collection, queries, options, out));
+    co_await impl_->pool->async_run(impl_->search_batch(collection, spans, options, out));
   } catch (...) {  // the pool is closed (or the call could not start): every query fails
     const auto error = std::current_exception();
     for (auto& r : out) {
@@ -696,17 +698,11 @@ std::vector<SearchResult> PgVectorStore::search_batch(
       r.error = error;
     }
   }
-  return out;
+  co_return out;
 }
 
 bool PgVectorStore::prefers_search_batch() const {
   return true;
-}
-
-db::awaitable<std::vector<Hit>> PgVectorStore::async_search(std::string collection,
-                                                            std::vector<float> query,
-                                                            SearchOptions options) {
-  return impl_->search(std::move(collection), std::move(query), options);
 }
 
 std::string PgVectorStore::search_sql(const std::string& collection, bool exact) {

@@ -1,5 +1,6 @@
-// VectorStore helpers shared by every store: metric names, identifier validation, the default
-// search_batch(), the default list_sources(), open_store().
+// VectorStore helpers shared by every store: metric names, identifier validation, the blocking
+// searches built on the awaitable ones, the default async_search_batch() and list_sources(),
+// open_store().
 #include "ragperf/vector_store.h"
 
 #include <string>
@@ -8,6 +9,7 @@
 #include "ragperf/error.h"
 #include "ragperf/local_store.h"
 #include "ragperf/pgvector_store.h"
+#include "ragperf/runtime.h"
 
 namespace ragperf {
 
@@ -44,9 +46,39 @@ void validate_identifier(std::string_view name, std::string_view what) {
   }
 }
 
+std::vector<Hit> VectorStore::search(const std::string& collection, std::span<const float> query,
+                                     const SearchOptions& options) {
+  return Runtime::shared()->run_blocking(
+      async_search(collection, std::vector<float>(query.begin(), query.end()), options));
+}
+
 std::vector<SearchResult> VectorStore::search_batch(const std::string& collection,
                                                     std::span<const std::span<const float>> queries,
                                                     const SearchOptions& options) {
+  if (queries.empty()) return {};
+  std::vector<std::vector<float>> copies;
+  copies.reserve(queries.size());
+  for (const auto& q : queries) copies.emplace_back(q.begin(), q.end());
+  return Runtime::shared()->run_blocking(
+      async_search_batch(collection, std::move(copies), options));
+}
+
+boost::asio::awaitable<std::vector<SearchResult>> VectorStore::async_search_batch(
+    std::string collection, std::vector<std::vector<float>> queries, SearchOptions options) {
+  std::vector<SearchResult> out(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    try {
+      out[i].hits = co_await async_search(collection, std::move(queries[i]), options);
+    } catch (...) {
+      out[i].error = std::current_exception();
+    }
+  }
+  co_return out;
+}
+
+std::vector<SearchResult> VectorStore::search_each(const std::string& collection,
+                                                   std::span<const std::span<const float>> queries,
+                                                   const SearchOptions& options) {
   std::vector<SearchResult> out(queries.size());
   for (size_t i = 0; i < queries.size(); ++i) {
     try {

@@ -121,6 +121,11 @@ class FailingStore : public VectorStore {
     check();
     return inner_->search(c, q, o);
   }
+  boost::asio::awaitable<std::vector<Hit>> async_search(std::string c, std::vector<float> q,
+                                                        SearchOptions o) override {
+    check();
+    co_return co_await inner_->async_search(std::move(c), std::move(q), o);
+  }
   size_t count(const std::string& c) override { return inner_->count(c); }
   void drop(const std::string& c) override { inner_->drop(c); }
   std::string describe() const override { return "failing " + inner_->describe(); }

@@ -1,6 +1,8 @@
 // testing/forwarding_store.h: a VectorStore that forwards every call to a real store, for tests
 // that need to act in the middle of one call (fail after a commit, invalidate a cache while a
-// search runs). Override the one method to change; the others reach the real store.
+// search runs). Override the one method to change; the others reach the real store. The awaitable
+// search runs the (overridable) blocking search() on the Runtime's compute pool, as LocalStore
+// does, so a test that overrides search() sees every search, blocking or awaited.
 #pragma once
 
 #include <optional>
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ragperf/runtime.h"
 #include "ragperf/vector_store.h"
 
 namespace ragperf::testing {
@@ -41,6 +44,11 @@ class ForwardingStore : public VectorStore {
   std::vector<Hit> search(const std::string& c, std::span<const float> q,
                           const SearchOptions& o) override {
     return real_.search(c, q, o);
+  }
+  boost::asio::awaitable<std::vector<Hit>> async_search(std::string c, std::vector<float> q,
+                                                        SearchOptions o) override {
+    auto scan = [this, c = std::move(c), q = std::move(q), o] { return search(c, q, o); };
+    co_return co_await Runtime::shared()->on_compute(std::move(scan));
   }
   size_t count(const std::string& c) override { return real_.count(c); }
   void drop(const std::string& c) override { real_.drop(c); }

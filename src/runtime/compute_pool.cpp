@@ -1,10 +1,8 @@
-#include "embed/compute_pool.h"
+#include "runtime/compute_pool.h"
 
 #include <cblas.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <string>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -13,29 +11,18 @@
 #define RAGPERF_PAUSE() std::this_thread::yield()
 #endif
 
-namespace ragperf::embed {
+namespace ragperf::runtime {
 
 namespace {
 
-size_t default_threads() {
-  if (const char* env = std::getenv("RAGPERF_THREADS")) {
-    long n = std::strtol(env, nullptr, 10);
-    if (n > 0 && n < 1024) return static_cast<size_t>(n);
-  }
-  size_t n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
-}
+thread_local const ComputePool* current_pool = nullptr;
 
 }  // namespace
 
-ComputePool& ComputePool::instance() {
-  static ComputePool pool(default_threads());
-  return pool;
-}
-
 ComputePool::ComputePool(size_t n_threads) {
   openblas_set_num_threads(1);  // this pool is the only source of parallelism
-  for (size_t i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  if (n_threads == 0) n_threads = 1;
+  for (size_t i = 0; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ComputePool::~ComputePool() {
@@ -46,6 +33,19 @@ ComputePool::~ComputePool() {
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+}
+
+bool ComputePool::in_worker() const {
+  return current_pool == this;
+}
+
+void ComputePool::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_one();
 }
 
 void ComputePool::work(const std::function<void(size_t)>& fn, size_t n_tasks) {
@@ -63,6 +63,7 @@ void ComputePool::work(const std::function<void(size_t)>& fn, size_t n_tasks) {
 }
 
 void ComputePool::worker_loop() {
+  current_pool = this;
   uint64_t seen = 0;
   for (;;) {
     // Spin for a short while: the next loop of a forward pass usually follows within microseconds.
@@ -77,23 +78,37 @@ void ComputePool::worker_loop() {
     }
     const std::function<void(size_t)>* fn = nullptr;
     size_t n_tasks = 0;
+    std::function<void()> task;
     {
       std::lock_guard lock(mutex_);
-      if (stop_) return;
-      seen = generation_.load(std::memory_order_acquire);
-      if (!fn_) continue;
-      fn = fn_;
-      n_tasks = n_tasks_;
-      active_.fetch_add(1, std::memory_order_acq_rel);
+      // Loops first: a forward pass waits on them. The loop's caller takes part, so at most
+      // n_threads() - 1 workers join it.
+      if (fn_ && active_.load(std::memory_order_relaxed) + 1 < workers_.size() &&
+          next_task_.load(std::memory_order_relaxed) < n_tasks_) {
+        fn = fn_;
+        n_tasks = n_tasks_;
+        active_.fetch_add(1, std::memory_order_acq_rel);
+      } else if (!tasks_.empty()) {
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      } else if (stop_) {
+        return;
+      }
+      // Seen only once no task is queued: queued tasks keep the worker awake.
+      if (tasks_.empty()) seen = generation_.load(std::memory_order_acquire);
     }
-    work(*fn, n_tasks);
-    active_.fetch_sub(1, std::memory_order_acq_rel);
+    if (fn) {
+      work(*fn, n_tasks);
+      active_.fetch_sub(1, std::memory_order_acq_rel);
+    } else if (task) {
+      task();  // a task's exceptions are its own business: Runtime::on_compute catches them
+    }
   }
 }
 
 void ComputePool::run(size_t n_tasks, const std::function<void(size_t)>& fn) {
   if (n_tasks == 0) return;
-  if (n_tasks == 1 || workers_.empty()) {
+  if (n_tasks == 1 || workers_.size() <= 1) {
     for (size_t i = 0; i < n_tasks; ++i) fn(i);
     return;
   }
@@ -124,4 +139,4 @@ void ComputePool::run(size_t n_tasks, const std::function<void(size_t)>& fn) {
   if (error) std::rethrow_exception(error);
 }
 
-}  // namespace ragperf::embed
+}  // namespace ragperf::runtime
