@@ -24,11 +24,12 @@
 // A query answered by the cache's exact tier never enters a batch: add_query() looks it up first
 // and returns a ready future.
 //
-// Search modes (BatchProcessorOptions::search_mode): kSpread runs one VectorStore::search() per
-// query, spread over `search_threads` threads (a PgVectorStore search takes a pooled connection
-// each, so this spreads them over the pool). kPipelined splits the batch's misses into at most
-// `search_threads` groups of consecutive queries and runs one VectorStore::search_batch() per
-// group, the groups in parallel on the search threads (PgVectorStore: one round trip and one
+// Search modes (BatchProcessorOptions::search_mode): kSpread awaits one
+// VectorStore::async_search() per query, all at once on the Runtime (a PgVectorStore search takes
+// a pooled connection each, so this spreads them over the pool; the embedded store scans on the
+// compute pool). kPipelined splits the batch's misses into at most `search_threads` groups of
+// consecutive queries and awaits one async_search_batch() per group, the groups concurrently
+// (PgVectorStore: one round trip and one
 // transaction per group, on one pooled connection each; LocalStore: each group's queries one
 // after another). kAuto, the default, takes kPipelined when the store prefers_search_batch()
 // (PgVectorStore) and kSpread otherwise (LocalStore: its search_batch() is a loop of search()).
@@ -56,8 +57,10 @@
 // recorded for each of its queries), "total" (enqueue -> answer, cache misses); counters
 // batch_batches, batch_queries, batch_rejected, batch_cancelled, batch_cache_hits.
 //
+// Threads: one dispatcher thread forms the batches and embeds them; the searches are awaitables
+// on the Runtime (ragperf/runtime.h), so no thread waits for a database.
 // Thread-safety: every public method may be called from any thread, except close() and the
-// destructor, which must not run inside a result callback (they wait for the worker threads).
+// destructor, which must not run inside a result callback (they wait for the searches).
 // The embedding model, the store, the cache and the monitor are not owned and must outlive the
 // processor.
 #pragma once
@@ -84,6 +87,7 @@ struct Settings;
 class AsyncEmbedding;
 class EmbeddingModel;
 class PerformanceMonitor;
+class Runtime;
 class SemanticCache;
 
 /// How the searches of one batch run (see "Search modes" in the file comment).
@@ -110,9 +114,9 @@ struct BatchProcessorOptions {
   SearchOptions search{};
   /// How a batch's searches run: spread over the threads, or pipelined in one search_batch().
   BatchSearchMode search_mode = BatchSearchMode::kAuto;
-  /// Threads the searches of a batch are spread over (kSpread: each PgVectorStore search takes
-  /// its own pooled connection; kPipelined: the most groups a batch is split into, one
-  /// search_batch() call and one connection each). 0: std::thread::hardware_concurrency().
+  /// kPipelined: the most groups a batch is split into (one search_batch() call and one pooled
+  /// connection each). 0: std::thread::hardware_concurrency(). (kSpread awaits every search of
+  /// a batch at once; the connection pool's max_size bounds them.)
   size_t search_threads = 0;
   /// ENABLE_ASYNC=0: each query runs to completion (embedded alone, searched, answered) before
   /// the next one starts, on the dispatcher thread: at most one query is embedded or searched at
@@ -122,6 +126,8 @@ struct BatchProcessorOptions {
   SemanticCache* cache = nullptr;
   /// Optional, not owned: receives the stages and counters listed in the file comment.
   PerformanceMonitor* monitor = nullptr;
+  /// Where the searches are awaited; null: Runtime::shared().
+  std::shared_ptr<Runtime> runtime = nullptr;
 
   /// batch_size = BATCH_SIZE, timeout = BATCH_TIMEOUT, sequential = !ENABLE_ASYNC; the rest keep
   /// their defaults.
@@ -184,8 +190,9 @@ class BatchProcessor {
   std::future<std::vector<Hit>> add_query(std::string text, QueryOptions options = {});
   /// Awaitable form; resumes on the awaiting coroutine's executor. Throws as the future would.
   boost::asio::awaitable<std::vector<Hit>> async_query(std::string text, QueryOptions options = {});
-  /// Callback form: `done` runs exactly once, on a worker thread (or inline in submit() for an
-  /// exact cache hit or an invalid text); keep it short. Throws as add_query() does.
+  /// Callback form: `done` runs exactly once, on the dispatcher or a Runtime thread (or inline in
+  /// submit() for an exact cache hit or an invalid text); keep it short. Throws as add_query()
+  /// does.
   void submit(std::string text, QueryOptions options, Callback done);
 
   /// Runs every query queued now without waiting for batch_size or the timeout (in batches of

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,11 +14,11 @@
 
 #include "base/utf8.h"
 #include "batch/hit_codec.h"
-#include "batch/task_pool.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
+#include "ragperf/runtime.h"
 #include "ragperf/semantic_cache.h"
 
 namespace ragperf {
@@ -81,11 +82,14 @@ struct BatchProcessor::Impl {
 
   void dispatch_loop();
   void run_batch(std::vector<EntryPtr> batch);
-  void search_one(const EntryPtr& e, std::vector<float> vec);
+  boost::asio::awaitable<void> search_one(EntryPtr e, std::vector<float> vec);
   /// Pipelined mode: one group of a batch's misses (`es`, whose vectors are rows `rows` of `m`)
   /// in one search_batch() call.
-  void search_many(std::vector<EntryPtr> es, std::shared_ptr<const EmbeddingMatrix> m,
-                   std::vector<size_t> rows);
+  boost::asio::awaitable<void> search_many(std::vector<EntryPtr> es,
+                                           std::shared_ptr<const EmbeddingMatrix> m,
+                                           std::vector<size_t> rows);
+  /// Starts `search` on the Runtime's I/O executor; close() waits for every one started.
+  void launch(boost::asio::awaitable<void> search);
   /// Stores `hits` in the cache (when one is given), answers `e` and records "total".
   void answer(const EntryPtr& e, std::span<const float> vec, std::vector<Hit> hits);
   /// Answers `e` (exactly once) and updates the counters.
@@ -120,9 +124,12 @@ struct BatchProcessor::Impl {
   bool stopping = false;      // the dispatcher exits once the queue is empty
   BatchStats stats;
 
+  size_t searching = 0;  // launched searches not yet finished (guarded by `mutex`)
+
   std::mutex close_mutex;
   bool shut_down = false;
-  std::unique_ptr<batch::TaskPool> searches;
+  std::shared_ptr<Runtime> runtime;  // the searches are awaited on its I/O executor
+  size_t groups = 1;                 // kPipelined: most search_batch() calls per batch
   std::thread dispatcher;
 };
 
@@ -170,10 +177,9 @@ BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string mode
     search_mode =
         store.prefers_search_batch() ? BatchSearchMode::kPipelined : BatchSearchMode::kSpread;
   }
-  size_t threads = options.search_threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  if (options.sequential) threads = 1;  // unused: searches run on the dispatcher
-  searches = std::make_unique<batch::TaskPool>(threads);
+  groups = options.search_threads;
+  if (groups == 0) groups = std::max(1u, std::thread::hardware_concurrency());
+  runtime = options.runtime ? options.runtime : Runtime::shared();
   dispatcher = std::thread([this] { dispatch_loop(); });
 }
 
@@ -438,12 +444,10 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
       continue;
     }
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      search_one(e, std::vector<float>(row.begin(), row.end()));
+      runtime->run_blocking(search_one(e, std::vector<float>(row.begin(), row.end())));
       continue;
     }
-    searches->submit([this, e, vec = std::vector<float>(row.begin(), row.end())]() mutable {
-      search_one(e, std::move(vec));
-    });
+    launch(search_one(e, std::vector<float>(row.begin(), row.end())));
   }
   if (!misses.empty()) {
     // Split into at most search_threads groups of consecutive queries, one search_batch() call
@@ -451,46 +455,58 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
     // and this batch's searches overlap the next batch's embedding.
     const auto shared = std::make_shared<const EmbeddingMatrix>(std::move(m));
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      search_many(std::move(misses), shared, std::move(miss_rows));
+      runtime->run_blocking(search_many(std::move(misses), shared, std::move(miss_rows)));
       return;
     }
-    const size_t groups = std::min(searches->size(), misses.size());
+    const size_t n_groups = std::min(groups, misses.size());
     size_t begin = 0;
-    for (size_t g = 0; g < groups; ++g) {
-      const size_t end = begin + (misses.size() - begin) / (groups - g);
+    for (size_t g = 0; g < n_groups; ++g) {
+      const size_t end = begin + (misses.size() - begin) / (n_groups - g);
       std::vector<EntryPtr> es(misses.begin() + static_cast<std::ptrdiff_t>(begin),
                                misses.begin() + static_cast<std::ptrdiff_t>(end));
       std::vector<size_t> rows(miss_rows.begin() + static_cast<std::ptrdiff_t>(begin),
                                miss_rows.begin() + static_cast<std::ptrdiff_t>(end));
-      searches->submit([this, es = std::move(es), shared, rows = std::move(rows)]() mutable {
-        search_many(std::move(es), shared, std::move(rows));
-      });
+      launch(search_many(std::move(es), shared, std::move(rows)));
       begin = end;
     }
   }
 }
 
-void BatchProcessor::Impl::search_one(const EntryPtr& e, std::vector<float> vec) {
+void BatchProcessor::Impl::launch(boost::asio::awaitable<void> search) {
+  {
+    std::lock_guard lock(mutex);
+    ++searching;
+  }
+  boost::asio::co_spawn(runtime->io_executor(), std::move(search), [this](std::exception_ptr) {
+    std::lock_guard lock(mutex);  // notified under the lock: close() may destroy us right after
+    if (--searching == 0) idle_cv.notify_all();
+  });
+}
+
+boost::asio::awaitable<void> BatchProcessor::Impl::search_one(EntryPtr e, std::vector<float> vec) {
   const auto start = Clock::now();
   if (auto error = abandoned(*e, start)) {
     count("batch_cancelled");
     finish(e, error, {}, /*cancelled=*/true);
-    return;
+    co_return;
   }
   std::vector<Hit> hits;
+  std::exception_ptr error;
   try {
-    hits = store.search(table, vec, options.search);
+    hits = co_await store.async_search(table, vec, options.search);
   } catch (...) {
-    finish(e, std::current_exception(), {});
-    return;
+    error = std::current_exception();
+  }
+  if (error) {
+    finish(e, error, {});
+    co_return;
   }
   record("query", seconds_between(start, Clock::now()));
   answer(e, vec, std::move(hits));
 }
 
-void BatchProcessor::Impl::search_many(std::vector<EntryPtr> es,
-                                       std::shared_ptr<const EmbeddingMatrix> m,
-                                       std::vector<size_t> rows) {
+boost::asio::awaitable<void> BatchProcessor::Impl::search_many(
+    std::vector<EntryPtr> es, std::shared_ptr<const EmbeddingMatrix> m, std::vector<size_t> rows) {
   const auto start = Clock::now();
   std::vector<EntryPtr> live;
   std::vector<std::span<const float>> queries;
@@ -505,10 +521,14 @@ void BatchProcessor::Impl::search_many(std::vector<EntryPtr> es,
     live.push_back(std::move(es[k]));
     queries.push_back(m->row(rows[k]));
   }
-  if (live.empty()) return;
+  if (live.empty()) co_return;
+  std::vector<std::vector<float>> copies;
+  copies.reserve(queries.size());
+  for (const auto& q : queries) copies.emplace_back(q.begin(), q.end());
   std::vector<SearchResult> results;
+  std::exception_ptr failed;
   try {
-    results = store.search_batch(table, queries, options.search);
+    results = co_await store.async_search_batch(table, std::move(copies), options.search);
     if (results.size() != live.size()) {
       throw Error(ErrorCode::kQuery, "the store " + store.describe() + " returned " +
                                          std::to_string(results.size()) + " results for " +
@@ -517,9 +537,11 @@ void BatchProcessor::Impl::search_many(std::vector<EntryPtr> es,
                                          "use search_mode kSpread with this store");
     }
   } catch (...) {
-    const auto error = std::current_exception();
-    for (const auto& e : live) finish(e, error, {});
-    return;
+    failed = std::current_exception();
+  }
+  if (failed) {
+    for (const auto& e : live) finish(e, failed, {});
+    co_return;
   }
   const double took = seconds_between(start, Clock::now());
   for (size_t j = 0; j < live.size(); ++j) {
@@ -572,7 +594,10 @@ void BatchProcessor::Impl::close(CloseMode mode) {
     idle_cv.wait(lock, [this] { return pending == 0; });
   }
   if (dispatcher.joinable()) dispatcher.join();
-  searches->stop();
+  {
+    std::unique_lock lock(mutex);
+    idle_cv.wait(lock, [this] { return searching == 0; });
+  }
   shut_down = true;
 }
 

@@ -8,8 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "retrieve_cli_support.h"
 #include "server/server_test_support.h"
@@ -61,6 +65,7 @@ class ServeProcess {
   }
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // the shell execs ragperf: this is the server's pid
 
   /// The next stdout line, or "" after `timeout` or at end of output.
   std::string read_line(std::chrono::seconds timeout) {
@@ -150,6 +155,96 @@ TEST(ServeCli, PrintsThePortAnswersAQueryAndExitsZeroOnSigterm) {
   EXPECT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << serve.err();
   EXPECT_NE(serve.err().find("stopped"), std::string::npos) << serve.err();
+}
+
+// The threads of the whole server process (HTTP, the Runtime's I/O and compute threads, BLAS
+// and OpenMP included) stay within cores + 10 while 50 clients query varied table lists at once
+// (each distinct list is its own retriever, which once meant a thread pool each), and every
+// request is answered.
+TEST(ServeCli, FiftyClientsOverVariedTableListsStayWithinCoresPlusTenThreads) {
+  RetrieveCliHome home;
+  const std::vector<std::string> tables = {"docs", "faq", "notes"};
+  for (const std::string& t : tables) {
+    const CommandResult ingest = home.run("ingest '" + home.corpus().string() + "' --table " + t +
+                                          " --model '" + home.model().string() + "'");
+    ASSERT_EQ(ingest.status, 0) << ingest.err;
+  }
+  ServeProcess serve(home, "--port 0 --model '" + home.model().string() + "'");
+  ASSERT_TRUE(serve.started());
+  const std::string line = serve.read_line(60s);
+  const size_t colon = line.rfind(':');
+  ASSERT_NE(colon, std::string::npos) << line << serve.err();
+  const auto port = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+
+  // Every ordered selection of 1 to 3 of the tables: 15 lists.
+  std::vector<std::vector<std::string>> lists;
+  for (const auto& a : tables) {
+    lists.push_back({a});
+    for (const auto& b : tables) {
+      if (b == a) continue;
+      lists.push_back({a, b});
+      for (const auto& c : tables) {
+        if (c != a && c != b) lists.push_back({a, b, c});
+      }
+    }
+  }
+  ASSERT_EQ(lists.size(), 15u);
+
+  const std::filesystem::path task_dir = "/proc/" + std::to_string(serve.pid()) + "/task";
+  auto count_threads = [&] {
+    std::error_code ec;
+    size_t n = 0;
+    for (auto it = std::filesystem::directory_iterator(task_dir, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++n;
+    }
+    return n;
+  };
+  std::atomic<bool> sampling{true};
+  std::atomic<size_t> most{0};
+  std::thread sampler([&] {
+    while (sampling) {
+      const size_t n = count_threads();
+      size_t seen = most.load();
+      while (n > seen && !most.compare_exchange_weak(seen, n)) {
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  constexpr int kClients = 50;
+  constexpr int kPerClient = 6;
+  std::atomic<int> answered{0};
+  std::vector<std::string> failures(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient client(port);
+      for (int q = 0; q < kPerClient; ++q) {
+        const auto& list = lists[static_cast<size_t>(c * kPerClient + q) % lists.size()];
+        // Distinct texts: the cache must not answer them.
+        const Reply r = client.post_json(
+            "/query", {{"text", "index build " + std::to_string(c) + " " + std::to_string(q)},
+                       {"tables", list},
+                       {"top_k", 2}});
+        if (r.status == 200) {
+          ++answered;
+        } else if (failures[static_cast<size_t>(c)].empty()) {
+          failures[static_cast<size_t>(c)] = std::to_string(r.status) + " " + r.error + r.body;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  sampling = false;
+  sampler.join();
+  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f;
+  EXPECT_EQ(answered.load(), kClients * kPerClient);
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  EXPECT_GT(most.load(), 0u) << "no sample of " << task_dir;
+  EXPECT_LE(most.load(), cores + 10)
+      << "the server ran " << most.load() << " threads on " << cores << " cores";
+  RecordProperty("max_threads", static_cast<int>(most.load()));
+  EXPECT_EQ(serve.terminate(SIGTERM, 30s), 0) << serve.err();
 }
 
 TEST(ServeCli, BadPortAndBusyPortFailWithAMessage) {
