@@ -31,8 +31,10 @@
 // unknown table), 429/503/504 for overload, unavailable and timeouts, 500 anything else.
 // Each response carries x-total-time (seconds); /query adds x-embed-time, x-query-time.
 //
-// Connections: HTTP/1.1 keep-alive, one coroutine per connection on `io_threads` threads; the
-// retrieval itself runs on the retriever's and the embedder's threads, never on an I/O thread.
+// Connections: HTTP/1.1 keep-alive, one coroutine per connection on `io_threads` threads (the
+// server's own, so that stop() can end every connection); the work of a request runs on the
+// Runtime (ragperf/runtime.h): embedding passes and embedded-store scans on its compute pool,
+// PostgreSQL waits on sockets. No request blocks an I/O thread on CPU work.
 //
 // Thread-safety: start() and stop() are called by the owner, not from a request; port(),
 // running() may be called from any thread. The components must outlive nothing: the server

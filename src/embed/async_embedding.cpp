@@ -177,9 +177,10 @@ std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
 boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     std::vector<std::string> texts) {
   auto initiate = [this, texts = std::move(texts)](auto handler) mutable {
-    // The compute thread and the caller's executor both hold the request; whichever lets go
-    // last destroys it. Members are destroyed in reverse order: the handler first, then the work
-    // guard, so the caller's io_context keeps running (and alive) until the handler is gone.
+    // The request moves from the compute thread to the caller's executor and is destroyed
+    // there: the compute thread keeps no reference once it has posted the result, so the work
+    // guard (and the executor it holds) never outlives the caller's io_context on a compute
+    // thread.
     using Handler = decltype(handler);
     using Work = decltype(boost::asio::make_work_guard(handler));
     struct Pending {
@@ -188,9 +189,13 @@ boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     };
     auto work = boost::asio::make_work_guard(handler);
     auto pending = std::make_shared<Pending>(Pending{std::move(work), std::move(handler)});
-    submit(std::move(texts), [pending](std::exception_ptr error, EmbeddingMatrix m) {
-      boost::asio::post(pending->work.get_executor(), [pending, error, m = std::move(m)]() mutable {
-        pending->handler(error, std::move(m));
+    submit(std::move(texts), [pending](std::exception_ptr error, EmbeddingMatrix m) mutable {
+      std::shared_ptr<Pending> p = std::move(pending);
+      Work& w = p->work;
+      boost::asio::post(w.get_executor(), [p = std::move(p), error, m = std::move(m)]() mutable {
+        Handler h = std::move(p->handler);
+        p->work.reset();
+        h(error, std::move(m));
       });
     });
   };

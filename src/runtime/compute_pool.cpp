@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__)
@@ -65,17 +66,27 @@ void ComputePool::work(const std::function<void(size_t)>& fn, size_t n_tasks) {
 void ComputePool::worker_loop() {
   current_pool = this;
   uint64_t seen = 0;
+  bool worked = true;  // did the last wake-up find work? (an idle worker must not spin)
   for (;;) {
-    // Spin for a short while: the next loop of a forward pass usually follows within microseconds.
-    auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+    // Spin for a short while after work: the next loop of a forward pass usually follows within
+    // microseconds. A worker that woke and found nothing to join sleeps at once, so that spinning
+    // never takes a core from the threads running a loop.
+    auto spin_until = std::chrono::steady_clock::now() +
+                      (worked ? std::chrono::microseconds(300) : std::chrono::microseconds(0));
     int polls = 0;
+    spinning_.fetch_add(1, std::memory_order_acq_rel);
     while (generation_.load(std::memory_order_acquire) == seen) {
       RAGPERF_PAUSE();
       if (++polls % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        spinning_.fetch_sub(1, std::memory_order_acq_rel);
+        {
+          std::unique_lock lock(mutex_);
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        }
+        spinning_.fetch_add(1, std::memory_order_acq_rel);
       }
     }
+    spinning_.fetch_sub(1, std::memory_order_acq_rel);
     const std::function<void(size_t)>* fn = nullptr;
     size_t n_tasks = 0;
     std::function<void()> task;
@@ -97,6 +108,7 @@ void ComputePool::worker_loop() {
       // Seen only once no task is queued: queued tasks keep the worker awake.
       if (tasks_.empty()) seen = generation_.load(std::memory_order_acquire);
     }
+    worked = fn != nullptr || static_cast<bool>(task);
     if (fn) {
       work(*fn, n_tasks);
       active_.fetch_sub(1, std::memory_order_acq_rel);
@@ -122,7 +134,10 @@ void ComputePool::run(size_t n_tasks, const std::function<void(size_t)>& fn) {
     pending_.store(n_tasks, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
-  wake_.notify_all();
+  // Wake only the joiners that are not already spinning: a woken worker that finds the loop
+  // full costs the running threads a context switch.
+  const size_t want = std::min(n_tasks, workers_.size()) - 1;
+  for (size_t i = spinning_.load(std::memory_order_acquire); i < want; ++i) wake_.notify_one();
   work(fn, n_tasks);
   while (pending_.load(std::memory_order_acquire) != 0) RAGPERF_PAUSE();
   {

@@ -59,7 +59,8 @@ class ComputePool {
   std::atomic<uint64_t> generation_{0};  // bumped for every loop, task and stop
   std::atomic<size_t> next_task_{0};
   std::atomic<size_t> pending_{0};
-  std::atomic<size_t> active_{0};  // workers inside the current loop
+  std::atomic<size_t> active_{0};    // workers inside the current loop
+  std::atomic<size_t> spinning_{0};  // workers polling for the next loop or task
   size_t n_tasks_ = 0;
   const std::function<void(size_t)>* fn_ = nullptr;
   std::deque<std::function<void()>> tasks_;
