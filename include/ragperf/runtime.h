@@ -160,7 +160,7 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Runtime::on_compute(F fn) {
     };
     auto work = boost::asio::make_work_guard(handler);
     auto state = std::make_shared<State>(State{std::move(handler), std::move(work), std::move(f)});
-    post_compute([state] {
+    post_compute([state]() mutable {
       std::exception_ptr error;
       R result{};
       try {
@@ -168,12 +168,16 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Runtime::on_compute(F fn) {
       } catch (...) {
         error = std::current_exception();
       }
-      auto executor = state->work.get_executor();
-      boost::asio::post(executor, [state, error, result = std::move(result)]() mutable {
-        auto h = std::move(state->handler);
-        state->work.reset();
-        h(error, std::move(result));
-      });
+      // The state (its work guard and executor) moves to the awaiting executor and is destroyed
+      // there: a compute thread must not hold it once the caller's io_context may be gone.
+      std::shared_ptr<State> s = std::move(state);
+      auto& guard = s->work;
+      boost::asio::post(guard.get_executor(),
+                        [s = std::move(s), error, result = std::move(result)]() mutable {
+                          auto h = std::move(s->handler);
+                          s->work.reset();
+                          h(error, std::move(result));
+                        });
     });
   };
   co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,

@@ -667,11 +667,16 @@ boost::asio::awaitable<std::vector<Hit>> BatchProcessor::async_query(std::string
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     using Work = decltype(work);
     auto shared_work = std::make_shared<Work>(std::move(work));
-    auto deliver = [shared, shared_work](std::exception_ptr error, std::vector<Hit> hits) {
-      auto executor = shared_work->get_executor();
-      boost::asio::post(executor, [shared, shared_work, error, hits = std::move(hits)]() mutable {
-        (*shared)(error, std::move(hits));
-        shared_work->reset();
+    // Called once; the handler and its work guard move to the awaiting executor and are
+    // destroyed there, never on the thread that answered.
+    auto deliver = [shared, shared_work](std::exception_ptr error, std::vector<Hit> hits) mutable {
+      auto h = std::move(shared);
+      auto w = std::move(shared_work);
+      auto& guard = *w;
+      boost::asio::post(guard.get_executor(), [h = std::move(h), w = std::move(w), error,
+                                               hits = std::move(hits)]() mutable {
+        (*h)(error, std::move(hits));
+        w->reset();
       });
     };
     try {
