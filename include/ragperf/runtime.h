@@ -130,6 +130,15 @@ class Runtime {
   std::unique_ptr<Io> io_;
 };
 
+/// The one bridge from a callback to a coroutine: `start(done)` starts an operation that calls
+/// `done(error, value)` once, from any thread; the awaiting coroutine resumes on its own executor
+/// with the value (or rethrows the error). The coroutine's handler and work guard are handed to
+/// that executor and released there, never on the thread that called `done` (a compute thread
+/// may outlive the caller's io_context); copies of `done` hold nothing once it has been called.
+/// T must be default-constructible (the value given with an error is ignored).
+template <typename T, typename Start>
+boost::asio::awaitable<T> await_callback(Start start);
+
 /// What one awaitable of when_all() produced.
 template <typename T>
 struct Outcome {
@@ -146,43 +155,55 @@ boost::asio::awaitable<std::vector<Outcome<T>>> when_all(
 
 // ---- implementation ----
 
+template <typename T, typename Start>
+boost::asio::awaitable<T> await_callback(Start start) {
+  // The initiation is a named local, not a temporary inside the co_await expression: GCC 12
+  // destroyed such temporaries twice.
+  auto initiate = [&start](auto handler) {
+    using Handler = decltype(handler);
+    struct Pending {
+      boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
+      Handler handler;
+    };
+    auto work = boost::asio::make_work_guard(handler);
+    // done() empties the slot, so a copy of done left behind keeps no executor alive.
+    auto slot = std::make_shared<std::shared_ptr<Pending>>(
+        std::make_shared<Pending>(Pending{std::move(work), std::move(handler)}));
+    std::function<void(std::exception_ptr, T)> done = [slot](std::exception_ptr error, T value) {
+      std::shared_ptr<Pending> p = std::exchange(*slot, nullptr);
+      if (!p) return;  // called twice: the first answer stands
+      auto& guard = p->work;
+      boost::asio::post(guard.get_executor(),
+                        [p = std::move(p), error, value = std::move(value)]() mutable {
+                          Handler h = std::move(p->handler);
+                          p->work.reset();
+                          h(error, std::move(value));
+                        });
+    };
+    start(std::move(done));
+  };
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                 void(std::exception_ptr, T)>(
+      std::move(initiate), boost::asio::use_awaitable);
+}
+
 template <typename F>
 boost::asio::awaitable<std::invoke_result_t<F&>> Runtime::on_compute(F fn) {
   using R = std::invoke_result_t<F&>;
-  // The initiation is a named local, not a temporary inside the co_await expression: GCC 12
-  // destroyed such temporaries twice.
-  auto initiate = [this](auto handler, F f) {
-    using Handler = decltype(handler);
-    struct State {
-      Handler handler;
-      boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
-      F fn;
-    };
-    auto work = boost::asio::make_work_guard(handler);
-    auto state = std::make_shared<State>(State{std::move(handler), std::move(work), std::move(f)});
-    post_compute([state]() mutable {
+  auto task = std::make_shared<F>(std::move(fn));  // F need not be copyable
+  auto start = [this, task](std::function<void(std::exception_ptr, R)> done) {
+    post_compute([task, done = std::move(done)] {
       std::exception_ptr error;
       R result{};
       try {
-        result = state->fn();
+        result = (*task)();
       } catch (...) {
         error = std::current_exception();
       }
-      // The state (its work guard and executor) moves to the awaiting executor and is destroyed
-      // there: a compute thread must not hold it once the caller's io_context may be gone.
-      std::shared_ptr<State> s = std::move(state);
-      auto& guard = s->work;
-      boost::asio::post(guard.get_executor(),
-                        [s = std::move(s), error, result = std::move(result)]() mutable {
-                          auto h = std::move(s->handler);
-                          s->work.reset();
-                          h(error, std::move(result));
-                        });
+      done(error, std::move(result));
     });
   };
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(std::exception_ptr, R)>(
-      std::move(initiate), boost::asio::use_awaitable, std::move(fn));
+  co_return co_await await_callback<R>(std::move(start));
 }
 
 template <typename T>

@@ -1,11 +1,7 @@
 #include "ragperf/batch_processor.h"
 
 #include <algorithm>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -661,33 +657,14 @@ std::future<std::vector<Hit>> BatchProcessor::add_query(std::string text, QueryO
 
 boost::asio::awaitable<std::vector<Hit>> BatchProcessor::async_query(std::string text,
                                                                      QueryOptions options) {
-  auto initiate = [this, text = std::move(text),
-                   options = std::move(options)](auto handler) mutable {
-    auto work = boost::asio::make_work_guard(handler);
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    using Work = decltype(work);
-    auto shared_work = std::make_shared<Work>(std::move(work));
-    // Called once; the handler and its work guard move to the awaiting executor and are
-    // destroyed there, never on the thread that answered.
-    auto deliver = [shared, shared_work](std::exception_ptr error, std::vector<Hit> hits) mutable {
-      auto h = std::move(shared);
-      auto w = std::move(shared_work);
-      auto& guard = *w;
-      boost::asio::post(guard.get_executor(), [h = std::move(h), w = std::move(w), error,
-                                               hits = std::move(hits)]() mutable {
-        (*h)(error, std::move(hits));
-        w->reset();
-      });
-    };
+  auto start = [this, &text, &options](Callback done) {
     try {
-      impl_->submit(std::move(text), std::move(options), deliver);
-    } catch (...) {
-      deliver(std::current_exception(), {});
+      impl_->submit(std::move(text), std::move(options), done);
+    } catch (...) {  // not admitted: the awaiting caller gets the error
+      done(std::current_exception(), {});
     }
   };
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(std::exception_ptr, std::vector<Hit>)>(
-      std::move(initiate), boost::asio::use_awaitable);
+  co_return co_await await_callback<std::vector<Hit>>(std::move(start));
 }
 
 void BatchProcessor::submit(std::string text, QueryOptions options, Callback done) {

@@ -1,10 +1,6 @@
 #include "ragperf/async_embedding.h"
 
 #include <algorithm>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -176,32 +172,8 @@ std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
 
 boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     std::vector<std::string> texts) {
-  auto initiate = [this, texts = std::move(texts)](auto handler) mutable {
-    // The request moves from the compute thread to the caller's executor and is destroyed
-    // there: the compute thread keeps no reference once it has posted the result, so the work
-    // guard (and the executor it holds) never outlives the caller's io_context on a compute
-    // thread.
-    using Handler = decltype(handler);
-    using Work = decltype(boost::asio::make_work_guard(handler));
-    struct Pending {
-      Work work;
-      Handler handler;
-    };
-    auto work = boost::asio::make_work_guard(handler);
-    auto pending = std::make_shared<Pending>(Pending{std::move(work), std::move(handler)});
-    submit(std::move(texts), [pending](std::exception_ptr error, EmbeddingMatrix m) mutable {
-      std::shared_ptr<Pending> p = std::move(pending);
-      Work& w = p->work;
-      boost::asio::post(w.get_executor(), [p = std::move(p), error, m = std::move(m)]() mutable {
-        Handler h = std::move(p->handler);
-        p->work.reset();
-        h(error, std::move(m));
-      });
-    });
-  };
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(std::exception_ptr, EmbeddingMatrix)>(
-      std::move(initiate), boost::asio::use_awaitable);
+  auto start = [this, &texts](Callback done) { submit(std::move(texts), std::move(done)); };
+  co_return co_await await_callback<EmbeddingMatrix>(std::move(start));
 }
 
 boost::asio::awaitable<std::vector<float>> AsyncEmbedding::async_embed_single(std::string text) {

@@ -335,9 +335,12 @@ ParallelRetriever::~ParallelRetriever() {
   impl_->idle.wait(lock, [&] { return impl_->in_flight == 0; });
 }
 
-void ParallelRetriever::submit(std::string query, RetrieveOptions options, Callback done) {
-  boost::asio::co_spawn(impl_->runtime->io_executor(),
-                        Impl::call(impl_, std::move(query), {}, options),
+namespace {
+
+// The callback forms: the call runs on the Runtime's I/O executor and ends in `done`.
+void start_call(Runtime& runtime, boost::asio::awaitable<RetrieveResult> call,
+                ParallelRetriever::Callback done) {
+  boost::asio::co_spawn(runtime.io_executor(), std::move(call),
                         [done = std::move(done)](std::exception_ptr error, RetrieveResult r) {
                           try {
                             done(error, std::move(r));
@@ -346,16 +349,16 @@ void ParallelRetriever::submit(std::string query, RetrieveOptions options, Callb
                         });
 }
 
+}  // namespace
+
+void ParallelRetriever::submit(std::string query, RetrieveOptions options, Callback done) {
+  start_call(*impl_->runtime, Impl::call(impl_, std::move(query), {}, options), std::move(done));
+}
+
 void ParallelRetriever::submit_vector(std::vector<float> query, RetrieveOptions options,
                                       Callback done) {
-  boost::asio::co_spawn(impl_->runtime->io_executor(),
-                        Impl::call(impl_, std::nullopt, std::move(query), options),
-                        [done = std::move(done)](std::exception_ptr error, RetrieveResult r) {
-                          try {
-                            done(error, std::move(r));
-                          } catch (...) {  // NOLINT(bugprone-empty-catch): must not throw
-                          }
-                        });
+  start_call(*impl_->runtime, Impl::call(impl_, std::nullopt, std::move(query), options),
+             std::move(done));
 }
 
 std::future<RetrieveResult> ParallelRetriever::retrieve_parallel(std::string query, size_t top_k,

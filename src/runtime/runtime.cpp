@@ -54,7 +54,9 @@ namespace {
 
 std::mutex shared_mutex;
 std::optional<RuntimeOptions> shared_options;
-std::shared_ptr<Runtime> shared_runtime;
+// Created on first use and never destroyed: components in static storage may still post to it
+// while the process exits.
+std::shared_ptr<Runtime>* shared_runtime = nullptr;
 
 bool same(const RuntimeOptions& a, const RuntimeOptions& b) {
   return a.compute_threads == b.compute_threads && a.io_threads == b.io_threads;
@@ -65,19 +67,17 @@ bool same(const RuntimeOptions& a, const RuntimeOptions& b) {
 std::shared_ptr<Runtime> Runtime::shared() {
   std::lock_guard lock(shared_mutex);
   if (!shared_runtime) {
-    // Never destroyed: components held in static storage may still post to it at exit.
-    static auto* keep = new std::shared_ptr<Runtime>(
+    shared_runtime = new std::shared_ptr<Runtime>(
         std::make_shared<Runtime>(shared_options.value_or(RuntimeOptions{})));
-    shared_runtime = *keep;
   }
-  return shared_runtime;
+  return *shared_runtime;
 }
 
 void Runtime::configure_shared(RuntimeOptions options) {
   options.validate();
   std::lock_guard lock(shared_mutex);
   if (shared_runtime) {
-    if (same(shared_runtime->options(), options)) return;
+    if (same((*shared_runtime)->options(), options)) return;
     throw ConfigError(
         "Runtime::configure_shared() called after the shared runtime was created with other "
         "options; configure it first (before any component uses it)");
