@@ -17,18 +17,24 @@
 // the embedding of the next. With `sequential` (ENABLE_ASYNC=0) there is no batching and no
 // overlap: queries run one at a time, in arrival order, each to completion.
 //
+// Batching is a policy on the one query path (ragperf/query_pipeline.h: exact cache -> embed ->
+// semantic cache -> search -> store in the cache, with its epoch rule): this class decides when
+// queries are embedded together and how their searches are grouped; QueryPipeline does the rest.
 // Per batch: queries whose caller gave up (QueryOptions::stop requested, or past
 // QueryOptions::deadline) are dropped before any work is spent on them; the rest are embedded in
-// ONE model call; each vector is looked up in the semantic cache (when one is given) and the
-// misses are searched (see "Search modes"); results are stored into the cache.
+// ONE model call; each vector then goes through the pipeline (semantic cache when one is given,
+// search of the misses, see "Search modes", answers stored into the cache). A query whose
+// embedding is all zeros fails with UnknownWordsError (an InputError).
 // A query answered by the cache's exact tier never enters a batch: add_query() looks it up first
 // and returns a ready future.
 //
 // Search modes (BatchProcessorOptions::search_mode): kSpread awaits one
-// VectorStore::async_search() per query, all at once on the Runtime (a PgVectorStore search takes
+// QueryPipeline::async_answer_embedded() (one VectorStore::async_search()) per query, all at once
+// on the Runtime (a PgVectorStore search takes
 // a pooled connection each, so this spreads them over the pool; the embedded store scans on the
-// compute pool). kPipelined splits the batch's misses into at most `search_threads` groups of
-// consecutive queries and awaits one async_search_batch() per group, the groups concurrently
+// compute pool). kPipelined splits the batch into at most `search_threads` groups of
+// consecutive queries and awaits one QueryPipeline::async_answer_group() per group (one
+// async_search_batch() for the group's cache misses), the groups concurrently
 // (PgVectorStore: one round trip and one
 // transaction per group, on one pooled connection each; LocalStore: each group's queries one
 // after another). kAuto, the default, takes kPipelined when the store prefers_search_batch()

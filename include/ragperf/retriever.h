@@ -177,6 +177,9 @@ class ParallelRetriever {
   boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(std::vector<float> query,
                                                                   RetrieveOptions options = {});
 
+  /// The embedding stage alone: `query` embedded with the retriever's model ([dim()] floats),
+  /// for callers that need the vector before searching (QueryPipeline's semantic cache).
+  boost::asio::awaitable<std::vector<float>> async_embed(std::string query);
   /// Callback form: `done(error, result)` runs on a Runtime I/O thread; keep it short.
   using Callback = std::function<void(std::exception_ptr, RetrieveResult)>;
   void submit(std::string query, RetrieveOptions options, Callback done);

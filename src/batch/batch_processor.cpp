@@ -9,13 +9,12 @@
 #include <thread>
 
 #include "base/utf8.h"
-#include "batch/hit_codec.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/runtime.h"
-#include "ragperf/semantic_cache.h"
 
 namespace ragperf {
 
@@ -47,9 +46,6 @@ struct Entry {
   QueryOptions options;
   Clock::time_point enqueued;
   BatchProcessor::Callback done;
-  // The cache's invalidation epoch taken before the store is read: hits read before an ingest's
-  // invalidation are not stored after it (SemanticCache::store_if_current).
-  uint64_t cache_epoch = 0;
 };
 using EntryPtr = std::shared_ptr<Entry>;
 
@@ -68,7 +64,7 @@ BatchProcessorOptions BatchProcessorOptions::from_settings(const Settings& setti
 }
 
 struct BatchProcessor::Impl {
-  Impl(Embedder embedder, size_t model_dim, std::string model_identity, VectorStore& vector_store,
+  Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline, VectorStore& vector_store,
        std::string table_name, BatchProcessorOptions opts);
   ~Impl();
 
@@ -78,16 +74,17 @@ struct BatchProcessor::Impl {
 
   void dispatch_loop();
   void run_batch(std::vector<EntryPtr> batch);
-  boost::asio::awaitable<void> search_one(EntryPtr e, std::vector<float> vec);
-  /// Pipelined mode: one group of a batch's misses (`es`, whose vectors are rows `rows` of `m`)
-  /// in one search_batch() call.
-  boost::asio::awaitable<void> search_many(std::vector<EntryPtr> es,
+  /// The rest of the query path for one embedded query (QueryPipeline::async_answer_embedded).
+  boost::asio::awaitable<void> answer_one(EntryPtr e, std::vector<float> vec);
+  /// Pipelined mode: one group of a batch's queries (`es`, whose vectors are rows `rows` of
+  /// `m`) through QueryPipeline::async_answer_group (one search_batch() call).
+  boost::asio::awaitable<void> answer_many(std::vector<EntryPtr> es,
                                            std::shared_ptr<const EmbeddingMatrix> m,
                                            std::vector<size_t> rows);
   /// Starts `search` on the Runtime's I/O executor; close() waits for every one started.
   void launch(boost::asio::awaitable<void> search);
-  /// Stores `hits` in the cache (when one is given), answers `e` and records "total".
-  void answer(const EntryPtr& e, std::span<const float> vec, std::vector<Hit> hits);
+  /// Answers `e` with the pipeline's outcome, counts cache hits and records "query" and "total".
+  void answer(const EntryPtr& e, Outcome<QueryAnswer> outcome);
   /// Answers `e` (exactly once) and updates the counters.
   void finish(const EntryPtr& e, std::exception_ptr error, std::vector<Hit> hits,
               bool cancelled = false);
@@ -101,13 +98,14 @@ struct BatchProcessor::Impl {
   }
 
   Embedder embed;
+  std::unique_ptr<QueryPipeline> pipeline;  // the query path; this class adds the batching
   size_t dim;
   std::string model_id;
   VectorStore& store;
   std::string table;
   BatchProcessorOptions options;
   BatchSearchMode search_mode;  // kSpread or kPipelined (kAuto resolved)
-  CacheScope scope;
+  QueryTarget target;
 
   mutable std::mutex mutex;
   std::condition_variable work_cv;  // the dispatcher waits on it
@@ -129,12 +127,13 @@ struct BatchProcessor::Impl {
   std::thread dispatcher;
 };
 
-BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string model_identity,
+BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline,
                            VectorStore& vector_store, std::string table_name,
                            BatchProcessorOptions opts)
     : embed(std::move(embedder)),
-      dim(model_dim),
-      model_id(std::move(model_identity)),
+      pipeline(std::move(query_pipeline)),
+      dim(pipeline->dim()),
+      model_id(pipeline->model_id()),
       store(vector_store),
       table(std::move(table_name)),
       options(opts) {
@@ -163,11 +162,13 @@ BatchProcessor::Impl::Impl(Embedder embedder, size_t model_dim, std::string mode
                      model_id + " (dim " + std::to_string(dim) + "); query it with model " +
                      info->model_id + " or re-ingest");
   }
-  scope.tables = {table};
-  scope.top_k = options.search.top_k;
-  scope.model_id = model_id;
-  scope.metric = to_string(info->metric);
-  if (options.search.exact) scope.filters = "exact";
+  // One table, its store's hits as they are: no deduplication, top_k candidates.
+  target.tables = {table};
+  target.options.top_k = options.search.top_k;
+  target.options.deduplicate = false;
+  target.options.exact = options.search.exact;
+  target.options.ef_search = options.search.ef_search;
+  target.metric = to_string(info->metric);
   search_mode = options.search_mode;
   if (search_mode == BatchSearchMode::kAuto) {
     search_mode =
@@ -251,8 +252,8 @@ void BatchProcessor::Impl::submit(std::string text, QueryOptions qopts, Callback
   if (options.cache) {
     std::optional<std::vector<Hit>> cached;
     try {
-      if (auto hit = options.cache->lookup_exact(scope, text))
-        cached = batch::decode_hits(hit->payload);
+      if (auto hit = pipeline->lookup_exact(target, text))
+        cached = to_hits(std::move(hit->result.hits));
     } catch (...) {
       {
         std::lock_guard lock(mutex);
@@ -405,64 +406,40 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
   count("batch_queries", n);
 
   const bool pipelined = search_mode == BatchSearchMode::kPipelined;
-  std::vector<EntryPtr> misses;  // pipelined: searched together
-  std::vector<size_t> miss_rows;
+  std::vector<EntryPtr> group;  // pipelined: answered together
+  std::vector<size_t> group_rows;
   for (size_t i = 0; i < n; ++i) {
     if (!ok[i]) continue;
-    const EntryPtr& e = live[i];
-    const auto row = m.row(i);
-    if (options.cache) {
-      std::optional<std::vector<Hit>> cached;
-      bool exact = false;
-      try {
-        e->cache_epoch = options.cache->epoch();
-        if (auto hit = options.cache->lookup(scope, e->text, row)) {
-          cached = batch::decode_hits(hit->payload);
-          exact = hit->kind == CacheHitKind::kExact;
-        }
-      } catch (...) {
-        finish(e, std::current_exception(), {});
-        continue;
-      }
-      if (cached) {
-        {
-          std::lock_guard lock(mutex);
-          ++(exact ? stats.cache_exact_hits : stats.cache_semantic_hits);
-        }
-        count("batch_cache_hits");
-        finish(e, nullptr, std::move(*cached));
-        continue;
-      }
-    }
     if (pipelined) {
-      misses.push_back(e);
-      miss_rows.push_back(i);
+      group.push_back(live[i]);
+      group_rows.push_back(i);
       continue;
     }
+    const auto row = m.row(i);
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      runtime->run_blocking(search_one(e, std::vector<float>(row.begin(), row.end())));
+      runtime->run_blocking(answer_one(live[i], std::vector<float>(row.begin(), row.end())));
       continue;
     }
-    launch(search_one(e, std::vector<float>(row.begin(), row.end())));
+    launch(answer_one(live[i], std::vector<float>(row.begin(), row.end())));
   }
-  if (!misses.empty()) {
+  if (!group.empty()) {
     // Split into at most search_threads groups of consecutive queries, one search_batch() call
-    // (one connection, one round trip) each, on the search threads: the groups run in parallel,
-    // and this batch's searches overlap the next batch's embedding.
+    // (one connection, one round trip) each: the groups run in parallel, and this batch's
+    // searches overlap the next batch's embedding.
     const auto shared = std::make_shared<const EmbeddingMatrix>(std::move(m));
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      runtime->run_blocking(search_many(std::move(misses), shared, std::move(miss_rows)));
+      runtime->run_blocking(answer_many(std::move(group), shared, std::move(group_rows)));
       return;
     }
-    const size_t n_groups = std::min(groups, misses.size());
+    const size_t n_groups = std::min(groups, group.size());
     size_t begin = 0;
     for (size_t g = 0; g < n_groups; ++g) {
-      const size_t end = begin + (misses.size() - begin) / (n_groups - g);
-      std::vector<EntryPtr> es(misses.begin() + static_cast<std::ptrdiff_t>(begin),
-                               misses.begin() + static_cast<std::ptrdiff_t>(end));
-      std::vector<size_t> rows(miss_rows.begin() + static_cast<std::ptrdiff_t>(begin),
-                               miss_rows.begin() + static_cast<std::ptrdiff_t>(end));
-      launch(search_many(std::move(es), shared, std::move(rows)));
+      const size_t end = begin + (group.size() - begin) / (n_groups - g);
+      std::vector<EntryPtr> es(group.begin() + static_cast<std::ptrdiff_t>(begin),
+                               group.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<size_t> rows(group_rows.begin() + static_cast<std::ptrdiff_t>(begin),
+                               group_rows.begin() + static_cast<std::ptrdiff_t>(end));
+      launch(answer_many(std::move(es), shared, std::move(rows)));
       begin = end;
     }
   }
@@ -479,88 +456,70 @@ void BatchProcessor::Impl::launch(boost::asio::awaitable<void> search) {
   });
 }
 
-boost::asio::awaitable<void> BatchProcessor::Impl::search_one(EntryPtr e, std::vector<float> vec) {
-  const auto start = Clock::now();
-  if (auto error = abandoned(*e, start)) {
+boost::asio::awaitable<void> BatchProcessor::Impl::answer_one(EntryPtr e, std::vector<float> vec) {
+  if (auto error = abandoned(*e, Clock::now())) {
     count("batch_cancelled");
     finish(e, error, {}, /*cancelled=*/true);
     co_return;
   }
-  std::vector<Hit> hits;
-  std::exception_ptr error;
+  Outcome<QueryAnswer> outcome;
   try {
-    hits = co_await store.async_search(table, vec, options.search);
+    outcome.value = co_await pipeline->async_answer_embedded(target, e->text, std::move(vec));
   } catch (...) {
-    error = std::current_exception();
+    outcome.error = std::current_exception();
   }
-  if (error) {
-    finish(e, error, {});
-    co_return;
-  }
-  record("query", seconds_between(start, Clock::now()));
-  answer(e, vec, std::move(hits));
+  answer(e, std::move(outcome));
 }
 
-boost::asio::awaitable<void> BatchProcessor::Impl::search_many(
+boost::asio::awaitable<void> BatchProcessor::Impl::answer_many(
     std::vector<EntryPtr> es, std::shared_ptr<const EmbeddingMatrix> m, std::vector<size_t> rows) {
-  const auto start = Clock::now();
+  const auto now = Clock::now();
   std::vector<EntryPtr> live;
-  std::vector<std::span<const float>> queries;
+  std::vector<std::string> texts;
+  std::vector<std::vector<float>> vectors;
   live.reserve(es.size());
-  queries.reserve(es.size());
   for (size_t k = 0; k < es.size(); ++k) {
-    if (auto error = abandoned(*es[k], start)) {
+    if (auto error = abandoned(*es[k], now)) {
       count("batch_cancelled");
       finish(es[k], error, {}, /*cancelled=*/true);
       continue;
     }
+    const auto row = m->row(rows[k]);
+    texts.push_back(es[k]->text);
+    vectors.emplace_back(row.begin(), row.end());
     live.push_back(std::move(es[k]));
-    queries.push_back(m->row(rows[k]));
   }
   if (live.empty()) co_return;
-  std::vector<std::vector<float>> copies;
-  copies.reserve(queries.size());
-  for (const auto& q : queries) copies.emplace_back(q.begin(), q.end());
-  std::vector<SearchResult> results;
+  std::vector<Outcome<QueryAnswer>> outcomes;
   std::exception_ptr failed;
   try {
-    results = co_await store.async_search_batch(table, std::move(copies), options.search);
-    if (results.size() != live.size()) {
-      throw Error(ErrorCode::kQuery, "the store " + store.describe() + " returned " +
-                                         std::to_string(results.size()) + " results for " +
-                                         std::to_string(live.size()) +
-                                         " queries of one search_batch() call (a store bug); "
-                                         "use search_mode kSpread with this store");
-    }
+    outcomes = co_await pipeline->async_answer_group(target, std::move(texts), std::move(vectors));
   } catch (...) {
     failed = std::current_exception();
   }
-  if (failed) {
-    for (const auto& e : live) finish(e, failed, {});
-    co_return;
-  }
-  const double took = seconds_between(start, Clock::now());
   for (size_t j = 0; j < live.size(); ++j) {
-    if (results[j].error) {
-      finish(live[j], results[j].error, {});
-      continue;
-    }
-    record("query", took);
-    answer(live[j], queries[j], std::move(results[j].hits));
+    answer(live[j], failed ? Outcome<QueryAnswer>{{}, failed} : std::move(outcomes[j]));
   }
 }
 
-void BatchProcessor::Impl::answer(const EntryPtr& e, std::span<const float> vec,
-                                  std::vector<Hit> hits) {
-  if (options.cache) {
-    try {
-      options.cache->store_if_current(e->cache_epoch, scope, e->text, vec,
-                                      batch::encode_hits(hits));
-    } catch (...) {  // a query whose hits are good does not fail because caching them did
-    }
+void BatchProcessor::Impl::answer(const EntryPtr& e, Outcome<QueryAnswer> outcome) {
+  if (!outcome.ok()) {
+    finish(e, outcome.error, {});
+    return;
   }
+  QueryAnswer& a = outcome.value;
+  if (a.cache == CacheOutcome::kExactHit || a.cache == CacheOutcome::kSemanticHit) {
+    {
+      std::lock_guard lock(mutex);
+      ++(a.cache == CacheOutcome::kExactHit ? stats.cache_exact_hits : stats.cache_semantic_hits);
+    }
+    count("batch_cache_hits");
+    finish(e, nullptr, to_hits(std::move(a.result.hits)));
+    return;
+  }
+  record("query", a.result.timings.query_s);
   const auto enqueued = e->enqueued;
-  finish(e, nullptr, std::move(hits));
+  finish(e, nullptr, to_hits(std::move(a.result.hits)));
   record("total", seconds_between(enqueued, Clock::now()));
 }
 
@@ -612,6 +571,20 @@ Embedder model_embedder(EmbeddingModel& m) {
   return [&m](std::span<const std::string> texts) { return m.embed(texts); };
 }
 
+// The caller owns these and keeps them alive (see the header): shared_ptrs that own nothing.
+template <typename T>
+std::shared_ptr<T> unowned(T& object) {
+  return std::shared_ptr<T>(std::shared_ptr<T>(), &object);
+}
+
+// The pipeline records no stages: this class records its own ("query", "total" per query).
+QueryPipelineOptions pipeline_options(const BatchProcessorOptions& o) {
+  QueryPipelineOptions p;
+  p.cache = o.cache;
+  p.runtime = o.runtime;
+  return p;
+}
+
 BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double> timeout) {
   BatchProcessorOptions o;
   o.batch_size = batch_size;
@@ -623,13 +596,19 @@ BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double>
 
 BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
                                BatchProcessorOptions options)
-    : impl_(std::make_unique<Impl>(blocking_embedder(embed_model), embed_model.dim(),
-                                   embed_model.model().id(), store, std::move(table), options)) {}
+    : impl_(std::make_unique<Impl>(
+          blocking_embedder(embed_model),
+          std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
+                                          pipeline_options(options)),
+          store, std::move(table), options)) {}
 
 BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
                                BatchProcessorOptions options)
-    : impl_(std::make_unique<Impl>(model_embedder(embed_model), embed_model.dim(), embed_model.id(),
-                                   store, std::move(table), options)) {}
+    : impl_(std::make_unique<Impl>(
+          model_embedder(embed_model),
+          std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
+                                          pipeline_options(options)),
+          store, std::move(table), options)) {}
 
 BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
                                size_t batch_size, std::chrono::duration<double> timeout)

@@ -1,5 +1,5 @@
-// `ragperf query TEXT`: embeds the text once, searches every table at the same time
-// (ParallelRetriever), prints the ranked hits and the time of each stage. Without TEXT it reads
+// `ragperf query TEXT`: runs the query path (QueryPipeline: embed once, search every table at the
+// same time, merge), prints the ranked hits and the time of each stage. Without TEXT it reads
 // JSON lines {"text": ...} on stdin and writes one JSON result per line, loading the model and
 // opening the store once.
 #include <iostream>
@@ -12,6 +12,7 @@
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/retriever.h"
 #include "ragperf/vector_store.h"
 
@@ -112,21 +113,22 @@ void run_query(const QueryArgs& args, bool text_given) {
     }
   }
 
-  ragperf::RetrieveOptions options;
-  options.top_k = args.top_k;
-  options.exact = args.exact;
-  options.fusion = args.rrf ? ragperf::Fusion::kRrf : ragperf::Fusion::kScore;
-  options.partial_results = args.partial;
-  options.deduplicate = !args.no_dedup;
-  options.ef_search = args.ef_search;
-  ragperf::ParallelRetrieverOptions retriever_options;
-  retriever_options.open_location = ragperf::default_store_opener(settings);  // name@location
-  ragperf::ParallelRetriever retriever(store, model, tables, model->dim(), retriever_options);
+  ragperf::QueryTarget target;
+  target.tables = tables;
+  target.options.top_k = args.top_k;
+  target.options.exact = args.exact;
+  target.options.fusion = args.rrf ? ragperf::Fusion::kRrf : ragperf::Fusion::kScore;
+  target.options.partial_results = args.partial;
+  target.options.deduplicate = !args.no_dedup;
+  target.options.ef_search = args.ef_search;
+  ragperf::QueryPipelineOptions pipeline_options;
+  pipeline_options.open_location = ragperf::default_store_opener(settings);  // name@location
+  ragperf::QueryPipeline pipeline(store, model, pipeline_options);
   std::vector<std::string> names;
   for (const auto& t : tables) names.push_back(ragperf::TableRef::parse(t).display());
 
   if (text_given) {
-    ragperf::RetrieveResult r = retriever.retrieve(args.text, options);
+    ragperf::RetrieveResult r = pipeline.query(target, args.text).result;
     if (args.json) {
       std::cout << ragperf::to_json(r, names, args.text) << "\n";
     } else {
@@ -148,7 +150,7 @@ void run_query(const QueryArgs& args, bool text_given) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       const std::string text = parse_line(line, number);
-      std::cout << ragperf::to_json(retriever.retrieve(text, options), names, text) << "\n";
+      std::cout << ragperf::to_json(pipeline.query(target, text).result, names, text) << "\n";
     } catch (const ragperf::Error& e) {
       failed = true;
       nlohmann::json err = {{"error", e.what()}, {"line", number}};

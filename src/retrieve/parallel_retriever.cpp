@@ -393,6 +393,11 @@ boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_by_vect
   return Impl::call(impl_, std::nullopt, std::move(query), options);
 }
 
+boost::asio::awaitable<std::vector<float>> ParallelRetriever::async_embed(std::string query) {
+  std::shared_ptr<Impl> self = impl_;  // kept alive until the embedding is back
+  co_return co_await self->embed(std::move(query));
+}
+
 const std::vector<std::string>& ParallelRetriever::tables() const {
   return impl_->tables;
 }

@@ -24,7 +24,7 @@
 #include "ragperf/async_embedding.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
-#include "ragperf/retriever.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/vector_store.h"
 #include "server/json_codec.h"
@@ -45,26 +45,28 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-// Most retrievers kept (one per distinct table list); beyond it the map starts afresh.
-constexpr size_t kMaxRetrievers = 64;
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
 
-HttpResponse cached_response(const CacheHit& hit, double total_s) {
-  nlohmann::json hits = nlohmann::json::parse(hit.payload, nullptr, false);
-  if (hits.is_discarded()) hits = nlohmann::json::array();
-  nlohmann::json body = {{"hits", std::move(hits)},
-                         {"timings", {{"total_s", total_s}}},
+HttpResponse cached_response(const QueryAnswer& a) {
+  nlohmann::json body = {{"hits", hits_to_json(a.result.hits)},
+                         {"timings", {{"total_s", a.result.timings.total_s}}},
                          {"cache", "hit"},
-                         {"cache_kind", hit.kind == CacheHitKind::kExact ? "exact" : "semantic"},
-                         {"cache_similarity", hit.similarity}};
+                         {"cache_kind", to_string(a.cache)},
+                         {"cache_similarity", a.cache_similarity}};
   HttpResponse r = json_response(200, body);
   r.headers.emplace_back("x-cache", "hit");
   return r;
+}
+
+QueryPipelineOptions pipeline_options(const ServerComponents& c) {
+  QueryPipelineOptions o;
+  o.cache = c.cache.get();
+  o.monitor = c.monitor.get();
+  return o;
 }
 
 }  // namespace
@@ -78,7 +80,11 @@ struct Handlers::QueryTurns {
 
 Handlers::Handlers(const ServerOptions& options, ServerComponents components,
                    ServerCounters& counters, boost::asio::io_context::executor_type io)
-    : options_(options), components_(std::move(components)), counters_(counters), io_(io) {
+    : options_(options),
+      components_(std::move(components)),
+      counters_(counters),
+      io_(io),
+      pipeline_(components_.store, components_.embedder, pipeline_options(components_)) {
   model_id_ = components_.embedder->model().id();
   dim_ = components_.embedder->dim();
   if (options_.sequential_queries) query_turns_ = std::make_unique<QueryTurns>(io_);
@@ -152,21 +158,6 @@ Handlers::Tables Handlers::resolve_tables(const std::vector<std::string>& reques
   return out;
 }
 
-std::shared_ptr<ParallelRetriever> Handlers::retriever_for(const std::vector<std::string>& tables) {
-  std::string key;
-  for (const auto& t : tables) key += t + '\n';
-  std::lock_guard lock(retrievers_mutex_);
-  auto it = retrievers_.find(key);
-  if (it != retrievers_.end()) return it->second;
-  if (retrievers_.size() >= kMaxRetrievers) retrievers_.clear();  // holders keep theirs alive
-  ParallelRetrieverOptions o;
-  o.monitor = components_.monitor.get();
-  auto r = std::make_shared<ParallelRetriever>(components_.store, components_.embedder, tables,
-                                               dim_, std::move(o));
-  retrievers_.emplace(key, r);
-  return r;
-}
-
 boost::asio::awaitable<HttpResponse> Handlers::query(const HttpRequest& request) {
   if (!query_turns_) co_return co_await run_query(request);
   auto& turns = query_turns_->turns;
@@ -181,63 +172,43 @@ boost::asio::awaitable<HttpResponse> Handlers::query(const HttpRequest& request)
 }
 
 boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& request) {
-  const Clock::time_point start = Clock::now();
   const QueryRequest q = parse_query_request(request.body, options_.max_top_k);
   const Tables tables = resolve_tables(q.tables);
-  SemanticCache* cache = components_.cache.get();
-  CacheScope scope{.tables = tables.names,
-                   .top_k = q.top_k,
-                   .model_id = model_id_,
-                   .metric = tables.metric,
-                   .filters = q.exact ? "exact" : ""};
-  if (cache) {
-    if (auto hit = cache->lookup_exact(scope, q.text)) {
-      co_return cached_response(*hit, seconds_since(start));
-    }
-  }
-  const Clock::time_point embed_start = Clock::now();
-  std::vector<float> vector = co_await components_.embedder->async_embed_single(q.text);
-  const double embed_s = seconds_since(embed_start);
-  if (std::all_of(vector.begin(), vector.end(), [](float x) { return x == 0.0f; })) {
+  QueryTarget target;
+  target.tables = tables.names;
+  target.options.top_k = q.top_k;
+  target.options.exact = q.exact;
+  target.metric = tables.metric;
+  QueryAnswer a;
+  try {
+    a = co_await pipeline_.async_query(std::move(target), q.text);
+  } catch (const UnknownWordsError&) {
     throw HttpError(422,
                     "no word of \"text\" is known to the model " + model_id_ +
                         " (its embedding is all zeros, so nothing is similar to it); rephrase "
                         "the question with other words",
                     "text");
   }
-  if (cache) {
-    if (auto hit = cache->lookup(scope, q.text, vector)) {
-      co_return cached_response(*hit, seconds_since(start));
-    }
+  if (a.cache == CacheOutcome::kExactHit || a.cache == CacheOutcome::kSemanticHit) {
+    co_return cached_response(a);
   }
-  // Taken before the tables are read: an ingest that invalidates them while we search makes
-  // store_if_current() refuse this (possibly stale) answer.
-  const uint64_t epoch = cache ? cache->epoch() : 0;
-  std::shared_ptr<ParallelRetriever> retriever = retriever_for(tables.names);
-  RetrieveOptions options;
-  options.top_k = q.top_k;
-  options.exact = q.exact;
-  const RetrieveResult result = co_await retriever->async_retrieve_by_vector(vector, options);
-  nlohmann::json hits = hits_to_json(result.hits);
-  if (cache) cache->store_if_current(epoch, scope, q.text, vector, dump(hits));
-
+  const RetrieveTimings& t = a.result.timings;
   nlohmann::json per_table = nlohmann::json::object();
-  for (size_t i = 0; i < tables.names.size() && i < result.timings.table_s.size(); ++i) {
-    per_table[tables.names[i]] = result.timings.table_s[i];
+  for (size_t i = 0; i < tables.names.size() && i < t.table_s.size(); ++i) {
+    per_table[tables.names[i]] = t.table_s[i];
   }
-  const double total_s = seconds_since(start);
-  nlohmann::json body = {{"hits", std::move(hits)},
+  nlohmann::json body = {{"hits", hits_to_json(a.result.hits)},
                          {"timings",
-                          {{"embed_s", embed_s},
-                           {"query_s", result.timings.query_s},
-                           {"merge_s", result.timings.merge_s},
-                           {"total_s", total_s},
+                          {{"embed_s", t.embed_s},
+                           {"query_s", t.query_s},
+                           {"merge_s", t.merge_s},
+                           {"total_s", t.total_s},
                            {"tables", std::move(per_table)}}},
-                         {"cache", cache ? "miss" : "off"}};
+                         {"cache", to_string(a.cache)}};
   HttpResponse r = json_response(200, body);
-  r.headers.emplace_back("x-cache", cache ? "miss" : "off");
-  r.headers.emplace_back("x-embed-time", seconds_text(embed_s));
-  r.headers.emplace_back("x-query-time", seconds_text(result.timings.query_s));
+  r.headers.emplace_back("x-cache", to_string(a.cache));
+  r.headers.emplace_back("x-embed-time", seconds_text(t.embed_s));
+  r.headers.emplace_back("x-query-time", seconds_text(t.query_s));
   co_return r;
 }
 

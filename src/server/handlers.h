@@ -9,18 +9,13 @@
 #include <boost/asio/io_context.hpp>
 #pragma GCC diagnostic pop
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "ragperf/query_pipeline.h"
 #include "ragperf/server.h"
 #include "server/http_types.h"
-
-namespace ragperf {
-class ParallelRetriever;
-}
 
 namespace ragperf::server {
 
@@ -57,7 +52,6 @@ class Handlers {
     std::string metric;              // "cosine", or "cosine+l2" for mixed tables
   };
   Tables resolve_tables(const std::vector<std::string>& requested) const;
-  std::shared_ptr<ParallelRetriever> retriever_for(const std::vector<std::string>& tables);
   boost::asio::awaitable<HttpResponse> run_query(const HttpRequest& request);
 
   struct QueryTurns;  // one /query at a time (sequential_queries), defined in handlers.cpp
@@ -68,8 +62,7 @@ class Handlers {
   boost::asio::io_context::executor_type io_;
   std::string model_id_;
   size_t dim_ = 0;
-  std::mutex retrievers_mutex_;
-  std::map<std::string, std::shared_ptr<ParallelRetriever>> retrievers_;  // by table list
+  QueryPipeline pipeline_;  // exact cache -> embed -> semantic cache -> search -> merge -> store
   std::unique_ptr<QueryTurns> query_turns_;  // null unless options.sequential_queries
 };
 

@@ -1,17 +1,24 @@
-// The cache payload of BatchProcessor answers: hits survive a round trip byte for byte, and any
+// The cache payload of QueryPipeline answers: hits survive a round trip byte for byte, and any
 // payload it did not write (another format, truncated, padded, absurd counts) decodes to nullopt.
-#include "batch/hit_codec.h"
+#include "query/hit_codec.h"
 
 #include <gtest/gtest.h>
 
-namespace ragperf::batch {
+namespace ragperf::query {
 namespace {
 
-std::vector<Hit> sample() {
-  std::vector<Hit> hits(3);
-  hits[0] = {"a1", "first text", 0.93f, R"({"page": 1})", "docs/a.md", "docs"};
-  hits[1] = {"b2", std::string("nul\0inside", 10), -0.5f, "{}", "", "papers"};
-  hits[2] = {"", "", 0.0f, "", "", ""};
+std::vector<RetrievedHit> sample() {
+  std::vector<RetrievedHit> hits(3);
+  hits[0] = {"a1",
+             "first text",
+             0.93f,
+             0.91f,
+             R"({"page": 1})",
+             "docs/a.md",
+             "docs",
+             {"docs", "faq@postgresql://h/db"}};
+  hits[1] = {"b2", std::string("nul\0inside", 10), -0.5f, -0.25f, "{}", "", "papers", {}};
+  hits[2] = {"", "", 0.0f, 0.0f, "", "", "", {""}};
   return hits;
 }
 
@@ -24,6 +31,8 @@ TEST(HitCodec, RoundTripsEveryField) {
     EXPECT_EQ((*back)[i].id, hits[i].id);
     EXPECT_EQ((*back)[i].text, hits[i].text);
     EXPECT_EQ((*back)[i].score, hits[i].score);
+    EXPECT_EQ((*back)[i].similarity, hits[i].similarity);
+    EXPECT_EQ((*back)[i].source_tables, hits[i].source_tables);
     EXPECT_EQ((*back)[i].metadata_json, hits[i].metadata_json);
     EXPECT_EQ((*back)[i].source, hits[i].source);
     EXPECT_EQ((*back)[i].source_table, hits[i].source_table);
@@ -41,10 +50,11 @@ TEST(HitCodec, RejectsPayloadsItDidNotWrite) {
   EXPECT_FALSE(decode_hits(good + "x").has_value());
   std::string huge = good.substr(0, 4) + std::string("\xFF\xFF\xFF\x7F", 4);
   EXPECT_FALSE(decode_hits(huge).has_value());
+  EXPECT_FALSE(decode_hits("RPH1" + good.substr(4)).has_value());  // the old Hit-only layout
   for (size_t cut = 0; cut < good.size(); ++cut) {
     EXPECT_FALSE(decode_hits(good.substr(0, cut)).has_value()) << "cut at " << cut;
   }
 }
 
 }  // namespace
-}  // namespace ragperf::batch
+}  // namespace ragperf::query

@@ -1,14 +1,20 @@
-#include "batch/hit_codec.h"
+#include "query/hit_codec.h"
 
 #include <cstdint>
 #include <cstring>
 
-namespace ragperf::batch {
+namespace ragperf::query {
 namespace {
 
-constexpr std::string_view kMagic = "RPH1";
+constexpr std::string_view kMagic = "RPH2";
 
 void put_u32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+
+void put_f32(std::string& out, float v) {
   char b[4];
   std::memcpy(b, &v, 4);
   out.append(b, 4);
@@ -43,7 +49,6 @@ class Reader {
   }
   bool done() const { return in_.empty(); }
   std::string_view rest() const { return in_; }
-  void skip(size_t n) { in_.remove_prefix(n); }
 
  private:
   std::string_view in_;
@@ -51,45 +56,54 @@ class Reader {
 
 }  // namespace
 
-std::string encode_hits(const std::vector<Hit>& hits) {
+std::string encode_hits(const std::vector<RetrievedHit>& hits) {
   size_t bytes = kMagic.size() + 4;
   for (const auto& h : hits) {
-    bytes += 4 + 5 * 4 + h.id.size() + h.text.size() + h.metadata_json.size() + h.source.size() +
+    bytes += 8 + 6 * 4 + h.id.size() + h.text.size() + h.metadata_json.size() + h.source.size() +
              h.source_table.size();
+    for (const auto& t : h.source_tables) bytes += 4 + t.size();
   }
   std::string out;
   out.reserve(bytes);
   out += kMagic;
   put_u32(out, static_cast<uint32_t>(hits.size()));
   for (const auto& h : hits) {
-    char b[4];
-    std::memcpy(b, &h.score, 4);
-    out.append(b, 4);
+    put_f32(out, h.score);
+    put_f32(out, h.similarity);
     put_str(out, h.id);
     put_str(out, h.text);
     put_str(out, h.metadata_json);
     put_str(out, h.source);
     put_str(out, h.source_table);
+    put_u32(out, static_cast<uint32_t>(h.source_tables.size()));
+    for (const auto& t : h.source_tables) put_str(out, t);
   }
   return out;
 }
 
-std::optional<std::vector<Hit>> decode_hits(std::string_view payload) {
+std::optional<std::vector<RetrievedHit>> decode_hits(std::string_view payload) {
   if (payload.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   Reader r(payload.substr(kMagic.size()));
   uint32_t count = 0;
   if (!r.u32(count)) return std::nullopt;
-  // Each hit takes at least 24 bytes: a count larger than that is malformed, not a huge alloc.
-  if (count > r.rest().size() / 24) return std::nullopt;
-  std::vector<Hit> hits(count);
+  // Each hit takes at least 32 bytes: a count larger than that is malformed, not a huge alloc.
+  constexpr size_t kMinHitBytes = 8 + 6 * 4;
+  if (count > r.rest().size() / kMinHitBytes) return std::nullopt;
+  std::vector<RetrievedHit> hits(count);
   for (auto& h : hits) {
-    if (!r.f32(h.score) || !r.str(h.id) || !r.str(h.text) || !r.str(h.metadata_json) ||
-        !r.str(h.source) || !r.str(h.source_table)) {
+    uint32_t tables = 0;
+    if (!r.f32(h.score) || !r.f32(h.similarity) || !r.str(h.id) || !r.str(h.text) ||
+        !r.str(h.metadata_json) || !r.str(h.source) || !r.str(h.source_table) || !r.u32(tables) ||
+        tables > r.rest().size() / 4) {
       return std::nullopt;
+    }
+    h.source_tables.resize(tables);
+    for (auto& t : h.source_tables) {
+      if (!r.str(t)) return std::nullopt;
     }
   }
   if (!r.done()) return std::nullopt;
   return hits;
 }
 
-}  // namespace ragperf::batch
+}  // namespace ragperf::query
