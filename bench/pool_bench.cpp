@@ -274,8 +274,8 @@ void run(const Options& o) {
   cfg.min_size = kClients;
   cfg.max_size = kClients;
   cfg.application_name = kAppName;
-  cfg.acquire_timeout_s = 5;
-  cfg.connect_timeout_s = 5;
+  cfg.acquire_timeout = std::chrono::duration<double>(5);
+  cfg.connect_timeout = std::chrono::duration<double>(5);
   PoolConfig observer_cfg = cfg;
   observer_cfg.min_size = 1;
   observer_cfg.max_size = 1;

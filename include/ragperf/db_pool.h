@@ -218,19 +218,25 @@ struct PoolConfig {
   int min_size = 5;   // MIN_POOL_SIZE: opened by initialize() and kept open
   int max_size = 20;  // MAX_POOL_SIZE: never more connections than this
   /// CONNECTION_POOL_SIZE: the pool's target size. Under load the pool opens a connection per
-  /// waiting caller up to max_size; once idle, it closes connections idle for max_idle_s only
+  /// waiting caller up to max_size; once idle, it closes connections idle for max_idle only
   /// while it holds more than this many, so it keeps target_size connections warm for the next
   /// burst. 0: min_size (the pool shrinks back to min_size). Else within [min_size, max_size].
   int target_size = 0;
-  double acquire_timeout_s = 10;      // waiting for a free connection longer -> PoolExhaustedError
-  double connect_timeout_s = 5;       // one connection attempt, incl. authentication
-  int max_waiting = 10000;            // callers queued for a connection beyond -> OverloadedError
-  double max_lifetime_s = 3600;       // a connection older than this is closed when returned
-  double max_idle_s = 600;            // idle connections above target_size are closed after this
-  uint64_t max_uses = 0;              // a connection is closed after this many acquires (0: never)
-  double health_check_idle_s = 5;     // idle longer than this: `SELECT 1` before it is handed out
-  double maintenance_interval_s = 1;  // background: prune idle, refill to min_size, probe
-  int statement_cache_size = 256;     // prepared statements kept per connection
+  /// Waiting for a free connection longer -> PoolExhaustedError.
+  std::chrono::duration<double> acquire_timeout{10};
+  /// One connection attempt, authentication included.
+  std::chrono::duration<double> connect_timeout{5};
+  int max_waiting = 10000;  // callers queued for a connection beyond -> OverloadedError
+  /// A connection older than this is closed when it is returned.
+  std::chrono::duration<double> max_lifetime{3600};
+  /// Idle connections above target_size are closed after this.
+  std::chrono::duration<double> max_idle{600};
+  uint64_t max_uses = 0;  // a connection is closed after this many acquires (0: never)
+  /// Idle longer than this: `SELECT 1` before it is handed out (0: before every reuse).
+  std::chrono::duration<double> health_check_idle{5};
+  /// Background work: prune idle connections, refill to min_size, probe.
+  std::chrono::duration<double> maintenance_interval{1};
+  int statement_cache_size = 256;  // prepared statements kept per connection
   /// Optional, not owned, must outlive the pool: receives "acquire" and "query" (see the file
   /// comment). Copies of the config share it; from_url()/from_settings() leave it null.
   PerformanceMonitor* monitor = nullptr;

@@ -162,8 +162,7 @@ awaitable<void> Connection::connect() {
       conn_, [](void*, const char*) {}, nullptr);
 
   asio::steady_timer deadline(executor_);
-  deadline.expires_after(std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(config_.connect_timeout_s)));
+  deadline.expires_after(std::chrono::duration_cast<Clock::duration>(config_.connect_timeout));
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   for (;;) {
     // libpq may switch sockets while connecting (next address, SSL retry): wrap the current one.
@@ -175,9 +174,9 @@ awaitable<void> Connection::connect() {
                            deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (ready.index() == 1) {
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%.3g", config_.connect_timeout_s);
+      std::snprintf(buf, sizeof buf, "%.3g", config_.connect_timeout.count());
       throw failed(std::string("timed out after ") + buf +
-                   " s (connect_timeout_s); is the server up and reachable at that address?");
+                   " s (connect_timeout); is the server up and reachable at that address?");
     }
     if (auto [ec] = std::get<0>(ready); ec) throw failed("waiting on the socket: " + ec.message());
     state = PQconnectPoll(conn_);

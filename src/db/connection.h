@@ -29,7 +29,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  /// Opens the connection within config.connect_timeout_s; throws ConnectionError naming
+  /// Opens the connection within config.connect_timeout; throws ConnectionError naming
   /// host:port/database and the cause.
   awaitable<void> connect();
 

@@ -21,8 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+Clock::duration ticks(std::chrono::duration<double> d) {
+  return std::chrono::duration_cast<Clock::duration>(d);
 }
 
 double since(Clock::time_point t) {
@@ -53,7 +53,7 @@ PoolCore::~PoolCore() {
 // ---- acquiring -------------------------------------------------------------------------------
 
 bool PoolCore::expired_locked(const Connection& c, Clock::time_point now) const {
-  if (now - c.created_at > seconds(config_.max_lifetime_s)) return true;
+  if (now - c.created_at > ticks(config_.max_lifetime)) return true;
   return config_.max_uses > 0 && c.uses >= config_.max_uses;
 }
 
@@ -132,7 +132,7 @@ void PoolCore::start_wait(std::unique_ptr<HandlerBase> handler, asio::cancellati
       });
     });
   }
-  w->timer.expires_after(seconds(config_.acquire_timeout_s));
+  w->timer.expires_after(ticks(config_.acquire_timeout));
   w->timer.async_wait([this, weak = std::weak_ptr<Waiter>(w)](boost::system::error_code ec) {
     if (ec) return;
     auto wp = weak.lock();
@@ -161,10 +161,9 @@ void PoolCore::complete_locked(WaiterPtr w, std::exception_ptr error, ConnPtr co
 
 std::string PoolCore::exhausted_message_locked() const {
   return "connection pool exhausted: no connection to " + config_.describe() +
-         " became free within acquire_timeout_s=" + fmt_s(config_.acquire_timeout_s) + " s (" +
+         " became free within acquire_timeout=" + fmt_s(config_.acquire_timeout.count()) + " s (" +
          stats_locked().to_string() + "); raise MAX_POOL_SIZE (max_size, now " +
-         std::to_string(config_.max_size) +
-         ") or acquire_timeout_s, or hold connections for shorter";
+         std::to_string(config_.max_size) + ") or acquire_timeout, or hold connections for shorter";
 }
 
 awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self, bool verify) {
@@ -182,7 +181,7 @@ awaitable<PooledConnection> PoolCore::acquire(std::shared_ptr<PoolCore> self, bo
     }
     if (!conn) conn = co_await async_wait_connection(asio::use_awaitable);
     const bool stale = (verify && conn->was_idle) ||
-                       Clock::now() - conn->idle_since > seconds(config_.health_check_idle_s);
+                       Clock::now() - conn->idle_since > ticks(config_.health_check_idle);
     PooledConnection handle(self, conn);  // from here on the connection always goes back
     {
       std::lock_guard lock(mu_);
@@ -414,7 +413,7 @@ void PoolCore::count_retry() {
 
 awaitable<void> PoolCore::maintenance() {
   for (;;) {
-    maintenance_timer_.expires_after(seconds(config_.maintenance_interval_s));
+    maintenance_timer_.expires_after(ticks(config_.maintenance_interval));
     co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     std::lock_guard lock(mu_);
     if (closing_) co_return;
@@ -424,7 +423,7 @@ awaitable<void> PoolCore::maintenance() {
       ConnPtr c = idle_[i];
       const bool dead = !c->alive_when_idle();
       // Idle connections are closed only down to the target size (CONNECTION_POOL_SIZE).
-      const bool too_idle = now - c->idle_since > seconds(config_.max_idle_s) &&
+      const bool too_idle = now - c->idle_since > ticks(config_.max_idle) &&
                             static_cast<int>(all_.size()) > config_.effective_target_size();
       if (dead || too_idle || expired_locked(*c, now)) {
         if (dead) {

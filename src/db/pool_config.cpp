@@ -82,7 +82,7 @@ PoolConfig PoolConfig::from_url(std::string_view url_view) {
       if (!end || *end || !(t > 0))
         throw ConfigError("database URL '" + masked + "': connect_timeout '" + val +
                           "' is not a positive number of seconds");
-      c.connect_timeout_s = t;
+      c.connect_timeout = std::chrono::duration<double>(t);
     }
   }
   if (c.host.find(',') != std::string::npos)
@@ -156,13 +156,13 @@ void PoolConfig::validate() const {
     if (!(v > 0) || !std::isfinite(v))
       bad(std::string(name) + "=" + fmt_double(v) + " must be a positive number of seconds");
   };
-  positive(acquire_timeout_s, "acquire_timeout_s");
-  positive(connect_timeout_s, "connect_timeout_s");
-  positive(max_lifetime_s, "max_lifetime_s");
-  positive(max_idle_s, "max_idle_s");
-  positive(maintenance_interval_s, "maintenance_interval_s");
-  if (!(health_check_idle_s >= 0) || !std::isfinite(health_check_idle_s))
-    bad("health_check_idle_s=" + fmt_double(health_check_idle_s) +
+  positive(acquire_timeout.count(), "acquire_timeout");
+  positive(connect_timeout.count(), "connect_timeout");
+  positive(max_lifetime.count(), "max_lifetime");
+  positive(max_idle.count(), "max_idle");
+  positive(maintenance_interval.count(), "maintenance_interval");
+  if (!(health_check_idle.count() >= 0) || !std::isfinite(health_check_idle.count()))
+    bad("health_check_idle=" + fmt_double(health_check_idle.count()) +
         " must be >= 0 seconds (0: check before every reuse)");
   if (max_waiting < 0)
     bad("max_waiting=" + std::to_string(max_waiting) + " must be >= 0 (0: no caller may wait)");

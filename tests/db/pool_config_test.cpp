@@ -2,6 +2,8 @@
 // validation of bad values (no server needed).
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "ragperf/config.h"
 #include "ragperf/db_pool.h"
 #include "testing/testing.h"
@@ -29,7 +31,7 @@ TEST(PoolConfig, ParsesAFullUrl) {
   EXPECT_EQ(c.database, "vectors");
   EXPECT_EQ(c.sslmode, "disable");
   EXPECT_EQ(c.application_name, "svc");
-  EXPECT_DOUBLE_EQ(c.connect_timeout_s, 3);
+  EXPECT_DOUBLE_EQ(c.connect_timeout.count(), 3);
   EXPECT_EQ(c.describe(), "db.example:6543/vectors");
   EXPECT_NO_THROW(c.validate());
 }
@@ -72,8 +74,12 @@ TEST(PoolConfig, ValidateRejectsBadValues) {
   expect_config_error(with([](PoolConfig& c) { c.min_size = 30; }), "min_size");
   expect_config_error(with([](PoolConfig& c) { c.min_size = -1; }), "min_size");
   expect_config_error(with([](PoolConfig& c) { c.port = 0; }), "port");
-  expect_config_error(with([](PoolConfig& c) { c.acquire_timeout_s = 0; }), "acquire_timeout_s");
-  expect_config_error(with([](PoolConfig& c) { c.connect_timeout_s = -2; }), "connect_timeout_s");
+  expect_config_error(
+      with([](PoolConfig& c) { c.acquire_timeout = std::chrono::duration<double>(0); }),
+      "acquire_timeout");
+  expect_config_error(
+      with([](PoolConfig& c) { c.connect_timeout = std::chrono::duration<double>(-2); }),
+      "connect_timeout");
   expect_config_error(with([](PoolConfig& c) { c.host.clear(); }), "host");
   expect_config_error(with([](PoolConfig& c) { c.max_waiting = -1; }), "max_waiting");
   PoolConfig bad;

@@ -65,7 +65,7 @@ int free_port() {
 
 TEST_F(PoolFailure, ExhaustedPoolThrowsPoolExhaustedWithStatsAndTheKnob) {
   PoolConfig cfg = config(1, 1);
-  cfg.acquire_timeout_s = 0.2;
+  cfg.acquire_timeout = std::chrono::duration<double>(0.2);
   DatabaseConnectionPool pool(cfg);
   pool.initialize();
   pool.run([&]() -> awaitable<void> {
@@ -78,7 +78,7 @@ TEST_F(PoolFailure, ExhaustedPoolThrowsPoolExhaustedWithStatsAndTheKnob) {
       const std::string m = e.what();
       EXPECT_NE(m.find("MAX_POOL_SIZE"), std::string::npos) << m;
       EXPECT_NE(m.find("in_use=1"), std::string::npos) << m;
-      EXPECT_NE(m.find("acquire_timeout_s=0.2"), std::string::npos) << m;
+      EXPECT_NE(m.find("acquire_timeout=0.2"), std::string::npos) << m;
       EXPECT_EQ(e.code(), ErrorCode::kPoolExhausted);
     } catch (const ConnectionError& e) {
       ADD_FAILURE() << "pool exhaustion must not look like a database outage: " << e.what();
@@ -107,7 +107,7 @@ TEST_F(PoolFailure, TooManyWaitersAreRejectedAsOverloaded) {
 
 TEST_F(PoolFailure, CancellingAWaitingCallerLeaksNothing) {
   PoolConfig cfg = config(1, 1);
-  cfg.acquire_timeout_s = 10;
+  cfg.acquire_timeout = std::chrono::duration<double>(10);
   DatabaseConnectionPool pool(cfg);
   pool.run([&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
@@ -133,7 +133,7 @@ TEST_F(PoolFailure, UnreachableServerFailsFastWithConnectionError) {
   PoolConfig cfg = config(1, 2);
   cfg.host = "127.0.0.1";
   cfg.port = free_port();
-  cfg.connect_timeout_s = 3;
+  cfg.connect_timeout = std::chrono::duration<double>(3);
   DatabaseConnectionPool pool(cfg);
   const auto start = Clock::now();
   try {
@@ -159,8 +159,8 @@ TEST_F(PoolFailure, SilentServerTimesOutWithinConnectTimeout) {
   PoolConfig cfg = config(1, 1);
   cfg.host = "127.0.0.1";
   cfg.port = silent.port;
-  cfg.connect_timeout_s = 0.3;
-  cfg.acquire_timeout_s = 5;
+  cfg.connect_timeout = std::chrono::duration<double>(0.3);
+  cfg.acquire_timeout = std::chrono::duration<double>(5);
   DatabaseConnectionPool pool(cfg);
   const auto start = Clock::now();
   try {
@@ -347,9 +347,9 @@ TEST_F(PoolFailure, ServerRestartUnderLoadRecoversAndNothingHangs) {
   PoolConfig cfg = PoolConfig::from_url(url);
   cfg.min_size = 2;
   cfg.max_size = 4;
-  cfg.acquire_timeout_s = 2;
-  cfg.connect_timeout_s = 2;
-  cfg.maintenance_interval_s = 0.1;
+  cfg.acquire_timeout = std::chrono::duration<double>(2);
+  cfg.connect_timeout = std::chrono::duration<double>(2);
+  cfg.maintenance_interval = std::chrono::duration<double>(0.1);
   {
     DatabaseConnectionPool pool(cfg);
     pool.initialize();

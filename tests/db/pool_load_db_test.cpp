@@ -50,7 +50,7 @@ int64_t wait_for_server_connections(DatabaseConnectionPool& observer, const std:
 
 TEST_F(PoolLoad, TwoHundredCallersOnPoolOfFiveAllCompleteAndStatsAddUp) {
   PoolConfig cfg = config(5, 5);
-  cfg.acquire_timeout_s = 30;
+  cfg.acquire_timeout = std::chrono::duration<double>(30);
   const std::string app = cfg.application_name;
   DatabaseConnectionPool observer(observer_config());
   {
@@ -109,8 +109,8 @@ awaitable<void> chaos_caller(DatabaseConnectionPool& pool, Clock::time_point unt
 
 TEST_F(PoolLoad, ChaosBackendsTerminatedEvery200msTheRunFinishesAndLeavesNothingOpen) {
   PoolConfig cfg = config(2, 5);
-  cfg.acquire_timeout_s = 2;
-  cfg.connect_timeout_s = 2;
+  cfg.acquire_timeout = std::chrono::duration<double>(2);
+  cfg.connect_timeout = std::chrono::duration<double>(2);
   const std::string app = cfg.application_name;
   DatabaseConnectionPool observer(observer_config());
   std::atomic<int> ok{0}, failed{0};

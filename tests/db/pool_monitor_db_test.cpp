@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "db_test_support.h"
 #include "ragperf/monitor.h"
 
@@ -83,7 +85,7 @@ TEST_F(PoolMonitor, HeldConnectionRecordsItsAcquireButNotItsStatements) {
 
 TEST_F(PoolMonitor, FailedCallsRecordNoQueryAndTimedOutAcquiresNoAcquire) {
   PoolConfig cfg = monitored(1, 1);
-  cfg.acquire_timeout_s = 0.2;
+  cfg.acquire_timeout = std::chrono::duration<double>(0.2);
   DatabaseConnectionPool pool(cfg);
   pool.initialize();
   // A SQL error: the connection was handed out (one acquire), the statement failed (no query).

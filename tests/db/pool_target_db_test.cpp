@@ -28,8 +28,8 @@ class PoolTarget : public DbTest {
                                      {});
     PoolConfig c = PoolConfig::from_settings(s);
     c.application_name = config(1, 8).application_name;
-    c.max_idle_s = 0.1;
-    c.maintenance_interval_s = 0.05;
+    c.max_idle = std::chrono::duration<double>(0.1);
+    c.maintenance_interval = std::chrono::duration<double>(0.05);
     return c;
   }
 
