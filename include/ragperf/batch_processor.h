@@ -63,8 +63,11 @@
 // recorded for each of its queries), "total" (enqueue -> answer, cache misses); counters
 // batch_batches, batch_queries, batch_rejected, batch_cancelled, batch_cache_hits.
 //
-// Threads: one dispatcher thread forms the batches and embeds them; the searches are awaitables
-// on the Runtime (ragperf/runtime.h), so no thread waits for a database.
+// Threads: none of its own. Batches are formed when a query arrives, when process_batch() is
+// called, when a batch's embedding ends and when a timer on the Runtime's I/O executor
+// (ragperf/runtime.h) reaches the oldest query's timeout; one batch is embedded at a time (on the
+// compute pool, or joined with the AsyncEmbedding's other callers), and its searches are
+// awaitables on the Runtime, so no thread waits for a model or a database.
 // Thread-safety: every public method may be called from any thread, except close() and the
 // destructor, which must not run inside a result callback (they wait for the searches).
 // The embedding model, the store, the cache and the monitor are not owned and must outlive the
@@ -125,8 +128,8 @@ struct BatchProcessorOptions {
   /// a batch at once; the connection pool's max_size bounds them.)
   size_t search_threads = 0;
   /// ENABLE_ASYNC=0: each query runs to completion (embedded alone, searched, answered) before
-  /// the next one starts, on the dispatcher thread: at most one query is embedded or searched at
-  /// any time. batch_size, timeout, flush_when_idle and search_threads are then not used.
+  /// the next one starts: at most one query is embedded or searched at any time. batch_size,
+  /// timeout, flush_when_idle and search_threads are then not used.
   bool sequential = false;
   /// Optional, not owned: answers repeated queries; misses are stored after their search.
   SemanticCache* cache = nullptr;
@@ -196,7 +199,7 @@ class BatchProcessor {
   std::future<std::vector<Hit>> add_query(std::string text, QueryOptions options = {});
   /// Awaitable form; resumes on the awaiting coroutine's executor. Throws as the future would.
   boost::asio::awaitable<std::vector<Hit>> async_query(std::string text, QueryOptions options = {});
-  /// Callback form: `done` runs exactly once, on the dispatcher or a Runtime thread (or inline in
+  /// Callback form: `done` runs exactly once, on a Runtime thread (or inline in
   /// submit() for an exact cache hit or an invalid text); keep it short. Throws as add_query()
   /// does.
   void submit(std::string text, QueryOptions options, Callback done);
@@ -206,8 +209,8 @@ class BatchProcessor {
   size_t process_batch();
 
   enum class CloseMode { kFinishPending, kFailPending };
-  /// Stops admitting queries, then finishes (or fails) every pending one and joins the worker
-  /// threads. Idempotent; blocking.
+  /// Stops admitting queries, then finishes (or fails) every pending one and waits for its
+  /// coroutines and its timer. Idempotent; blocking (not on a Runtime I/O thread).
   void close(CloseMode mode = CloseMode::kFinishPending);
 
   BatchStats get_stats() const;

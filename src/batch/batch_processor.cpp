@@ -1,7 +1,14 @@
 #include "ragperf/batch_processor.h"
 
-#include <algorithm>
+// GCC reports -Wnull-dereference inside Asio's executor comparison when inlined at -O3 (a false
+// positive in a system header); silence it for Asio's code only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -21,7 +28,7 @@ namespace ragperf {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Embedder = std::function<EmbeddingMatrix(std::span<const std::string>)>;
+using Embedder = std::function<boost::asio::awaitable<EmbeddingMatrix>(std::vector<std::string>)>;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -72,8 +79,13 @@ struct BatchProcessor::Impl {
   size_t process_batch();
   void close(CloseMode mode);
 
-  void dispatch_loop();
-  void run_batch(std::vector<EntryPtr> batch);
+  /// Starts the next batch when one is due and none is being embedded, else arms the timer for
+  /// the oldest query's timeout. Called whenever the answer may have changed.
+  void schedule();
+  /// Embeds `batch` in one model call and starts its answers (awaits them when sequential).
+  boost::asio::awaitable<void> run_batch(std::vector<EntryPtr> batch);
+  /// run_batch(), then the next batch may start.
+  boost::asio::awaitable<void> run_batch_then_next(std::vector<EntryPtr> batch);
   /// The rest of the query path for one embedded query (QueryPipeline::async_answer_embedded).
   boost::asio::awaitable<void> answer_one(EntryPtr e, std::vector<float> vec);
   /// Pipelined mode: one group of a batch's queries (`es`, whose vectors are rows `rows` of
@@ -108,23 +120,24 @@ struct BatchProcessor::Impl {
   QueryTarget target;
 
   mutable std::mutex mutex;
-  std::condition_variable work_cv;  // the dispatcher waits on it
-  std::condition_variable idle_cv;  // close() waits on it for pending == 0
+  std::condition_variable idle_cv;  // close() waits on it for pending == searching == 0
   std::deque<EntryPtr> queue;
   uint64_t next_seq = 0;
   uint64_t flush_before = 0;  // queued entries with seq < flush_before run without waiting
   size_t pending = 0;         // admitted, not yet answered
   bool closed = false;        // no new queries
-  bool stopping = false;      // the dispatcher exits once the queue is empty
+  bool embedding = false;     // a batch is being embedded (one at a time)
   BatchStats stats;
 
-  size_t searching = 0;  // launched searches not yet finished (guarded by `mutex`)
+  size_t searching = 0;  // launched coroutines not yet finished (guarded by `mutex`)
+  std::optional<boost::asio::steady_timer> timer;  // the oldest query's timeout (under `mutex`)
+  std::optional<Clock::time_point> timer_due;      // when the armed timer fires
+  size_t timer_waits = 0;                          // timer handlers not yet run
 
   std::mutex close_mutex;
   bool shut_down = false;
-  std::shared_ptr<Runtime> runtime;  // the searches are awaited on its I/O executor
+  std::shared_ptr<Runtime> runtime;  // batches and searches are coroutines on its I/O executor
   size_t groups = 1;                 // kPipelined: most search_batch() calls per batch
-  std::thread dispatcher;
 };
 
 BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline,
@@ -177,7 +190,7 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
   groups = options.search_threads;
   if (groups == 0) groups = std::max(1u, std::thread::hardware_concurrency());
   runtime = options.runtime ? options.runtime : Runtime::shared();
-  dispatcher = std::thread([this] { dispatch_loop(); });
+  timer.emplace(runtime->io_executor());
 }
 
 BatchProcessor::Impl::~Impl() {
@@ -207,8 +220,8 @@ std::exception_ptr BatchProcessor::Impl::abandoned(const Entry& e, Clock::time_p
 void BatchProcessor::Impl::finish(const EntryPtr& e, std::exception_ptr error,
                                   std::vector<Hit> hits, bool cancelled) {
   // Counters first, so that get_stats() agrees with every answer a caller has seen. close() waits
-  // for pending == 0 and then joins the threads that call finish(), so `done` still runs before
-  // close() returns.
+  // for pending == 0 and for every coroutine that calls finish() to end, so `done` still runs
+  // before close() returns.
   {
     std::lock_guard lock(mutex);
     if (error) {
@@ -299,7 +312,7 @@ void BatchProcessor::Impl::submit(std::string text, QueryOptions qopts, Callback
     ++pending;
     ++stats.queries;
   }
-  work_cv.notify_one();
+  schedule();
 }
 
 size_t BatchProcessor::Impl::process_batch() {
@@ -309,42 +322,62 @@ size_t BatchProcessor::Impl::process_batch() {
     flush_before = next_seq;
     n = queue.size();
   }
-  work_cv.notify_one();
+  schedule();
   return n;
 }
 
-void BatchProcessor::Impl::dispatch_loop() {
-  for (;;) {
-    std::vector<EntryPtr> batch;
-    {
-      std::unique_lock lock(mutex);
-      for (;;) {
-        if (queue.empty()) {
-          if (stopping) return;
-          work_cv.wait(lock);
-          continue;
+void BatchProcessor::Impl::schedule() {
+  std::vector<EntryPtr> batch;
+  {
+    std::lock_guard lock(mutex);
+    if (embedding || queue.empty()) return;
+    const auto due =
+        queue.front()->enqueued + std::chrono::duration_cast<Clock::duration>(options.timeout);
+    const bool ready = options.sequential || options.flush_when_idle ||
+                       queue.size() >= options.batch_size || queue.front()->seq < flush_before ||
+                       Clock::now() >= due;
+    if (!ready) {
+      if (timer_due && *timer_due <= due) return;  // armed already, early enough
+      timer_due = due;
+      timer->expires_at(due);  // a wait already armed ends with operation_aborted
+      ++timer_waits;
+      timer->async_wait([this](boost::system::error_code ec) {
+        {
+          std::lock_guard held(mutex);
+          --timer_waits;
+          if (!ec) timer_due.reset();  // aborted: replaced by an earlier wait, or close()
+          // close() may destroy us once this is 0: notified under the lock.
+          if (timer_waits == 0) idle_cv.notify_all();
         }
-        if (options.sequential || options.flush_when_idle || queue.size() >= options.batch_size ||
-            queue.front()->seq < flush_before) {
-          break;
-        }
-        const auto due =
-            queue.front()->enqueued + std::chrono::duration_cast<Clock::duration>(options.timeout);
-        if (Clock::now() >= due) break;
-        work_cv.wait_until(lock, due);
-      }
-      const size_t n = options.sequential ? 1 : std::min(queue.size(), options.batch_size);
-      batch.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
+        if (!ec) schedule();
+      });
+      return;
     }
-    run_batch(std::move(batch));
+    const size_t n = options.sequential ? 1 : std::min(queue.size(), options.batch_size);
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+    embedding = true;
   }
+  launch(run_batch_then_next(std::move(batch)));
 }
 
-void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
+boost::asio::awaitable<void> BatchProcessor::Impl::run_batch_then_next(
+    std::vector<EntryPtr> batch) {
+  try {
+    co_await run_batch(std::move(batch));
+  } catch (...) {  // NOLINT(bugprone-empty-catch): run_batch answers every query itself
+  }
+  {
+    std::lock_guard lock(mutex);
+    embedding = false;
+  }
+  schedule();
+}
+
+boost::asio::awaitable<void> BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
   const auto start = Clock::now();
   std::vector<EntryPtr> live;
   live.reserve(batch.size());
@@ -359,7 +392,7 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
     live.push_back(std::move(e));
   }
   count("batch_cancelled", dropped);
-  if (live.empty()) return;
+  if (live.empty()) co_return;
 
   // One forward pass for the whole batch; if the model rejects it, each text alone so that only
   // the bad one fails.
@@ -369,20 +402,25 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
   for (const auto& e : live) texts.push_back(e->text);
   EmbeddingMatrix m;
   std::vector<char> ok(n, 1);
+  bool whole = true;
   try {
-    m = embed(texts);
+    m = co_await embed(texts);
     if (m.rows != n || m.dim != dim) {
       throw ModelError("the embedding model returned " + std::to_string(m.rows) + " x " +
                        std::to_string(m.dim) + " for " + std::to_string(n) + " texts (dim " +
                        std::to_string(dim) + " expected)");
     }
   } catch (...) {
+    whole = false;
+  }
+  if (!whole) {
     m.rows = n;
     m.dim = dim;
     m.data.assign(n * dim, 0.0f);
     for (size_t i = 0; i < n; ++i) {
       try {
-        EmbeddingMatrix one = embed(std::span<const std::string>(&texts[i], 1));
+        std::vector<std::string> alone(1, texts[i]);
+        EmbeddingMatrix one = co_await embed(std::move(alone));
         if (one.rows != 1 || one.dim != dim) {
           throw ModelError("the embedding model returned " + std::to_string(one.rows) + " x " +
                            std::to_string(one.dim) + " for one text (dim " + std::to_string(dim) +
@@ -417,7 +455,8 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
     }
     const auto row = m.row(i);
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      runtime->run_blocking(answer_one(live[i], std::vector<float>(row.begin(), row.end())));
+      std::vector<float> vec(row.begin(), row.end());
+      co_await answer_one(live[i], std::move(vec));
       continue;
     }
     launch(answer_one(live[i], std::vector<float>(row.begin(), row.end())));
@@ -428,8 +467,8 @@ void BatchProcessor::Impl::run_batch(std::vector<EntryPtr> batch) {
     // searches overlap the next batch's embedding.
     const auto shared = std::make_shared<const EmbeddingMatrix>(std::move(m));
     if (options.sequential) {  // ENABLE_ASYNC=0: answered before the next query starts
-      runtime->run_blocking(answer_many(std::move(group), shared, std::move(group_rows)));
-      return;
+      co_await answer_many(std::move(group), shared, std::move(group_rows));
+      co_return;
     }
     const size_t n_groups = std::min(groups, group.size());
     size_t begin = 0;
@@ -542,16 +581,15 @@ void BatchProcessor::Impl::close(CloseMode mode) {
            {});
   }
   {
-    std::unique_lock lock(mutex);
-    flush_before = next_seq;
-    stopping = true;
-    work_cv.notify_all();
-    idle_cv.wait(lock, [this] { return pending == 0; });
+    std::lock_guard lock(mutex);
+    flush_before = next_seq;  // whatever is queued runs now
   }
-  if (dispatcher.joinable()) dispatcher.join();
+  schedule();
   {
     std::unique_lock lock(mutex);
-    idle_cv.wait(lock, [this] { return searching == 0; });
+    idle_cv.wait(lock, [this] { return pending == 0 && searching == 0; });
+    if (timer_waits > 0) timer->cancel();
+    idle_cv.wait(lock, [this] { return timer_waits == 0; });
   }
   shut_down = true;
 }
@@ -560,15 +598,24 @@ void BatchProcessor::Impl::close(CloseMode mode) {
 
 namespace {
 
-// Blocks on AsyncEmbedding's future, on the batch worker thread: not an awaitable, so not async_*.
-Embedder blocking_embedder(AsyncEmbedding& e) {
-  return [&e](std::span<const std::string> texts) {
-    return e.embed_batch(std::vector<std::string>(texts.begin(), texts.end())).get();
-  };
+// AsyncEmbedding: the batch joins its other callers' forward passes.
+Embedder shared_embedder(AsyncEmbedding& e) {
+  return [&e](std::vector<std::string> texts) { return e.async_embed_batch(std::move(texts)); };
 }
 
-Embedder model_embedder(EmbeddingModel& m) {
-  return [&m](std::span<const std::string> texts) { return m.embed(texts); };
+boost::asio::awaitable<EmbeddingMatrix> embed_on_compute(Runtime& runtime, EmbeddingModel& m,
+                                                         std::vector<std::string> texts) {
+  // A named local, not a temporary in the co_await expression: GCC 12 destroys those twice.
+  auto pass = [&m, t = std::move(texts)] { return m.embed(t); };
+  co_return co_await runtime.on_compute(std::move(pass));
+}
+
+// A bare model: one forward pass per batch on the Runtime's compute pool.
+Embedder model_embedder(EmbeddingModel& m, const std::shared_ptr<Runtime>& runtime) {
+  Runtime* rt = runtime ? runtime.get() : Runtime::shared().get();
+  return [&m, rt](std::vector<std::string> texts) {
+    return embed_on_compute(*rt, m, std::move(texts));
+  };
 }
 
 // The caller owns these and keeps them alive (see the header): shared_ptrs that own nothing.
@@ -597,7 +644,7 @@ BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double>
 BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
                                BatchProcessorOptions options)
     : impl_(std::make_unique<Impl>(
-          blocking_embedder(embed_model),
+          shared_embedder(embed_model),
           std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
                                           pipeline_options(options)),
           store, std::move(table), options)) {}
@@ -605,7 +652,7 @@ BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, 
 BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
                                BatchProcessorOptions options)
     : impl_(std::make_unique<Impl>(
-          model_embedder(embed_model),
+          model_embedder(embed_model, options.runtime),
           std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
                                           pipeline_options(options)),
           store, std::move(table), options)) {}
