@@ -31,9 +31,9 @@
 // unknown table), 429/503/504 for overload, unavailable and timeouts, 500 anything else.
 // Each response carries x-total-time (seconds); /query adds x-embed-time, x-query-time.
 //
-// Connections: HTTP/1.1 keep-alive, one coroutine per connection on `io_threads` threads (the
-// server's own, so that stop() can end every connection); the work of a request runs on the
-// Runtime (ragperf/runtime.h): embedding passes and embedded-store scans on its compute pool,
+// Connections: HTTP/1.1 keep-alive, one coroutine per connection on the Runtime's I/O threads
+// (ragperf/runtime.h; RAGPERF_IO_THREADS): the server starts no threads of its own. The work of a
+// request runs there too: embedding passes and embedded-store scans on the compute pool,
 // PostgreSQL waits on sockets. No request blocks an I/O thread on CPU work.
 //
 // Thread-safety: start() and stop() are called by the owner, not from a request; port(),
@@ -52,13 +52,13 @@ namespace ragperf {
 
 class AsyncEmbedding;
 class PerformanceMonitor;
+class Runtime;
 class SemanticCache;
 class VectorStore;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";   // address to bind: "0.0.0.0" / "::" listens on every interface
   uint16_t port = 8080;             // 0: the system picks a free port (see Server::port())
-  size_t io_threads = 2;            // threads running connections (they only parse and write)
   size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
   size_t max_top_k = 1000;          // top_k above it gets 422
   size_t max_texts = 1024;          // /embed texts per request, at most (422 above)
@@ -82,27 +82,30 @@ struct ServerComponents {
   std::shared_ptr<SemanticCache> cache;         // optional: null answers every query afresh
   std::shared_ptr<PerformanceMonitor> monitor;  // optional: created when null; give the same one
                                                 // to the embedder and the cache for /metrics
+  std::shared_ptr<Runtime> runtime;             // optional: Runtime::shared() when null; give the
+                                                // one the embedder and the store run on
 };
 
 class Server {
  public:
-  /// Throws ConfigError for a missing store or embedder, io_threads 0, max_body_bytes 0 or
-  /// max_top_k 0.
+  /// Throws ConfigError for a missing store or embedder, max_body_bytes 0, max_top_k 0 or
+  /// max_texts 0.
   Server(ServerOptions options, ServerComponents components);
   ~Server();  // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds, listens and starts the I/O threads. Throws ConfigError naming host:port when the
-  /// address cannot be resolved or bound (e.g. the port is in use). Call once.
+  /// Binds, listens and starts accepting on the Runtime's I/O threads. Throws ConfigError naming
+  /// host:port when the address cannot be resolved or bound (e.g. the port is in use). Call once.
   void start();
   /// The port listened on (the chosen one when options.port was 0); 0 before start().
   uint16_t port() const;
   /// True between start() and stop().
   bool running() const;
   /// Stops accepting, closes idle keep-alive connections, lets in-flight requests finish and
-  /// answer (with `Connection: close`) for up to shutdown_grace, then closes the rest and joins
-  /// the threads. Idempotent; must not be called from a request handler.
+  /// answer (with `Connection: close`) for up to shutdown_grace, then closes the rest and waits
+  /// for their handlers to return (each is bounded by the store's and the pool's timeouts).
+  /// Idempotent; must not be called from a request handler or a Runtime I/O thread.
   void stop();
 
   PerformanceMonitor& monitor();

@@ -23,6 +23,7 @@
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
 #include "ragperf/retriever.h"
+#include "ragperf/runtime.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/server.h"
 #include "ragperf/vector_store.h"
@@ -34,7 +35,7 @@ struct ServeArgs {
   int port = 8080;
   std::string model;
   std::vector<std::string> tables;
-  size_t threads = 2;
+  size_t threads = 0;  // 0: RAGPERF_IO_THREADS
   size_t max_body_bytes = 1 << 20;
   size_t cache_capacity = 10000;
   double cache_ttl_s = 3600;
@@ -48,12 +49,16 @@ void run_serve(const ServeArgs& args) {
     throw ragperf::InputError("--port " + std::to_string(args.port) +
                               " is not a TCP port; use 1-65535, or 0 for any free port");
   }
-  if (args.threads == 0) throw ragperf::InputError("--threads 0: use at least 1");
   if (args.max_body_bytes == 0) throw ragperf::InputError("--max-body-bytes 0: use at least 1");
   if (args.shutdown_grace_s < 0) throw ragperf::InputError("--shutdown-grace must be >= 0");
   for (const auto& t : args.tables) ragperf::validate_identifier(t, "table");
 
   const ragperf::Settings settings = ragperf::load_settings();
+  if (args.threads > 0) {  // before anything uses the shared runtime
+    ragperf::RuntimeOptions runtime = ragperf::RuntimeOptions::from_settings(settings);
+    runtime.io_threads = args.threads;
+    ragperf::Runtime::configure_shared(runtime);
+  }
   std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
   std::vector<ragperf::CollectionInfo> infos;
   if (args.tables.empty()) {
@@ -91,7 +96,6 @@ void run_serve(const ServeArgs& args) {
   ragperf::ServerOptions options;
   options.host = args.host;
   options.port = static_cast<uint16_t>(args.port);
-  options.io_threads = args.threads;
   options.max_body_bytes = args.max_body_bytes;
   options.shutdown_grace = std::chrono::duration<double>(args.shutdown_grace_s);
   options.default_tables = args.tables;
@@ -144,9 +148,10 @@ void setup_serve(CLI::App& app) {
                   "table of the store ingested with the model (looked up per request)")
       ->delimiter(',');
   cmd->add_option("--threads", args->threads,
-                  "Connection threads (2): they only parse and write; search and embedding run "
-                  "on their own threads")
-      ->envname("RAGPERF_HTTP_THREADS");
+                  "I/O threads of the process (default RAGPERF_IO_THREADS, 1): they accept, parse "
+                  "and write HTTP and wait on PostgreSQL; embedding and embedded-store searches "
+                  "run on the compute threads (RAGPERF_THREADS)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-body-bytes", args->max_body_bytes,
                   "Largest request body (1048576); larger ones get 413")
       ->envname("RAGPERF_MAX_BODY_BYTES");

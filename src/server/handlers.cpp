@@ -66,6 +66,7 @@ QueryPipelineOptions pipeline_options(const ServerComponents& c) {
   QueryPipelineOptions o;
   o.cache = c.cache.get();
   o.monitor = c.monitor.get();
+  o.runtime = c.runtime;
   return o;
 }
 

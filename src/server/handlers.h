@@ -32,7 +32,7 @@ struct ServerCounters {
 class Handlers {
  public:
   /// `components` must hold a store, an embedder and a monitor.
-  /// `io`: the server's io_context executor (callbacks from other threads are posted to it).
+  /// `io`: the Runtime's I/O executor (callbacks from other threads are posted to it).
   Handlers(const ServerOptions& options, ServerComponents components, ServerCounters& counters,
            boost::asio::io_context::executor_type io);
   ~Handlers();

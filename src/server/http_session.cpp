@@ -59,16 +59,16 @@ struct Connection {
 }  // namespace
 
 struct Listener::Impl : std::enable_shared_from_this<Impl> {
-  Impl(net::io_context& io_context, const ServerOptions& server_options, Handlers& h,
+  Impl(net::io_context::executor_type io_executor, const ServerOptions& server_options, Handlers& h,
        ServerCounters& c)
-      : io(io_context),
+      : io(io_executor),
         options(server_options),
         handlers(h),
         counters(c),
-        accept_strand(net::make_strand(io_context)),
+        accept_strand(net::make_strand(io_executor)),
         acceptor(accept_strand) {}
 
-  net::io_context& io;
+  net::io_context::executor_type io;
   const ServerOptions& options;
   Handlers& handlers;
   ServerCounters& counters;
@@ -241,8 +241,8 @@ net::awaitable<void> Listener::Impl::serve(std::shared_ptr<Impl> self,
   c->stream.socket().close(ignored);
 }
 
-Listener::Listener(net::io_context& io, const ServerOptions& options, Handlers& handlers,
-                   ServerCounters& counters)
+Listener::Listener(net::io_context::executor_type io, const ServerOptions& options,
+                   Handlers& handlers, ServerCounters& counters)
     : impl_(std::make_shared<Impl>(io, options, handlers, counters)) {}
 
 Listener::~Listener() {

@@ -19,15 +19,16 @@ namespace ragperf::server {
 
 class Listener {
  public:
-  Listener(boost::asio::io_context& io, const ServerOptions& options, Handlers& handlers,
-           ServerCounters& counters);
+  /// Connections run on `io` (the Runtime's I/O executor), each on a strand of its own.
+  Listener(boost::asio::io_context::executor_type io, const ServerOptions& options,
+           Handlers& handlers, ServerCounters& counters);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
   /// Resolves, binds and listens; returns the port. Throws ConfigError naming host:port.
   uint16_t open();
-  /// Starts accepting (connections run on `io`'s threads).
+  /// Starts accepting.
   void start();
   /// Stops accepting; closes connections waiting for a request; a connection handling one
   /// answers it with `Connection: close` and closes. Thread-safe; call from outside the I/O

@@ -1,18 +1,12 @@
-// Server: owns the I/O threads and wires the listener to the handlers (ragperf/server.h).
+// Server: wires the listener to the handlers on the Runtime's I/O executor (ragperf/server.h).
 #include "ragperf/server.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#pragma GCC diagnostic pop
-
 #include <atomic>
-#include <optional>
-#include <thread>
+#include <iostream>
 
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
+#include "ragperf/runtime.h"
 #include "server/handlers.h"
 #include "server/http_session.h"
 
@@ -24,11 +18,11 @@ ServerComponents checked(ServerComponents c) {
   if (!c.store) throw ConfigError("Server: no store given; pass open_store(settings)");
   if (!c.embedder) throw ConfigError("Server: no embedder given; pass an AsyncEmbedding");
   if (!c.monitor) c.monitor = std::make_shared<PerformanceMonitor>();
+  if (!c.runtime) c.runtime = Runtime::shared();
   return c;
 }
 
 const ServerOptions& checked(const ServerOptions& o) {
-  if (o.io_threads == 0) throw ConfigError("Server: io_threads is 0; use at least 1");
   if (o.max_body_bytes == 0) throw ConfigError("Server: max_body_bytes is 0; use at least 1");
   if (o.max_top_k == 0) throw ConfigError("Server: max_top_k is 0; use at least 1");
   if (o.max_texts == 0) throw ConfigError("Server: max_texts is 0; use at least 1");
@@ -38,26 +32,25 @@ const ServerOptions& checked(const ServerOptions& o) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions o, ServerComponents c)
+  Impl(ServerOptions o, ServerComponents c)  // `c` as checked() returns it
       : options(checked(o)),
-        handlers(options, checked(std::move(c)), counters, io.get_executor()),
-        listener(io, options, handlers, counters) {}
+        runtime(c.runtime),
+        handlers(options, std::move(c), counters, runtime->io_executor()),
+        listener(runtime->io_executor(), options, handlers, counters) {}
 
-  // Declared in destruction order reversed: the io_context outlives everything that posts to it.
-  boost::asio::io_context io;
+  // Declared in destruction order reversed: the runtime outlives everything that posts to it.
   ServerOptions options;
+  std::shared_ptr<Runtime> runtime;
   server::ServerCounters counters;
   server::Handlers handlers;
   server::Listener listener;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
-  std::vector<std::thread> threads;
   std::atomic<uint16_t> port{0};
   std::atomic<bool> running{false};
   bool started = false;
 };
 
 Server::Server(ServerOptions options, ServerComponents components)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(components))) {}
+    : impl_(std::make_unique<Impl>(std::move(options), checked(std::move(components)))) {}
 
 Server::~Server() {
   stop();
@@ -68,10 +61,6 @@ void Server::start() {
   impl_->started = true;
   impl_->port = impl_->listener.open();
   impl_->listener.start();
-  impl_->work.emplace(impl_->io.get_executor());
-  for (size_t i = 0; i < impl_->options.io_threads; ++i) {
-    impl_->threads.emplace_back([this] { impl_->io.run(); });
-  }
   impl_->running = true;
 }
 
@@ -84,6 +73,11 @@ bool Server::running() const {
 }
 
 void Server::stop() {
+  if (impl_->running && impl_->runtime->in_io_thread()) {
+    throw UnavailableError(
+        "Server::stop() was called on a Runtime I/O thread, where it would wait for itself; call "
+        "it from the thread that owns the server");
+  }
   if (!impl_->running.exchange(false)) return;
   impl_->counters.stopping = true;
   impl_->listener.begin_shutdown();
@@ -91,12 +85,18 @@ void Server::stop() {
       impl_->options.shutdown_grace);
   if (!impl_->listener.wait_closed(std::chrono::steady_clock::now() + grace)) {
     impl_->listener.close_all();
-    impl_->listener.wait_closed(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    // The connections run on the shared Runtime, so they are not abandoned: a handler still
+    // awaiting its store returns within the store's and the pool's timeouts, then its
+    // connection ends. Until then the handlers it uses must stay.
+    bool told = false;
+    while (
+        !impl_->listener.wait_closed(std::chrono::steady_clock::now() + std::chrono::seconds(5))) {
+      if (!told) {
+        std::cerr << "ragperf server: waiting for requests still running after shutdown_grace\n";
+        told = true;
+      }
+    }
   }
-  impl_->work.reset();
-  impl_->io.stop();
-  for (std::thread& t : impl_->threads) t.join();
-  impl_->threads.clear();
 }
 
 PerformanceMonitor& Server::monitor() {

@@ -145,7 +145,7 @@ TEST_F(ServerErrors, MalformedHttpGets400AndTheServerGoesOn) {
 
 TEST(ServerOptionsCheck, BadOptionsAndBusyPortAreConfigErrors) {
   ServerHome home;
-  EXPECT_THROW(Server({.io_threads = 0}, home.components()), ConfigError);
+  EXPECT_THROW(Server({.max_body_bytes = 0}, home.components()), ConfigError);
   EXPECT_THROW(Server({.max_top_k = 0}, home.components()), ConfigError);
   EXPECT_THROW(Server({}, ServerComponents{}), ConfigError);
   Server first({.port = 0}, home.components());

@@ -52,7 +52,6 @@ int max_searches_at_once(bool sequential) {
   home.use_store(store);
   ServerOptions options;
   options.port = 0;
-  options.io_threads = 2;
   options.sequential_queries = sequential;
   Server server(options, home.components(/*cache=*/false));
   server.start();
