@@ -13,7 +13,7 @@
 //     co_await conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "one");
 //     co_await conn.execute("COMMIT");
 //   }
-//   // Without a coroutine: block on any awaitable (never from the pool's own thread).
+//   // Without a coroutine: block on any awaitable (never from a Runtime I/O thread).
 //   auto rows = pool.run(pool.fetch("SELECT 1"));
 //   pool.close(std::chrono::seconds(5));
 //
@@ -40,10 +40,11 @@
 //              lost connection (the acquires are in "acquire"); a call that throws records nothing.
 // Statements on an acquired PooledConnection are not recorded (time them where they are issued).
 //
-// Thread-safety: the pool owns one io_context thread; every connection is driven on it. The
-// awaitable API must run on pool.get_executor() (co_spawn there, or use run()/spawn()).
-// get_stats(), run(), spawn(), close() may be called from any thread. A PooledConnection is used by
-// one coroutine at a time.
+// Threads: the pool starts none. Its connections and timers are driven on a strand of the
+// Runtime's I/O executor (PoolConfig::runtime, default Runtime::shared()); the awaitable API must
+// run on pool.get_executor(), that strand (co_spawn there, or use run()/spawn()/async_run()).
+// get_stats() and spawn() may be called from any thread; run() and close() block, so not from a
+// Runtime I/O thread. A PooledConnection is used by one coroutine at a time.
 #pragma once
 
 // GCC reports -Wnull-dereference inside Asio's scheduler when it is inlined at -O3 (a false
@@ -76,6 +77,7 @@ namespace ragperf {
 
 struct Settings;
 class PerformanceMonitor;
+class Runtime;
 
 namespace db {
 
@@ -240,6 +242,8 @@ struct PoolConfig {
   /// Optional, not owned, must outlive the pool: receives "acquire" and "query" (see the file
   /// comment). Copies of the config share it; from_url()/from_settings() leave it null.
   PerformanceMonitor* monitor = nullptr;
+  /// Whose I/O threads drive the connections; null: Runtime::shared(). The pool keeps it.
+  std::shared_ptr<Runtime> runtime = nullptr;
 
   /// "postgresql://user:pass@host:port/db?sslmode=..." or "host=... dbname=..." (libpq syntax).
   /// Keys the URL omits keep this struct's defaults, then libpq's PG* environment variables.
@@ -399,20 +403,21 @@ class DatabaseConnectionPool {
 
   /// Graceful: no new acquires, waiters fail with UnavailableError, idle connections close; then
   /// waits up to `timeout` for connections in use, then closes those too (their queries fail).
-  /// Blocking, idempotent; not from the pool's thread.
+  /// Blocking, idempotent; not from a Runtime I/O thread. Work the pool started itself
+  /// (maintenance, connection attempts, resets) has ended when it returns.
   void close(std::chrono::duration<double> timeout = std::chrono::seconds(5));
   bool closed() const;
 
   boost::asio::any_io_executor get_executor() const;
 
-  /// Runs `aw` on the pool's thread and blocks for its result (throws its exception).
-  /// Throws UnavailableError once the pool is closed.
+  /// Runs `aw` on the pool's strand and blocks for its result (throws its exception).
+  /// Throws UnavailableError once the pool is closed, InputError on a Runtime I/O thread.
   template <typename T>
   T run(db::awaitable<T> aw) {
     check_runnable(true);
     return spawn(std::move(aw)).get();
   }
-  /// Runs `aw` on the pool's thread and resumes the awaiting coroutine on its own executor (any
+  /// Runs `aw` on the pool's strand and resumes the awaiting coroutine on its own executor (any
   /// executor may await it). Throws UnavailableError once the pool is closed.
   template <typename T>
   db::awaitable<T> async_run(db::awaitable<T> aw) {
@@ -420,7 +425,7 @@ class DatabaseConnectionPool {
     co_return co_await boost::asio::co_spawn(get_executor(), std::move(aw),
                                              boost::asio::use_awaitable);
   }
-  /// Runs `aw` on the pool's thread; the future holds its result or exception.
+  /// Runs `aw` on the pool's strand; the future holds its result or exception.
   template <typename T>
   std::future<T> spawn(db::awaitable<T> aw) {
     check_runnable(false);

@@ -37,17 +37,27 @@ std::string fmt_s(double s) {
 
 }  // namespace
 
+PoolCore::Pending::Pending(PoolCore* core) : core_(core) {
+  std::lock_guard lock(core_->pending_mu_);
+  ++core_->pending_;
+}
+
+PoolCore::Pending::~Pending() {
+  if (!core_) return;
+  std::lock_guard lock(core_->pending_mu_);
+  if (--core_->pending_ == 0) core_->pending_cv_.notify_all();
+}
+
 PoolCore::PoolCore(PoolConfig config)
     : config_(std::move(config)),
-      work_(io_.get_executor()),
-      maintenance_timer_(io_),
-      thread_([this] { io_.run(); }) {
-  asio::co_spawn(io_, maintenance(), asio::detached);
+      runtime_(config_.runtime ? config_.runtime : Runtime::shared()),
+      strand_(asio::make_strand(runtime_->io_executor())),
+      maintenance_timer_(strand_) {
+  asio::co_spawn(strand_, maintenance(pending()), asio::detached);
 }
 
 PoolCore::~PoolCore() {
   close(std::chrono::seconds(0));
-  if (thread_.joinable()) thread_.join();
 }
 
 // ---- acquiring -------------------------------------------------------------------------------
@@ -88,7 +98,7 @@ auto PoolCore::async_wait_connection(Token&& token) {
 
 void PoolCore::start_wait(std::unique_ptr<HandlerBase> handler, asio::cancellation_slot slot) {
   std::lock_guard lock(mu_);
-  auto w = std::make_shared<Waiter>(io_);
+  auto w = std::make_shared<Waiter>(strand_);
   w->slot = slot;
   w->handler = std::move(handler);
   if (closing_) {
@@ -119,7 +129,7 @@ void PoolCore::start_wait(std::unique_ptr<HandlerBase> handler, asio::cancellati
   if (w->slot.is_connected()) {
     std::weak_ptr<Waiter> weak = w;
     w->slot.assign([this, weak](asio::cancellation_type) {
-      asio::post(io_, [this, weak] {
+      asio::post(strand_, [this, weak, token = pending()] {
         auto wp = weak.lock();
         if (!wp) return;
         std::lock_guard l(mu_);
@@ -133,16 +143,17 @@ void PoolCore::start_wait(std::unique_ptr<HandlerBase> handler, asio::cancellati
     });
   }
   w->timer.expires_after(ticks(config_.acquire_timeout));
-  w->timer.async_wait([this, weak = std::weak_ptr<Waiter>(w)](boost::system::error_code ec) {
-    if (ec) return;
-    auto wp = weak.lock();
-    if (!wp) return;
-    std::lock_guard l(mu_);
-    if (wp->done) return;
-    ++acquire_timeouts_;
-    complete_locked(wp, std::make_exception_ptr(PoolExhaustedError(exhausted_message_locked())),
-                    nullptr);
-  });
+  w->timer.async_wait(
+      [this, weak = std::weak_ptr<Waiter>(w), token = pending()](boost::system::error_code ec) {
+        if (ec) return;
+        auto wp = weak.lock();
+        if (!wp) return;
+        std::lock_guard l(mu_);
+        if (wp->done) return;
+        ++acquire_timeouts_;
+        complete_locked(wp, std::make_exception_ptr(PoolExhaustedError(exhausted_message_locked())),
+                        nullptr);
+      });
   waiters_.push_back(w);
   grow_locked();
 }
@@ -152,11 +163,12 @@ void PoolCore::complete_locked(WaiterPtr w, std::exception_ptr error, ConnPtr co
   if (auto it = std::find(waiters_.begin(), waiters_.end(), w); it != waiters_.end())
     waiters_.erase(it);
   w->timer.cancel();
-  asio::post(io_, [w, error = std::move(error), conn = std::move(conn)]() mutable {
-    if (w->slot.is_connected()) w->slot.clear();
-    auto handler = std::move(w->handler);
-    handler->complete(std::move(error), std::move(conn));
-  });
+  asio::post(strand_,
+             [w, error = std::move(error), conn = std::move(conn), token = pending()]() mutable {
+               if (w->slot.is_connected()) w->slot.clear();
+               auto handler = std::move(w->handler);
+               handler->complete(std::move(error), std::move(conn));
+             });
 }
 
 std::string PoolCore::exhausted_message_locked() const {
@@ -219,16 +231,18 @@ void PoolCore::refill_locked() {
 
 void PoolCore::spawn_connect_locked() {
   ++connecting_;
-  // Posted: co_spawn on the io thread would start it inline, under mu_.
-  asio::post(io_, [this] { asio::co_spawn(io_, connect_one(), asio::detached); });
+  // Posted: co_spawn on the strand would start it inline, under mu_.
+  asio::post(strand_, [this, token = pending()]() mutable {
+    asio::co_spawn(strand_, connect_one(std::move(token)), asio::detached);
+  });
 }
 
 void PoolCore::notify_watchers_locked() {
   for (auto* t : watchers_) t->cancel();
 }
 
-awaitable<void> PoolCore::connect_one() {
-  auto c = std::make_shared<Connection>(io_.get_executor(), config_);
+awaitable<void> PoolCore::connect_one(Pending /*held until it ends*/) {
+  auto c = std::make_shared<Connection>(strand_, config_);
   {
     std::lock_guard lock(mu_);
     connecting_conns_.push_back(c);
@@ -293,7 +307,7 @@ void PoolCore::discard_locked(const ConnPtr& conn) {
 }
 
 awaitable<void> PoolCore::initialize() {
-  asio::steady_timer watcher(io_);
+  asio::steady_timer watcher(strand_);
   uint64_t errors_before;
   {
     std::lock_guard lock(mu_);
@@ -334,13 +348,15 @@ void PoolCore::release(ConnPtr conn) {
     return;
   }
   std::lock_guard lock(mu_);
-  if (closed_) {  // the io thread is gone: close here
+  if (closed_) {  // nothing runs on the strand for the pool any more: close here
     --in_use_;
     discard_locked(conn);
     cv_.notify_all();
     return;
   }
-  asio::post(io_, [this, conn = std::move(conn)]() mutable { release_on_io(std::move(conn)); });
+  asio::post(strand_, [this, conn = std::move(conn), token = pending()]() mutable {
+    release_on_io(std::move(conn));
+  });
 }
 
 void PoolCore::release_on_io(ConnPtr conn) {
@@ -349,15 +365,15 @@ void PoolCore::release_on_io(ConnPtr conn) {
   cv_.notify_all();
   if (!closing_ && conn->reusable() && conn->in_transaction()) {
     ++in_use_;  // still out of the pool while it is reset
-    asio::post(io_, [this, conn = std::move(conn)]() mutable {
-      asio::co_spawn(io_, reset_and_return(std::move(conn)), asio::detached);
+    asio::post(strand_, [this, conn = std::move(conn), token = pending()]() mutable {
+      asio::co_spawn(strand_, reset_and_return(std::move(conn), std::move(token)), asio::detached);
     });
     return;
   }
   recycle_locked(std::move(conn));
 }
 
-awaitable<void> PoolCore::reset_and_return(ConnPtr conn) {
+awaitable<void> PoolCore::reset_and_return(ConnPtr conn, Pending /*held until it ends*/) {
   try {
     co_await conn->query("ROLLBACK", {});
   } catch (const std::exception&) {
@@ -411,7 +427,7 @@ void PoolCore::count_retry() {
 
 // ---- background maintenance ------------------------------------------------------------------
 
-awaitable<void> PoolCore::maintenance() {
+awaitable<void> PoolCore::maintenance(Pending /*held until it ends*/) {
   for (;;) {
     maintenance_timer_.expires_after(ticks(config_.maintenance_interval));
     co_await maintenance_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -501,13 +517,13 @@ void PoolCore::close(std::chrono::duration<double> timeout) {
     std::lock_guard lock(mu_);
     if (closed_) return;
   }
-  if (on_pool_thread())
+  if (on_io_thread())
     throw InputError(
-        "DatabaseConnectionPool::close() called from the pool's own thread; call it "
-        "from another thread (it blocks)");
+        "DatabaseConnectionPool::close() called from a Runtime I/O thread, where it would wait "
+        "for itself; call it from another thread (it blocks)");
   // 1. Stop admitting; fail waiters; close idle connections; abort attempts in flight.
   std::promise<void> step1;
-  asio::post(io_, [this, &step1] {
+  asio::post(strand_, [this, &step1] {
     {
       std::lock_guard lock(mu_);
       closing_ = true;
@@ -530,7 +546,7 @@ void PoolCore::close(std::chrono::duration<double> timeout) {
   cv_.wait_for(lock, timeout, [this] { return in_use_ == 0 && connecting_ == 0; });
   if (in_use_ > 0) {
     lock.unlock();
-    asio::post(io_, [this] {
+    asio::post(strand_, [this, token = pending()] {
       std::lock_guard l(mu_);
       for (auto& c : all_) c->abort();
     });
@@ -539,19 +555,31 @@ void PoolCore::close(std::chrono::duration<double> timeout) {
   }
   cv_.wait_for(lock, std::chrono::seconds(2), [this] { return connecting_ == 0; });
   lock.unlock();
-  // 3. Let the io thread finish what is queued (posted releases), then stop it.
-  work_.reset();
-  for (int i = 0; i < 200 && !io_.stopped(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  io_.stop();
-  if (thread_.joinable()) thread_.join();
-  lock.lock();
-  closed_ = true;
-  for (auto& c : all_) {
-    c->close();
-    ++closed_count_;
-  }
-  all_.clear();
+  // 3. Wait for the work the pool started (everything above cancelled it or made it end soon:
+  // the maintenance loop, connection attempts, resets, posted releases and timers).
+  wait_pending();
+  // 4. Close what is left on the strand, where the connections' sockets live.
+  std::promise<void> step4;
+  asio::post(strand_, [this, &step4] {
+    {
+      std::lock_guard l(mu_);
+      closed_ = true;
+      for (auto& c : all_) {
+        c->close();
+        ++closed_count_;
+      }
+      all_.clear();
+    }
+    step4.set_value();
+  });
+  step4.get_future().wait();
+  // 5. A release posted before closed_ was set may still be queued; later ones close inline.
+  wait_pending();
+}
+
+void PoolCore::wait_pending() {
+  std::unique_lock lock(pending_mu_);
+  pending_cv_.wait(lock, [this] { return pending_ == 0; });
 }
 
 }  // namespace ragperf::db
@@ -789,9 +817,10 @@ void DatabaseConnectionPool::check_runnable(bool blocking) const {
   if (core_->closed())
     throw UnavailableError("connection pool " + core_->config().describe() +
                            " is closed; create a new pool");
-  if (blocking && core_->on_pool_thread())
+  if (blocking && core_->on_io_thread())
     throw InputError(
-        "DatabaseConnectionPool::run() would block the pool's own thread; co_await instead");
+        "DatabaseConnectionPool::run() would block a Runtime I/O thread, which the pool needs; "
+        "co_await instead");
 }
 
 }  // namespace ragperf

@@ -1,6 +1,9 @@
 // db/pool_core.h: the state behind DatabaseConnectionPool and PooledConnection (private to
-// src/db). Every connection and timer is driven on the single io thread; `mu_` guards the state
-// so that stats and releases may come from other threads.
+// src/db). Every connection and timer is driven on one strand of the Runtime's I/O executor (the
+// pool starts no thread); `mu_` guards the state so that stats and releases may come from other
+// threads. Work the pool starts itself (maintenance, connection attempts, resets, posted
+// releases) holds a Pending token; close() waits for the last one, so nothing the pool started
+// outlives it.
 #pragma once
 
 #include <array>
@@ -8,18 +11,18 @@
 #include "ragperf/db_pool.h"  // first: brings Asio in (see the pragma there)
 
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "db/connection.h"
 #include "ragperf/db_pool.h"
+#include "ragperf/runtime.h"
 
 namespace ragperf::db {
 
@@ -43,8 +46,11 @@ class PoolCore {
   std::vector<int> backend_pids() const;
   void close(std::chrono::duration<double> timeout);
   bool closed() const;
-  bool on_pool_thread() const { return io_.get_executor().running_in_this_thread(); }
-  boost::asio::any_io_executor executor() { return io_.get_executor(); }
+  bool on_pool_thread() const { return strand_.running_in_this_thread(); }
+  /// True on any of the Runtime's I/O threads, where the pool's blocking calls would wait for
+  /// themselves.
+  bool on_io_thread() const { return runtime_->in_io_thread(); }
+  boost::asio::any_io_executor executor() { return strand_; }
   const PoolConfig& config() const { return config_; }
 
  private:
@@ -62,14 +68,31 @@ class PoolCore {
     }
     H handler;
   };
+  using Strand = boost::asio::strand<Runtime::IoExecutor>;
   struct Waiter {
-    explicit Waiter(boost::asio::io_context& io) : timer(io) {}
+    explicit Waiter(const Strand& strand) : timer(strand) {}
     std::unique_ptr<HandlerBase> handler;
     boost::asio::cancellation_slot slot;
     boost::asio::steady_timer timer;
     bool done = false;
   };
   using WaiterPtr = std::shared_ptr<Waiter>;
+
+  // Held by each piece of work the pool starts; close() waits until none is left.
+  class Pending {
+   public:
+    explicit Pending(PoolCore* core);
+    Pending(Pending&& other) noexcept : core_(std::exchange(other.core_, nullptr)) {}
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
+    Pending& operator=(Pending&&) = delete;
+    ~Pending();
+
+   private:
+    PoolCore* core_;
+  };
+  Pending pending() { return Pending(this); }
+  void wait_pending();
 
   template <typename Token>
   auto async_wait_connection(Token&& token);
@@ -83,19 +106,19 @@ class PoolCore {
   void grow_locked();    // a connection attempt per uncovered waiter, up to max_size
   void refill_locked();  // up to min_size
   void spawn_connect_locked();
-  awaitable<void> connect_one();
-  awaitable<void> reset_and_return(ConnPtr conn);
+  awaitable<void> connect_one(Pending);
+  awaitable<void> reset_and_return(ConnPtr conn, Pending);
   void release_on_io(ConnPtr conn);
   void recycle_locked(ConnPtr conn);
   bool expired_locked(const Connection& c, Clock::time_point now) const;
-  awaitable<void> maintenance();
+  awaitable<void> maintenance(Pending);
   std::string exhausted_message_locked() const;
   PoolStats stats_locked() const;
   void notify_watchers_locked();
 
   PoolConfig config_;
-  mutable boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::shared_ptr<Runtime> runtime_;  // first: outlives the strand and everything on it
+  Strand strand_;
   boost::asio::steady_timer maintenance_timer_;
 
   mutable std::mutex mu_;
@@ -121,7 +144,9 @@ class PoolCore {
   std::array<double, 4096> waits_{};  // ring of recent acquire wait times, seconds
   uint64_t n_waits_ = 0;
 
-  std::thread thread_;  // last: started when everything above exists
+  std::mutex pending_mu_;  // apart from mu_: a token may end while mu_ is held
+  std::condition_variable pending_cv_;
+  size_t pending_ = 0;
 };
 
 }  // namespace ragperf::db

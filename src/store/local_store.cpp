@@ -12,7 +12,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -248,7 +247,8 @@ struct LocalStore::Impl {
       s.hnsw->addPoint(data, static_cast<hnswlib::labeltype>(rids[0]));
       start = 1;
     }
-    size_t threads = rids.size() < 2000 ? 1 : std::max(1u, std::thread::hardware_concurrency());
+    // On the Runtime's compute pool (the caller included), never threads of our own.
+    const size_t threads = rids.size() < 2000 ? 1 : runtime->compute_threads();
     std::atomic<size_t> next{start};
     std::exception_ptr error;
     std::mutex error_mu;
@@ -262,10 +262,11 @@ struct LocalStore::Impl {
         if (!error) error = std::current_exception();
       }
     };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& th : pool) th.join();
+    if (threads == 1) {
+      work();
+    } else {
+      runtime->parallel_for(threads, [&](size_t) { work(); });
+    }
     if (error) std::rethrow_exception(error);
   }
 
