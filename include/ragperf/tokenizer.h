@@ -2,6 +2,7 @@
 //
 //   auto tok = ragperf::WordPieceTokenizer::from_folder("models/bge-small-en");
 //   std::vector<int32_t> ids = tok.encode("Hello, world!", 512);  // [CLS] hello , world ! [SEP]
+//   PairEncoding pair = tok.encode_pair("query", "passage", 512);  // for cross-encoders
 //
 // Normalisation (control-character cleanup, CJK splitting, lower-casing and accent stripping as
 // tokenizer_config.json says, punctuation splitting) uses utf8proc for Unicode properties and
@@ -41,6 +42,14 @@ std::vector<std::string> basic_tokenize(std::string_view text, const TokenizerOp
 void basic_tokenize(std::string_view text, const TokenizerOptions& options,
                     const std::function<void(std::string_view word)>& on_word);
 
+/// A text pair as BERT cross-encoders read it: [CLS] first [SEP] second [SEP].
+struct PairEncoding {
+  std::vector<int32_t> ids;
+  /// Index of the second text's first id: token type 0 before it, 1 from it on (its [SEP]
+  /// included).
+  size_t second_start = 0;
+};
+
 class WordPieceTokenizer {
  public:
   /// Reads vocab.txt (or tokenizer.json's WordPiece vocab) and tokenizer_config.json from a
@@ -55,6 +64,14 @@ class WordPieceTokenizer {
   /// Token ids with [CLS] ... [SEP], truncated so the total is at most `max_length`
   /// (>= 2). Throws InputError on invalid UTF-8.
   std::vector<int32_t> encode(std::string_view text, size_t max_length) const;
+
+  /// [CLS] first [SEP] second [SEP], at most `max_length` (>= 3) ids. Longer pairs are cut as
+  /// Hugging Face's fast tokenizers cut them with truncation="longest_first": the shorter text
+  /// keeps its tokens when they fit in half the room, the longer one gets the rest; when both
+  /// are longer than that, each keeps about half (the second the extra one of an odd budget
+  /// unless the first is the longer). Throws InputError on invalid UTF-8, naming the text.
+  PairEncoding encode_pair(std::string_view first, std::string_view second,
+                           size_t max_length) const;
 
   /// The WordPiece strings without special tokens or truncation (for debugging and chunking).
   std::vector<std::string> tokenize(std::string_view text) const;

@@ -157,7 +157,10 @@ void layer_norm_rows(Runtime& pool, const float* x, const float* residual, float
 }  // namespace
 
 void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
-                          std::vector<float>& hidden, bool first_token_only) const {
+                          std::vector<float>& hidden, bool first_token_only,
+                          const std::vector<size_t>& second_starts) const {
+  RAGPERF_ASSERT(second_starts.empty() || second_starts.size() == sequences.size());
+  RAGPERF_ASSERT(second_starts.empty() || config_.type_vocab_size >= 2);
   const size_t h = config_.hidden_size;
   const size_t inter = config_.intermediate_size;
   const size_t n_heads = config_.n_heads;
@@ -173,20 +176,28 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
   if (t == 0) return;
   Runtime& pool = *runtime_;
 
-  // Embeddings: word + position + token type 0, then LayerNorm.
+  // Embeddings: word + token type (0, or 1 from a pair's second text on) + position, in
+  // Hugging Face's order, then LayerNorm.
   std::vector<float> x(t * h);
   {
     std::vector<float> type0(h);
     token_type_->copy_f32(0, h, type0.data());
+    std::vector<float> type1;
+    if (!second_starts.empty()) {
+      type1.resize(h);
+      token_type_->copy_f32(h, h, type1.data());
+    }
     pool.parallel_for(sequences.size(), [&](size_t s) {
       std::vector<float> pos(h);
+      const size_t second = second_starts.empty() ? sequences[s].size() : second_starts[s];
       for (size_t i = 0; i < sequences[s].size(); ++i) {
         const int32_t id = sequences[s][i];
         RAGPERF_ASSERT(id >= 0 && static_cast<size_t>(id) < config_.vocab_size);
         float* row = x.data() + (offsets[s] + i) * h;
         word_->copy_f32(static_cast<size_t>(id) * h, h, row);
         position_->copy_f32(i * h, h, pos.data());
-        for (size_t c = 0; c < h; ++c) row[c] = row[c] + pos[c] + type0[c];
+        const float* type = i < second ? type0.data() : type1.data();
+        for (size_t c = 0; c < h; ++c) row[c] = (row[c] + type[c]) + pos[c];
         kernels::add_layer_norm(row, nullptr, row, 1, h, emb_ln_g_.data(), emb_ln_b_.data(),
                                 config_.layer_norm_eps);
       }

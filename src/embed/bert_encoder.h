@@ -35,8 +35,10 @@ class BertEncoder {
   /// With `first_token_only` (CLS pooling), only each sequence's first token: [sequences, hidden];
   /// the last layer then runs attention queries, the output projection and the FFN for those rows
   /// only (the same numbers, about 9/12 of a layer's work saved per other token).
+  /// `second_starts` (pairs, for cross-encoders): per sequence, the index from which its tokens
+  /// have token type 1 (its length or more: none); empty: every token has type 0.
   void forward(const std::vector<std::vector<int32_t>>& sequences, std::vector<float>& hidden,
-               bool first_token_only = false) const;
+               bool first_token_only = false, const std::vector<size_t>& second_starts = {}) const;
 
   /// Multiply-adds ×2 of one forward pass over these lengths (for GFLOP/s figures).
   double flops(const std::vector<size_t>& lengths) const;

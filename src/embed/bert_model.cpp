@@ -10,9 +10,7 @@
 
 namespace ragperf::embed {
 
-namespace {
-
-std::string fingerprint(const std::filesystem::path& folder, const SafetensorsFile& weights) {
+std::string model_fingerprint(const std::filesystem::path& folder, const SafetensorsFile& weights) {
   // FNV-1a over the tensor table (names, dtypes, shapes) and a sample of the weights.
   uint64_t hash = 1469598103934665603ull;
   auto mix = [&](const void* p, size_t n) {
@@ -32,8 +30,6 @@ std::string fingerprint(const std::filesystem::path& folder, const SafetensorsFi
       folder.filename().empty() ? folder.parent_path().filename() : folder.filename();
   return name.string() + "@" + buf;
 }
-
-}  // namespace
 
 std::unique_ptr<BertModel> BertModel::load(const std::filesystem::path& folder) {
   if (!std::filesystem::is_directory(folder)) {
@@ -55,7 +51,7 @@ std::unique_ptr<BertModel> BertModel::load(const std::filesystem::path& folder) 
                      "(convert pytorch_model.bin with safetensors' convert script)");
   }
   auto weights = std::make_shared<const SafetensorsFile>(weights_path);
-  std::string id = fingerprint(folder, *weights);
+  std::string id = model_fingerprint(folder, *weights);
   return std::make_unique<BertModel>(std::move(config), std::move(tokenizer), std::move(weights),
                                      std::move(id));
 }

@@ -19,6 +19,10 @@
 
 namespace ragperf::embed {
 
+/// "folder-name@hash": a model's id, from its folder's name and a hash of its tensor table and a
+/// sample of its weights (ingested tables remember it; a changed model gets another id).
+std::string model_fingerprint(const std::filesystem::path& folder, const SafetensorsFile& weights);
+
 class BertModel final : public EmbeddingModel {
  public:
   static std::unique_ptr<BertModel> load(const std::filesystem::path& folder);

@@ -626,6 +626,53 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, size_t ma
   return ids;
 }
 
+PairEncoding WordPieceTokenizer::encode_pair(std::string_view first, std::string_view second,
+                                             size_t max_length) const {
+  if (max_length < 3) {
+    throw InputError("max_length " + std::to_string(max_length) +
+                     " leaves no room for [CLS] and two [SEP]; use at least 3");
+  }
+  auto ids_of = [&](std::string_view text, const char* which) {
+    std::vector<int32_t> ids;
+    try {
+      impl_->run(text, [&](int32_t id) {
+        ids.push_back(id);
+        return true;
+      });
+    } catch (const InputError& e) {
+      throw InputError(std::string(which) + ": " + e.what());
+    }
+    return ids;
+  };
+  std::vector<int32_t> a = ids_of(first, "first text");
+  std::vector<int32_t> b = ids_of(second, "second text");
+  // The `longest_first` split of Hugging Face's tokenizers (Rust): n1 is the shorter side.
+  const size_t room = max_length - 3;
+  if (a.size() + b.size() > room) {
+    size_t n1 = a.size();
+    size_t n2 = b.size();
+    const bool swapped = n1 > n2;
+    if (swapped) std::swap(n1, n2);
+    n2 = n1 > room ? n1 : std::max(n1, room - n1);
+    if (n1 + n2 > room) {
+      n1 = room / 2;
+      n2 = n1 + room % 2;
+    }
+    if (swapped) std::swap(n1, n2);
+    a.resize(std::min(a.size(), n1));
+    b.resize(std::min(b.size(), n2));
+  }
+  PairEncoding out;
+  out.ids.reserve(a.size() + b.size() + 3);
+  out.ids.push_back(impl_->cls);
+  out.ids.insert(out.ids.end(), a.begin(), a.end());
+  out.ids.push_back(impl_->sep);
+  out.second_start = out.ids.size();
+  out.ids.insert(out.ids.end(), b.begin(), b.end());
+  out.ids.push_back(impl_->sep);
+  return out;
+}
+
 std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) const {
   std::vector<std::string> out;
   impl_->run(text, [&](int32_t id) {

@@ -447,5 +447,50 @@ TEST(MaxSequenceLength, FollowsSentenceTransformers) {
             std::string::npos);
 }
 
+// encode_pair's `longest_first` cut (Hugging Face tokenizers' rule), with "a" as one token each.
+TEST(WordPieceTokenizerPairs, LongestFirstCutsTheLongerSideAndSplitsWhenBothAreLong) {
+  const auto vocab = small_vocab();
+  WordPieceTokenizer tok(vocab, TokenizerOptions{});
+  const int32_t a = id_of(vocab, "a");
+  const int32_t hello = id_of(vocab, "hello");
+  auto words = [](const char* w, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += std::string(i ? " " : "") + w;
+    return s;
+  };
+  auto sides = [&](const PairEncoding& p) {
+    // Lengths of the first and second text without the specials.
+    EXPECT_EQ(p.ids.front(), 2);
+    EXPECT_EQ(p.ids[p.second_start - 1], 3);
+    EXPECT_EQ(p.ids.back(), 3);
+    return std::pair<size_t, size_t>(p.second_start - 2, p.ids.size() - p.second_start - 1);
+  };
+  // Fits: nothing is cut; type 1 starts after the first [SEP].
+  const PairEncoding fit = tok.encode_pair("a a", "hello", 16);
+  EXPECT_EQ(fit.ids, (std::vector<int32_t>{2, a, a, 3, hello, 3}));
+  EXPECT_EQ(fit.second_start, 4u);
+  // Room 7 (10 - 3 specials). The shorter side (3) fits in half: the longer gets the other 4.
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 10), words("hello", 3), 10)),
+            std::make_pair(4ul, 3ul));
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 3), words("hello", 10), 10)),
+            std::make_pair(3ul, 4ul));
+  // Both longer than half of room 6: three each.
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 10), words("hello", 12), 9)),
+            std::make_pair(3ul, 3ul));
+  // Odd room 7, both long: the longer side gets the extra token.
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 12), words("hello", 10), 10)),
+            std::make_pair(4ul, 3ul));
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 10), words("hello", 12), 10)),
+            std::make_pair(3ul, 4ul));
+  EXPECT_EQ(sides(tok.encode_pair(words("a", 10), words("hello", 10), 10)),
+            std::make_pair(3ul, 4ul));
+  // Empty texts keep their separators.
+  EXPECT_EQ(tok.encode_pair("", "", 3).ids, (std::vector<int32_t>{2, 3, 3}));
+  EXPECT_NE(input_error([&] { tok.encode_pair("a", "b", 2); }).find("max_length 2"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { tok.encode_pair("a", "\xFF", 8); }).find("second text"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ragperf
