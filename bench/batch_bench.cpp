@@ -42,6 +42,7 @@
 #include <future>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -320,7 +321,7 @@ void run_bench(const Options& opt) {
   }
   if (opt.store == "local") settings.database_url.clear();
   const bool on_pg = !settings.database_url.empty();
-  std::unique_ptr<ragperf::VectorStore> store;
+  std::shared_ptr<ragperf::VectorStore> store;
   if (on_pg) {
     store =
         opt.store == "pg" ? ragperf::open_pgvector_store(settings) : ragperf::open_store(settings);
@@ -349,10 +350,10 @@ void run_bench(const Options& opt) {
   bo.search = search;
   std::vector<double> single_s, batched_s, batched_1thread_s;
   {
-    ragperf::BatchProcessor processor(*model, *store, table, bo);
+    ragperf::BatchProcessor processor(model, store, table, bo);
     auto one_thread = bo;
     one_thread.search_threads = 1;
-    ragperf::BatchProcessor processor1(*model, *store, table, one_thread);
+    ragperf::BatchProcessor processor1(model, store, table, one_thread);
     auto run_batched = [&](ragperf::BatchProcessor& p, const std::vector<std::string>& q) {
       const auto t0 = Clock::now();
       std::vector<std::future<std::vector<Hit>>> fs;
@@ -382,24 +383,24 @@ void run_bench(const Options& opt) {
 
   // --- The search stage of one batch: spread over the search threads vs one search_batch().
   {
-    LookupModel lookup(*model);
+    auto lookup = std::make_shared<LookupModel>(*model);
     const size_t n_batch = bo.batch_size;
     const size_t mode_reps = opt.quick ? 5 : 15;
     std::vector<std::vector<std::string>> rounds(mode_reps);
     for (auto& round : rounds) {
       for (size_t i = 0; i < n_batch; ++i) round.push_back(texts.query());
       const auto m = model->embed(round);
-      for (size_t i = 0; i < n_batch; ++i) lookup.add(round[i], m.row(i));
+      for (size_t i = 0; i < n_batch; ++i) lookup->add(round[i], m.row(i));
     }
     auto spread_opts = bo, pipelined_opts = bo, pipelined1_opts = bo;
     spread_opts.search_mode = ragperf::BatchSearchMode::kSpread;
     pipelined_opts.search_mode = ragperf::BatchSearchMode::kPipelined;
     pipelined1_opts.search_mode = ragperf::BatchSearchMode::kPipelined;
     pipelined1_opts.search_threads = 1;
-    ragperf::BatchProcessor spread(lookup, *store, table, spread_opts);
-    ragperf::BatchProcessor pipelined(lookup, *store, table, pipelined_opts);
-    ragperf::BatchProcessor pipelined1(lookup, *store, table, pipelined1_opts);
-    ragperf::BatchProcessor chosen(lookup, *store, table, bo);
+    ragperf::BatchProcessor spread(lookup, store, table, spread_opts);
+    ragperf::BatchProcessor pipelined(lookup, store, table, pipelined_opts);
+    ragperf::BatchProcessor pipelined1(lookup, store, table, pipelined1_opts);
+    ragperf::BatchProcessor chosen(lookup, store, table, bo);
     const bool pipelined_default = chosen.search_mode() == ragperf::BatchSearchMode::kPipelined;
     const size_t threads =
         bo.search_threads ? bo.search_threads : std::max(1u, std::thread::hardware_concurrency());
@@ -477,7 +478,7 @@ void run_bench(const Options& opt) {
   {
     auto co = bo;
     co.cache = &cache;
-    ragperf::BatchProcessor processor(*model, *store, table, co);
+    ragperf::BatchProcessor processor(model, store, table, co);
     std::vector<std::string> asked;
     const size_t misses = opt.quick ? 10 : 30;
     for (size_t i = 0; i < misses; ++i) {
@@ -541,7 +542,7 @@ void run_bench(const Options& opt) {
   co.flush_when_idle = true;  // continuous batching: no client waits for a timer
   double qps_batched = 0;
   {
-    ragperf::BatchProcessor processor(*model, *store, table, co);
+    ragperf::BatchProcessor processor(model, store, table, co);
     qps_batched = measure(
         "batched", [&](size_t c, size_t) { processor.add_query(client_texts[c]->query()).get(); });
     conc["batched"]["mean_batch_size"] = processor.get_stats().mean_batch_size();
@@ -551,7 +552,7 @@ void run_bench(const Options& opt) {
     ragperf::SemanticCache cache2({.exact_only = true});
     auto cc = co;
     cc.cache = &cache2;
-    ragperf::BatchProcessor processor(*model, *store, table, cc);
+    ragperf::BatchProcessor processor(model, store, table, cc);
     std::vector<std::string> popular;
     for (int i = 0; i < 50; ++i) popular.push_back(texts.query());
     std::vector<std::mt19937> rngs;
@@ -594,7 +595,7 @@ void run_bench(const Options& opt) {
   report.note(fmt("cache hit %.1f us vs miss %.2f ms: %.0fx (target >= 1000x)", hit * 1e6,
                   miss * 1e3, miss / hit));
   {
-    ragperf::BatchProcessor probe(*model, *store, table, bo);
+    ragperf::BatchProcessor probe(model, store, table, bo);
     const bool pipelined = probe.search_mode() == ragperf::BatchSearchMode::kPipelined;
     report.note("batched: BatchProcessor, batch_size " + std::to_string(bo.batch_size) +
                 (pipelined ? ", each batch's searches pipelined in up to " +

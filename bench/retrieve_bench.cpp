@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -161,7 +162,7 @@ AnnFigures exact_vs_ann(ragperf::VectorStore& store, const std::string& table,
 }
 
 void ingest_throughput(const BenchArgs& args, const ragperf::Settings& settings,
-                       ragperf::VectorStore& store, const std::string& where,
+                       const std::shared_ptr<ragperf::VectorStore>& store, const std::string& where,
                        ragperf::bench::Report& report) {
   fs::path corpus = args.corpus.empty() ? "/usr/share/doc/postgresql-doc-15/html" : args.corpus;
   std::string model_name = args.model;
@@ -179,13 +180,14 @@ void ingest_throughput(const BenchArgs& args, const ragperf::Settings& settings,
     if (ragperf::format_for_path(f)) files.push_back(f);
     if (files.size() == args.ingest_files) break;
   }
-  auto model = ragperf::load_embedding_model(model_name, settings);
+  std::shared_ptr<ragperf::EmbeddingModel> model =
+      ragperf::load_embedding_model(model_name, settings);
   ragperf::IngestOptions options;
   options.table = "ragperf_bench_ingest";
-  store.drop(options.table);
-  ragperf::IngestPipeline pipeline(*model, store, options);
+  store->drop(options.table);
+  ragperf::IngestPipeline pipeline(model, store, options);
   ragperf::IngestStats s = pipeline.run(files);
-  store.drop(options.table);
+  store->drop(options.table);
   const std::string key = "ingest_" + where;
   report.set(key, {{"files", s.n_files_ingested},
                    {"chunks", s.n_chunks},
@@ -279,10 +281,10 @@ void run_bench(const BenchArgs& args) {
     {
       std::cerr << "bench retrieve: loading " << args.local_rows << " vectors into a LocalStore ..."
                 << std::endl;
-      ragperf::LocalStore local(dir);
-      fill(local, "bench_local", args.local_rows, args.dim, 100, model->id());
-      local.warm("bench_local");
-      AnnFigures lf = exact_vs_ann(local, "bench_local", few);
+      auto local = std::make_shared<ragperf::LocalStore>(dir);
+      fill(*local, "bench_local", args.local_rows, args.dim, 100, model->id());
+      local->warm("bench_local");
+      AnnFigures lf = exact_vs_ann(*local, "bench_local", few);
       report.add_row("local_exact_vs_hnsw", lf.exact_s, lf.ann_s,
                      "top 10 of " + std::to_string(args.local_rows) + "; recall@10 " +
                          std::to_string(lf.recall).substr(0, 5));
@@ -293,7 +295,7 @@ void run_bench(const BenchArgs& args) {
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
-  ingest_throughput(args, settings, *pg, "pgvector", report);
+  ingest_throughput(args, settings, pg, "pgvector", report);
   if (!server) {
     for (const auto& t : tables) pg->drop(t);  // leave the user's database as it was
   }

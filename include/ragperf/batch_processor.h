@@ -2,7 +2,9 @@
 // against one table are queued, embedded together in one forward pass, searched together, and
 // answered through futures (or coroutines).
 //
-//   ragperf::BatchProcessor processor(async_embed, store, "docs", /*batch_size=*/32,
+//   auto store = std::shared_ptr<ragperf::VectorStore>(ragperf::open_store(settings));
+//   auto embedder = std::make_shared<ragperf::AsyncEmbedding>(settings);  // EMBED_MODEL
+//   ragperf::BatchProcessor processor(embedder, store, "docs", /*batch_size=*/32,
 //                                     /*timeout=*/std::chrono::milliseconds(50));
 //   std::future<std::vector<ragperf::Hit>> f1 = processor.add_query("what is pgvector?");
 //   std::future<std::vector<ragperf::Hit>> f2 = processor.add_query("how do I tune HNSW?");
@@ -70,8 +72,8 @@
 // awaitables on the Runtime, so no thread waits for a model or a database.
 // Thread-safety: every public method may be called from any thread, except close() and the
 // destructor, which must not run inside a result callback (they wait for the searches).
-// The embedding model, the store, the cache and the monitor are not owned and must outlive the
-// processor.
+// Ownership: the processor shares ownership of the embedder (or model) and the store it is given;
+// the cache and the monitor (BatchProcessorOptions) are not owned and must outlive it.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -102,7 +104,7 @@ class SemanticCache;
 /// How the searches of one batch run (see "Search modes" in the file comment).
 enum class BatchSearchMode {
   kAuto,       // kPipelined when the store prefers_search_batch(), else kSpread
-  kSpread,     // one search() per query, spread over `search_threads` threads
+  kSpread,     // one search() per query, all of a batch's awaited at once
   kPipelined,  // one search_batch() per group of the batch (<= search_threads groups; on
                // PgVectorStore one round trip on one connection per group)
 };
@@ -176,19 +178,21 @@ class BatchProcessor {
   /// Result callback: exactly one of `error` / `hits` is meaningful.
   using Callback = std::function<void(std::exception_ptr error, std::vector<Hit> hits)>;
 
-  /// Queries `table` of `store` with vectors from `embed_model` (AsyncEmbedding: its passes are
-  /// shared with its other callers; EmbeddingModel: called directly from the batch thread).
-  /// Throws InputError when `table` is not a valid identifier, does not exist in `store`, or was
-  /// ingested with another model or dimension; ConfigError for options out of range.
-  BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
-                 BatchProcessorOptions options = {});
-  BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
-                 BatchProcessorOptions options = {});
+  /// Queries `table` of `store` with vectors from `embed_model`; the processor shares ownership
+  /// of both. AsyncEmbedding: each batch joins the passes of its other callers. EmbeddingModel:
+  /// each batch is one embed() call, run as a task on the Runtime's compute pool.
+  /// Throws ConfigError when `embed_model` or `store` is null or an option is out of range;
+  /// InputError when `table` is not a valid identifier, does not exist in `store`, or was
+  /// ingested with another model or dimension.
+  BatchProcessor(std::shared_ptr<AsyncEmbedding> embed_model, std::shared_ptr<VectorStore> store,
+                 std::string table, BatchProcessorOptions options = {});
+  BatchProcessor(std::shared_ptr<EmbeddingModel> embed_model, std::shared_ptr<VectorStore> store,
+                 std::string table, BatchProcessorOptions options = {});
   /// The guide's form: batch_size and timeout given, the rest defaulted.
-  BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
-                 size_t batch_size, std::chrono::duration<double> timeout);
-  BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
-                 size_t batch_size, std::chrono::duration<double> timeout);
+  BatchProcessor(std::shared_ptr<AsyncEmbedding> embed_model, std::shared_ptr<VectorStore> store,
+                 std::string table, size_t batch_size, std::chrono::duration<double> timeout);
+  BatchProcessor(std::shared_ptr<EmbeddingModel> embed_model, std::shared_ptr<VectorStore> store,
+                 std::string table, size_t batch_size, std::chrono::duration<double> timeout);
   /// close(kFinishPending).
   ~BatchProcessor();
   BatchProcessor(const BatchProcessor&) = delete;

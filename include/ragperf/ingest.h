@@ -2,12 +2,13 @@
 // token-aware chunker that respects headings and sentences, and the ingest pipeline that embeds
 // chunks in batches and stores them, skipping files whose content is unchanged.
 //
-//   auto model = ragperf::load_embedding_model(settings.embed_model, settings);
-//   auto store = ragperf::open_store(settings);
+//   std::shared_ptr<ragperf::EmbeddingModel> model =
+//       ragperf::load_embedding_model(settings.embed_model, settings);
+//   std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
 //   ragperf::IngestOptions options;
 //   options.table = "docs";
 //   options.prune = true;  // drop the chunks of files deleted from manual/ since the last run
-//   ragperf::IngestPipeline pipeline(*model, *store, options);
+//   ragperf::IngestPipeline pipeline(model, store, options);
 //   ragperf::IngestStats stats = pipeline.run({"manual/", "notes.md"});
 //   std::cerr << ragperf::format_summary(stats) << "\n";
 //
@@ -48,6 +49,8 @@
 //
 // Thread-safety: readers and Chunker::chunk() are pure and may run on any thread; an
 // IngestPipeline runs one ingest at a time (not thread-safe).
+// Ownership: an IngestPipeline shares ownership of its model and store; the monitor and the cache
+// (IngestOptions) are not owned.
 #pragma once
 
 #include <cstddef>
@@ -255,8 +258,11 @@ std::vector<std::filesystem::path> collect_files(std::span<const std::filesystem
 /// and embedded.
 class IngestPipeline {
  public:
-  /// Throws ConfigError for an empty table name, embed_batch 0 or invalid chunker options.
-  IngestPipeline(EmbeddingModel& model, VectorStore& store, IngestOptions options);
+  /// Shares ownership of `model` and `store`. Throws ConfigError when either is null, for an
+  /// empty table name, embed_batch 0 or invalid chunker options; InputError for a table name
+  /// that is not a valid identifier.
+  IngestPipeline(std::shared_ptr<EmbeddingModel> model, std::shared_ptr<VectorStore> store,
+                 IngestOptions options);
 
   /// Ingests every file collect_files(paths) finds, then prunes (IngestOptions::prune). Throws
   /// InputError for a missing path (before anything is written); model and store errors
@@ -270,8 +276,8 @@ class IngestPipeline {
   const IngestOptions& options() const { return options_; }
 
  private:
-  EmbeddingModel& model_;
-  VectorStore& store_;
+  std::shared_ptr<EmbeddingModel> model_;
+  std::shared_ptr<VectorStore> store_;
   IngestOptions options_;
 };
 

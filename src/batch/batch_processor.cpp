@@ -71,8 +71,9 @@ BatchProcessorOptions BatchProcessorOptions::from_settings(const Settings& setti
 }
 
 struct BatchProcessor::Impl {
-  Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline, VectorStore& vector_store,
-       std::string table_name, BatchProcessorOptions opts);
+  Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline,
+       std::shared_ptr<VectorStore> vector_store, std::string table_name,
+       BatchProcessorOptions opts);
   ~Impl();
 
   void submit(std::string text, QueryOptions options, Callback done);
@@ -113,7 +114,7 @@ struct BatchProcessor::Impl {
   std::unique_ptr<QueryPipeline> pipeline;  // the query path; this class adds the batching
   size_t dim;
   std::string model_id;
-  VectorStore& store;
+  std::shared_ptr<VectorStore> store;  // shared with the pipeline
   std::string table;
   BatchProcessorOptions options;
   BatchSearchMode search_mode;  // kSpread or kPipelined (kAuto resolved)
@@ -141,13 +142,13 @@ struct BatchProcessor::Impl {
 };
 
 BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> query_pipeline,
-                           VectorStore& vector_store, std::string table_name,
+                           std::shared_ptr<VectorStore> vector_store, std::string table_name,
                            BatchProcessorOptions opts)
     : embed(std::move(embedder)),
       pipeline(std::move(query_pipeline)),
       dim(pipeline->dim()),
       model_id(pipeline->model_id()),
-      store(vector_store),
+      store(std::move(vector_store)),
       table(std::move(table_name)),
       options(opts) {
   if (options.batch_size < 1) {
@@ -164,9 +165,9 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
     throw ConfigError("BatchProcessor search.top_k=0: ask for at least one hit");
   }
   validate_identifier(table, "table");
-  const auto info = store.collection(table);
+  const auto info = store->collection(table);
   if (!info) {
-    throw InputError("table " + table + " does not exist in " + store.describe() +
+    throw InputError("table " + table + " does not exist in " + store->describe() +
                      "; ingest into it first (ragperf ingest --table " + table + ")");
   }
   if (info->dim != dim || (!info->model_id.empty() && info->model_id != model_id)) {
@@ -185,7 +186,7 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
   search_mode = options.search_mode;
   if (search_mode == BatchSearchMode::kAuto) {
     search_mode =
-        store.prefers_search_batch() ? BatchSearchMode::kPipelined : BatchSearchMode::kSpread;
+        store->prefers_search_batch() ? BatchSearchMode::kPipelined : BatchSearchMode::kSpread;
   }
   groups = options.search_threads;
   if (groups == 0) groups = std::max(1u, std::thread::hardware_concurrency());
@@ -599,29 +600,38 @@ void BatchProcessor::Impl::close(CloseMode mode) {
 namespace {
 
 // AsyncEmbedding: the batch joins its other callers' forward passes.
-Embedder shared_embedder(AsyncEmbedding& e) {
-  return [&e](std::vector<std::string> texts) { return e.async_embed_batch(std::move(texts)); };
-}
-
-boost::asio::awaitable<EmbeddingMatrix> embed_on_compute(Runtime& runtime, EmbeddingModel& m,
-                                                         std::vector<std::string> texts) {
-  // A named local, not a temporary in the co_await expression: GCC 12 destroys those twice.
-  auto pass = [&m, t = std::move(texts)] { return m.embed(t); };
-  co_return co_await runtime.on_compute(std::move(pass));
-}
-
-// A bare model: one forward pass per batch on the Runtime's compute pool.
-Embedder model_embedder(EmbeddingModel& m, const std::shared_ptr<Runtime>& runtime) {
-  Runtime* rt = runtime ? runtime.get() : Runtime::shared().get();
-  return [&m, rt](std::vector<std::string> texts) {
-    return embed_on_compute(*rt, m, std::move(texts));
+Embedder shared_embedder(std::shared_ptr<AsyncEmbedding> e) {
+  return [e = std::move(e)](std::vector<std::string> texts) {
+    return e->async_embed_batch(std::move(texts));
   };
 }
 
-// The caller owns these and keeps them alive (see the header): shared_ptrs that own nothing.
+boost::asio::awaitable<EmbeddingMatrix> embed_on_compute(std::shared_ptr<Runtime> runtime,
+                                                         std::shared_ptr<EmbeddingModel> m,
+                                                         std::vector<std::string> texts) {
+  // A named local, not a temporary in the co_await expression: GCC 12 destroys those twice. It
+  // refers to the model: this frame owns `m` until the pass has ended, and the task may be
+  // destroyed on a compute thread, where the model's last owner must not be released.
+  auto pass = [&model = *m, t = std::move(texts)] { return model.embed(t); };
+  co_return co_await runtime->on_compute(std::move(pass));
+}
+
+// A bare model: one forward pass per batch, a task on the Runtime's compute pool.
+Embedder model_embedder(std::shared_ptr<EmbeddingModel> m, std::shared_ptr<Runtime> runtime) {
+  if (!runtime) runtime = Runtime::shared();
+  return [m = std::move(m), rt = std::move(runtime)](std::vector<std::string> texts) {
+    return embed_on_compute(rt, m, std::move(texts));
+  };
+}
+
+// A required collaborator: ConfigError naming the argument when it is null.
 template <typename T>
-std::shared_ptr<T> unowned(T& object) {
-  return std::shared_ptr<T>(std::shared_ptr<T>(), &object);
+std::shared_ptr<T> required(std::shared_ptr<T> p, const char* argument, const char* what) {
+  if (!p) {
+    throw ConfigError(std::string("BatchProcessor needs ") + what + " (got none: `" + argument +
+                      "` is null)");
+  }
+  return p;
 }
 
 // The pipeline records no stages: this class records its own ("query", "total" per query).
@@ -641,29 +651,37 @@ BatchProcessorOptions with_size(size_t batch_size, std::chrono::duration<double>
 
 }  // namespace
 
-BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
-                               BatchProcessorOptions options)
-    : impl_(std::make_unique<Impl>(
-          shared_embedder(embed_model),
-          std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
-                                          pipeline_options(options)),
-          store, std::move(table), options)) {}
+BatchProcessor::BatchProcessor(std::shared_ptr<AsyncEmbedding> embed_model,
+                               std::shared_ptr<VectorStore> store, std::string table,
+                               BatchProcessorOptions options) {
+  embed_model = required(std::move(embed_model), "embed_model", "an embedder");
+  store = required(std::move(store), "store", "a vector store");
+  auto pipeline = std::make_unique<QueryPipeline>(store, embed_model, pipeline_options(options));
+  impl_ = std::make_unique<Impl>(shared_embedder(std::move(embed_model)), std::move(pipeline),
+                                 std::move(store), std::move(table), options);
+}
 
-BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
-                               BatchProcessorOptions options)
-    : impl_(std::make_unique<Impl>(
-          model_embedder(embed_model, options.runtime),
-          std::make_unique<QueryPipeline>(unowned(store), unowned(embed_model),
-                                          pipeline_options(options)),
-          store, std::move(table), options)) {}
+BatchProcessor::BatchProcessor(std::shared_ptr<EmbeddingModel> embed_model,
+                               std::shared_ptr<VectorStore> store, std::string table,
+                               BatchProcessorOptions options) {
+  embed_model = required(std::move(embed_model), "embed_model", "an embedding model");
+  store = required(std::move(store), "store", "a vector store");
+  auto pipeline = std::make_unique<QueryPipeline>(store, embed_model, pipeline_options(options));
+  impl_ = std::make_unique<Impl>(model_embedder(std::move(embed_model), options.runtime),
+                                 std::move(pipeline), std::move(store), std::move(table), options);
+}
 
-BatchProcessor::BatchProcessor(AsyncEmbedding& embed_model, VectorStore& store, std::string table,
+BatchProcessor::BatchProcessor(std::shared_ptr<AsyncEmbedding> embed_model,
+                               std::shared_ptr<VectorStore> store, std::string table,
                                size_t batch_size, std::chrono::duration<double> timeout)
-    : BatchProcessor(embed_model, store, std::move(table), with_size(batch_size, timeout)) {}
+    : BatchProcessor(std::move(embed_model), std::move(store), std::move(table),
+                     with_size(batch_size, timeout)) {}
 
-BatchProcessor::BatchProcessor(EmbeddingModel& embed_model, VectorStore& store, std::string table,
+BatchProcessor::BatchProcessor(std::shared_ptr<EmbeddingModel> embed_model,
+                               std::shared_ptr<VectorStore> store, std::string table,
                                size_t batch_size, std::chrono::duration<double> timeout)
-    : BatchProcessor(embed_model, store, std::move(table), with_size(batch_size, timeout)) {}
+    : BatchProcessor(std::move(embed_model), std::move(store), std::move(table),
+                     with_size(batch_size, timeout)) {}
 
 BatchProcessor::~BatchProcessor() = default;
 

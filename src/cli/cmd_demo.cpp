@@ -146,7 +146,7 @@ void run_demo(const DemoArgs& args) {
   ragperf::IngestOptions options;
   options.table = args.table;
   options.embed_batch = static_cast<size_t>(std::max(settings.embed_batch, 1));
-  ragperf::IngestPipeline pipeline(*model, *store, options);
+  ragperf::IngestPipeline pipeline(model, store, options);
   std::cout << "ingesting " << corpus.string() << " into table " << args.table << " ..."
             << std::endl;
   auto progress = ragperf::make_console_progress(stderr);

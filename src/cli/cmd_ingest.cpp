@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "command.h"
 #include "model_choice.h"
@@ -68,10 +69,10 @@ void setup_ingest(CLI::App& app) {
     std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
     ragperf::collect_files(paths);  // a missing path fails before the model loads
 
-    auto model = ragperf::cli::load_model(args->model.empty() ? settings.embed_model : args->model,
-                                          settings);
-    auto store = ragperf::open_store(settings);
-    ragperf::IngestPipeline pipeline(*model, *store, options);
+    std::shared_ptr<ragperf::EmbeddingModel> model = ragperf::cli::load_model(
+        args->model.empty() ? settings.embed_model : args->model, settings);
+    std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
+    ragperf::IngestPipeline pipeline(model, store, options);
     auto progress = ragperf::make_console_progress(stderr);
     ragperf::IngestStats stats = pipeline.run(paths, progress.get());
 

@@ -59,13 +59,17 @@ ChunkerOptions resolve(ChunkerOptions o, const EmbeddingModel& model) {
 
 }  // namespace
 
-IngestPipeline::IngestPipeline(EmbeddingModel& model, VectorStore& store, IngestOptions options)
-    : model_(model), store_(store), options_(std::move(options)) {
+IngestPipeline::IngestPipeline(std::shared_ptr<EmbeddingModel> model,
+                               std::shared_ptr<VectorStore> store, IngestOptions options)
+    : model_(std::move(model)), store_(std::move(store)), options_(std::move(options)) {
+  if (!model_)
+    throw ConfigError("IngestPipeline needs an embedding model (got none: `model` is null)");
+  if (!store_) throw ConfigError("IngestPipeline needs a vector store (got none: `store` is null)");
   if (options_.table.empty()) throw ConfigError("ingest: no table given; pass --table NAME");
   validate_identifier(options_.table, "table");
   if (options_.embed_batch == 0) throw ConfigError("EMBED_BATCH=0: use a batch size of 1 or more");
-  options_.chunker = resolve(options_.chunker, model_);
-  Chunker check([this](std::string_view t) { return model_.count_tokens(t); }, options_.chunker);
+  options_.chunker = resolve(options_.chunker, *model_);
+  Chunker check([this](std::string_view t) { return model_->count_tokens(t); }, options_.chunker);
 }
 
 IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress* progress) {
@@ -73,8 +77,8 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   IngestStats stats;
   std::vector<fs::path> files = collect_files(paths);
   const std::string& table = options_.table;
-  store_.ensure_collection(table, model_.dim(), options_.metric, model_.id());
-  Chunker chunker([this](std::string_view t) { return model_.count_tokens(t); }, options_.chunker);
+  store_->ensure_collection(table, model_->dim(), options_.metric, model_->id());
+  Chunker chunker([this](std::string_view t) { return model_->count_tokens(t); }, options_.chunker);
   const ChunkerOptions& co = chunker.options();
   const std::string hash_suffix =
       ";chunk=" + std::to_string(co.max_tokens) + "/" + std::to_string(co.overlap_tokens) + "/" +
@@ -92,7 +96,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   std::vector<Pending> pending;
   size_t n_pending_chunks = 0;
   PerformanceMonitor* const monitor = options_.monitor;
-  ingest::StoreWriter writer(store_, table, {.monitor = monitor, .cache = options_.cache});
+  ingest::StoreWriter writer(*store_, table, {.monitor = monitor, .cache = options_.cache});
 
   auto flush = [&] {
     std::vector<std::string> texts;
@@ -101,13 +105,13 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
       for (const auto& c : p.chunks) texts.push_back(c.text());
     }
     std::vector<float> vectors;
-    const size_t dim = model_.dim();
+    const size_t dim = model_->dim();
     vectors.reserve(texts.size() * dim);
     auto t_embed = Clock::now();
     for (size_t b = 0; b < texts.size(); b += options_.embed_batch) {
       size_t n = std::min(options_.embed_batch, texts.size() - b);
       const auto t_call = monitor ? Clock::now() : Clock::time_point{};
-      EmbeddingMatrix m = model_.embed(std::span<const std::string>(texts).subspan(b, n));
+      EmbeddingMatrix m = model_->embed(std::span<const std::string>(texts).subspan(b, n));
       if (monitor) monitor->record("embed", seconds_since(t_call));
       RAGPERF_ASSERT(m.rows == n && m.dim == dim);
       vectors.insert(vectors.end(), m.data.begin(), m.data.end());
@@ -168,7 +172,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
       std::string source = ingest::source_name(file);
       if (options_.prune) kept.insert(source);
       std::string hash = "sha256:" + ingest::sha256_hex(*bytes) + hash_suffix;
-      if (store_.source_hash(table, source) == hash) {
+      if (store_->source_hash(table, source) == hash) {
         ++stats.n_files_unchanged;
       } else {
         try {
@@ -193,7 +197,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   stats.n_cache_invalidated = writer.invalidated();
   if (options_.prune) {  // only after every write succeeded: a failed run never prunes
     const auto t_prune = Clock::now();
-    ingest::PruneResult pruned = ingest::prune_sources(store_, table, paths, kept, options_.cache);
+    ingest::PruneResult pruned = ingest::prune_sources(*store_, table, paths, kept, options_.cache);
     stats.prune_ran = true;
     stats.n_sources_pruned = pruned.pruned.size();
     stats.n_chunks_pruned = pruned.n_chunks;

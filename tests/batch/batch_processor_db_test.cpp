@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "batch/hashed_words_model.h"
 #include "ragperf/db_pool.h"
 #include "ragperf/pgvector_store.h"
@@ -23,16 +25,16 @@ TEST(BatchProcessorDb, BatchedSearchesOverThePoolMatchDirectSearches) {
   cfg.min_size = 1;
   cfg.max_size = 4;
   auto pool = std::make_shared<DatabaseConnectionPool>(cfg);
-  PgVectorStore store(pool);
-  testing::HashedWordsModel model(32);
-  store.drop("batch_docs");
-  store.ensure_collection("batch_docs", model.dim(), Metric::kCosine, model.id());
+  auto store = std::make_shared<PgVectorStore>(pool);
+  auto model = std::make_shared<testing::HashedWordsModel>(32);
+  store->drop("batch_docs");
+  store->ensure_collection("batch_docs", model->dim(), Metric::kCosine, model->id());
   std::vector<std::string> texts;
   for (int i = 0; i < 40; ++i) {
     texts.push_back("topic" + std::to_string(i % 9) + " item" + std::to_string(i % 7) + " row" +
                     std::to_string(i));
   }
-  const auto m = model.embed(texts);
+  const auto m = model->embed(texts);
   std::vector<Chunk> chunks;
   for (size_t i = 0; i < texts.size(); ++i) {
     Chunk c;
@@ -42,7 +44,7 @@ TEST(BatchProcessorDb, BatchedSearchesOverThePoolMatchDirectSearches) {
     c.embedding.assign(m.row(i).begin(), m.row(i).end());
     chunks.push_back(std::move(c));
   }
-  store.add("batch_docs", chunks);
+  store->add("batch_docs", chunks);
 
   BatchProcessorOptions o;
   o.batch_size = 8;
@@ -62,8 +64,8 @@ TEST(BatchProcessorDb, BatchedSearchesOverThePoolMatchDirectSearches) {
     EXPECT_THROW(bad.get(), InputError);
     for (size_t i = 0; i < fs.size(); ++i) {
       const auto got = fs[i].get();
-      const auto v = model.embed(std::vector<std::string>{queries[i]});
-      const auto want = store.search("batch_docs", v.row(0), o.search);
+      const auto v = model->embed(std::vector<std::string>{queries[i]});
+      const auto want = store->search("batch_docs", v.row(0), o.search);
       ASSERT_EQ(got.size(), want.size());
       for (size_t k = 0; k < want.size(); ++k) {
         EXPECT_EQ(got[k].id, want[k].id) << queries[i] << " rank " << k;
@@ -72,7 +74,7 @@ TEST(BatchProcessorDb, BatchedSearchesOverThePoolMatchDirectSearches) {
     }
     EXPECT_EQ(p.get_stats().completed, 12u);
   }
-  store.drop("batch_docs");
+  store->drop("batch_docs");
   pool->close();
 }
 

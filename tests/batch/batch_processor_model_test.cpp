@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
@@ -42,8 +43,8 @@ TEST(BatchProcessorModel, BatchedHitsEqualSingleHits) {
   Settings settings;
   std::shared_ptr<EmbeddingModel> model = load_embedding_model(folder.string(), settings);
   testing::TempDir dir;
-  LocalStore store(dir.path());
-  store.ensure_collection("docs", model->dim(), Metric::kCosine, model->id());
+  auto store = std::make_shared<LocalStore>(dir.path());
+  store->ensure_collection("docs", model->dim(), Metric::kCosine, model->id());
   std::vector<std::string> texts(std::begin(kDocs), std::end(kDocs));
   const auto m = model->embed(texts);
   std::vector<Chunk> chunks;
@@ -55,14 +56,14 @@ TEST(BatchProcessorModel, BatchedHitsEqualSingleHits) {
     c.embedding.assign(m.row(i).begin(), m.row(i).end());
     chunks.push_back(std::move(c));
   }
-  store.add("docs", chunks);
+  store->add("docs", chunks);
 
-  AsyncEmbedding async(model, "cpu", 32);
+  auto async = std::make_shared<AsyncEmbedding>(model, "cpu", 32);
   BatchProcessorOptions o;
   o.batch_size = 16;
   o.timeout = std::chrono::seconds(30);
   o.search.top_k = 3;
-  BatchProcessor direct(*model, store, "docs", o);
+  BatchProcessor direct(model, store, "docs", o);
   BatchProcessor via_async(async, store, "docs", o);
   for (BatchProcessor* p : {&direct, &via_async}) {
     std::vector<std::future<std::vector<Hit>>> fs;
@@ -71,7 +72,7 @@ TEST(BatchProcessorModel, BatchedHitsEqualSingleHits) {
     for (size_t i = 0; i < fs.size(); ++i) {
       const auto batched = fs[i].get();
       const auto v = model->embed(std::vector<std::string>{kQueries[i]});
-      const auto single = store.search("docs", v.row(0), {.top_k = 3});
+      const auto single = store->search("docs", v.row(0), {.top_k = 3});
       ASSERT_EQ(batched.size(), single.size()) << kQueries[i];
       for (size_t k = 0; k < single.size(); ++k) {
         EXPECT_EQ(batched[k].id, single[k].id) << kQueries[i] << " rank " << k;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "batch/nan_words_model.h"
 #include "ragperf/db_pool.h"
 #include "ragperf/pgvector_store.h"
@@ -37,15 +39,15 @@ class BatchSearchModeDb : public ::testing::Test {
     cfg.min_size = 1;
     cfg.max_size = 4;
     pool_ = std::make_shared<DatabaseConnectionPool>(cfg);
-    store_ = std::make_unique<PgVectorStore>(pool_);
+    store_ = std::make_shared<PgVectorStore>(pool_);
     table_ = numbered("batch_modes_", static_cast<size_t>(::getpid()));
     store_->drop(table_);
-    store_->ensure_collection(table_, model_.dim(), Metric::kCosine, model_.id());
+    store_->ensure_collection(table_, model_->dim(), Metric::kCosine, model_->id());
     std::vector<std::string> texts;
     for (size_t i = 0; i < 120; ++i) {
       texts.push_back(numbered("topic", i % 11) + numbered(" item", i % 7) + numbered(" row", i));
     }
-    testing::HashedWordsModel loader(model_.dim());
+    testing::HashedWordsModel loader(model_->dim());
     const auto m = loader.embed(texts);
     std::vector<Chunk> chunks;
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -65,7 +67,7 @@ class BatchSearchModeDb : public ::testing::Test {
   }
 
   Hits direct(const std::string& text, const SearchOptions& o) {
-    testing::HashedWordsModel m(model_.dim());
+    testing::HashedWordsModel m(model_->dim());
     const auto v = m.embed(std::vector<std::string>{text});
     return store_->search(table_, v.row(0), o);
   }
@@ -95,15 +97,15 @@ class BatchSearchModeDb : public ::testing::Test {
     }
   }
 
-  testing::NanWordsModel model_{32};
+  std::shared_ptr<testing::NanWordsModel> model_ = std::make_shared<testing::NanWordsModel>(32);
   std::shared_ptr<DatabaseConnectionPool> pool_;
-  std::unique_ptr<PgVectorStore> store_;
+  std::shared_ptr<PgVectorStore> store_;
   std::string table_;
 };
 
 TEST_F(BatchSearchModeDb, AutoPipelinesAndEveryModeGivesTheSameAnswers) {
   {
-    BatchProcessor p(model_, *store_, table_, BatchProcessorOptions{});
+    BatchProcessor p(model_, store_, table_, BatchProcessorOptions{});
     EXPECT_EQ(p.search_mode(), BatchSearchMode::kPipelined);
   }
   const auto texts = queries(30);
@@ -113,7 +115,7 @@ TEST_F(BatchSearchModeDb, AutoPipelinesAndEveryModeGivesTheSameAnswers) {
     for (auto [mode, threads] : {std::pair{BatchSearchMode::kSpread, size_t{4}},
                                  std::pair{BatchSearchMode::kPipelined, size_t{1}},
                                  std::pair{BatchSearchMode::kPipelined, size_t{3}}}) {
-      BatchProcessor p(model_, *store_, table_, opts(mode, threads, so));
+      BatchProcessor p(model_, store_, table_, opts(mode, threads, so));
       std::vector<std::future<Hits>> fs;
       for (const auto& t : texts) fs.push_back(p.add_query(t));
       p.process_batch();
@@ -131,7 +133,7 @@ TEST_F(BatchSearchModeDb, APipelinedBatchTakesOneConnectionPerGroup) {
   const auto texts = queries(20);
   direct(texts[0], {});  // the registry entry is cached from here on
   for (size_t threads : {1u, 2u}) {
-    BatchProcessor p(model_, *store_, table_,
+    BatchProcessor p(model_, store_, table_,
                      opts(BatchSearchMode::kPipelined, threads, {.top_k = 4}));
     const PoolStats before = pool_->get_stats();
     std::vector<std::future<Hits>> fs;
@@ -144,7 +146,7 @@ TEST_F(BatchSearchModeDb, APipelinedBatchTakesOneConnectionPerGroup) {
 
 TEST_F(BatchSearchModeDb, AStoreErrorInOneQueryReachesOnlyItsFuture) {
   for (BatchSearchMode mode : {BatchSearchMode::kSpread, BatchSearchMode::kPipelined}) {
-    BatchProcessor p(model_, *store_, table_, opts(mode, 2, {.top_k = 3}));
+    BatchProcessor p(model_, store_, table_, opts(mode, 2, {.top_k = 3}));
     auto texts = queries(9);
     texts[4] = "NANVEC topic3";
     std::vector<std::future<Hits>> fs;

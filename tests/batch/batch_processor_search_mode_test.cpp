@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <thread>
 
 #include "batch/nan_words_model.h"
@@ -30,18 +31,18 @@ const char* const kWords[] = {"alpha", "bravo", "charlie", "delta", "echo", "fox
 /// A LocalStore in a temporary folder with table "docs": 80 chunks of two words each, embedded
 /// by NanWordsModel (which embeds like HashedWordsModel unless a text says NANVEC).
 struct Fixture {
-  testing::NanWordsModel model;
+  std::shared_ptr<testing::NanWordsModel> model = std::make_shared<testing::NanWordsModel>();
   testing::TempDir dir;
-  LocalStore store{dir.path()};
+  std::shared_ptr<LocalStore> store = std::make_shared<LocalStore>(dir.path());
 
   Fixture() {
-    store.ensure_collection("docs", model.dim(), Metric::kCosine, model.id());
+    store->ensure_collection("docs", model->dim(), Metric::kCosine, model->id());
     std::vector<std::string> texts;
     for (size_t i = 0; i < 80; ++i) {
       texts.push_back(std::string(kWords[i % 14]) + " " + kWords[(i * 5 + 2) % 14] + " doc " +
                       std::to_string(i));
     }
-    testing::HashedWordsModel loader(model.dim());
+    testing::HashedWordsModel loader(model->dim());
     const auto m = loader.embed(texts);
     std::vector<Chunk> chunks;
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -52,14 +53,14 @@ struct Fixture {
       c.embedding.assign(m.row(i).begin(), m.row(i).end());
       chunks.push_back(std::move(c));
     }
-    store.add("docs", chunks);
+    store->add("docs", chunks);
   }
 
   /// What a direct embed + search gives for `text`.
   Hits direct(const std::string& text, const SearchOptions& o) {
-    testing::HashedWordsModel m(model.dim());
+    testing::HashedWordsModel m(model->dim());
     const auto v = m.embed(std::vector<std::string>{text});
-    return store.search("docs", v.row(0), o);
+    return store->search("docs", v.row(0), o);
   }
 };
 
@@ -160,7 +161,7 @@ TEST(BatchProcessorSearchMode, AStoreErrorInOneQueryReachesOnlyItsFuture) {
       const auto s = p.get_stats();
       EXPECT_EQ(s.failed, 1u);
       EXPECT_EQ(s.completed, 6u);
-      EXPECT_EQ(fx.model.n_calls(), 1u) << "one forward pass, no per-text fallback";
+      EXPECT_EQ(fx.model->n_calls(), 1u) << "one forward pass, no per-text fallback";
     }
   }
 }
@@ -172,16 +173,16 @@ TEST(BatchProcessorSearchMode, AQueryAbandonedDuringEmbeddingIsNotSearched) {
     auto o = opts(mode, 1);
     o.monitor = &monitor;
     BatchProcessor p(fx.model, fx.store, "docs", o);
-    fx.model.close_gate();
+    fx.model->close_gate();
     std::stop_source gave_up;
     auto dropped = p.add_query("alpha question", {.stop = gave_up.get_token()});
     auto late = p.add_query("bravo question", {.deadline = std::chrono::steady_clock::now() + 5ms});
     auto kept = p.add_query("charlie question");
     p.process_batch();
-    ASSERT_TRUE(fx.model.wait_entered(1));  // the batch is being embedded
+    ASSERT_TRUE(fx.model->wait_entered(1));  // the batch is being embedded
     gave_up.request_stop();
     std::this_thread::sleep_for(20ms);
-    fx.model.open_gate();
+    fx.model->open_gate();
     expect_error<CancelledError>(dropped, "cancelled by its caller");
     expect_error<TimeoutError>(late, "passed its deadline");
     ASSERT_EQ(kept.wait_for(kBound), std::future_status::ready);
@@ -220,7 +221,7 @@ TEST(BatchProcessorSearchMode, PipelinedRecordsStagesAndFillsTheCache) {
 
 TEST(BatchProcessorSearchMode, AutoFollowsTheStore) {
   Fixture fx;
-  EXPECT_FALSE(fx.store.prefers_search_batch());
+  EXPECT_FALSE(fx.store->prefers_search_batch());
   BatchProcessor p(fx.model, fx.store, "docs", opts(BatchSearchMode::kAuto));
   EXPECT_EQ(p.search_mode(), BatchSearchMode::kSpread);
   EXPECT_EQ(p.options().search_mode, BatchSearchMode::kAuto);

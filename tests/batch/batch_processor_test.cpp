@@ -14,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <memory>
 #include <thread>
 
 #include "batch/hashed_words_model.h"
@@ -42,18 +43,18 @@ const char* const kTopics[] = {"alpha", "bravo", "charlie", "delta", "echo",   "
 
 /// A LocalStore in a temporary folder with table "docs": 60 chunks about two topics each.
 struct Fixture {
-  HashedWordsModel model;
+  std::shared_ptr<HashedWordsModel> model = std::make_shared<HashedWordsModel>();
   testing::TempDir dir;
-  LocalStore store{dir.path()};
+  std::shared_ptr<LocalStore> store = std::make_shared<LocalStore>(dir.path());
 
   Fixture() {
-    store.ensure_collection("docs", model.dim(), Metric::kCosine, model.id());
+    store->ensure_collection("docs", model->dim(), Metric::kCosine, model->id());
     std::vector<std::string> texts;
     for (size_t i = 0; i < 60; ++i) {
       texts.push_back(std::string(kTopics[i % 20]) + " " + kTopics[(i * 7 + 3) % 20] +
                       " document " + std::to_string(i));
     }
-    HashedWordsModel loader(model.dim());
+    HashedWordsModel loader(model->dim());
     const auto m = loader.embed(texts);
     std::vector<Chunk> chunks;
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -65,14 +66,14 @@ struct Fixture {
       c.embedding.assign(m.row(i).begin(), m.row(i).end());
       chunks.push_back(std::move(c));
     }
-    store.add("docs", chunks);
+    store->add("docs", chunks);
   }
 
   /// What a direct embed + search gives for `text` (the truth each caller must get).
   Hits direct(const std::string& text, size_t top_k = 4) {
-    HashedWordsModel m(model.dim());
+    HashedWordsModel m(model->dim());
     const auto v = m.embed(std::vector<std::string>{text});
-    return store.search("docs", v.row(0), {.top_k = top_k});
+    return store->search("docs", v.row(0), {.top_k = top_k});
   }
 };
 
@@ -111,10 +112,10 @@ TEST(BatchProcessor, RunsWhenBatchSizeQueriesWait) {
   std::vector<std::future<Hits>> fs;
   for (size_t i = 0; i < 3; ++i) fs.push_back(p.add_query(std::string(kTopics[i]) + " question"));
   EXPECT_FALSE(ready(fs[0], 50ms)) << "three of four queries must not start a batch";
-  EXPECT_EQ(fx.model.n_calls(), 0u);
+  EXPECT_EQ(fx.model->n_calls(), 0u);
   fs.push_back(p.add_query("delta question"));
   for (auto& f : fs) ASSERT_TRUE(ready(f));
-  const auto calls = fx.model.calls();
+  const auto calls = fx.model->calls();
   ASSERT_EQ(calls.size(), 1u) << "one forward pass per batch";
   EXPECT_EQ(calls[0].size(), 4u);
   const auto s = p.get_stats();
@@ -133,7 +134,7 @@ TEST(BatchProcessor, BatchIsAtMostBatchSize) {
   p.process_batch();  // releases the seventh
   for (auto& f : fs) ASSERT_TRUE(ready(f));
   size_t total = 0;
-  for (const auto& c : fx.model.calls()) {
+  for (const auto& c : fx.model->calls()) {
     EXPECT_LE(c.size(), 3u);
     total += c.size();
   }
@@ -151,7 +152,7 @@ TEST(BatchProcessor, RunsWhenTheOldestHasWaitedTheTimeout) {
   ASSERT_TRUE(ready(f2));
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(waited, 80ms);
-  EXPECT_EQ(fx.model.n_calls(), 1u);
+  EXPECT_EQ(fx.model->n_calls(), 1u);
   EXPECT_EQ(ids(f1.get()), ids(fx.direct("echo question")));
 }
 
@@ -222,7 +223,7 @@ TEST(BatchProcessor, InvalidUtf8FailsOnlyItsOwnQuery) {
   ASSERT_TRUE(ready(good2));
   EXPECT_EQ(ids(good1.get()), ids(fx.direct("lima question")));
   EXPECT_EQ(ids(good2.get()), ids(fx.direct("nova question")));
-  for (const auto& c : fx.model.calls()) {
+  for (const auto& c : fx.model->calls()) {
     for (const auto& t : c) EXPECT_EQ(t.find('\xC3'), std::string::npos) << "bad text embedded";
   }
 }
@@ -238,7 +239,7 @@ TEST(BatchProcessor, AModelErrorOnOneTextFailsOnlyThatQuery) {
   ASSERT_TRUE(ready(good2));
   EXPECT_EQ(ids(good1.get()), ids(fx.direct("oscar question")));
   EXPECT_EQ(ids(good2.get()), ids(fx.direct("papa question")));
-  const auto calls = fx.model.calls();
+  const auto calls = fx.model->calls();
   ASSERT_EQ(calls.size(), 4u) << "the batch, then each text alone";
   EXPECT_EQ(calls[0].size(), 3u);
   const auto s = p.get_stats();
@@ -275,17 +276,17 @@ TEST(BatchProcessor, AFullQueueFailsFastWithOverloaded) {
 TEST(BatchProcessor, QueriesArrivingDuringABatchFormTheNextOne) {
   Fixture fx;
   BatchProcessor p(fx.model, fx.store, "docs", opts(2, kLong));
-  fx.model.close_gate();
+  fx.model->close_gate();
   auto a = p.add_query("alpha");
   auto b = p.add_query("bravo");
-  ASSERT_TRUE(fx.model.wait_entered(1));
+  ASSERT_TRUE(fx.model->wait_entered(1));
   auto c = p.add_query("charlie");
   auto d = p.add_query("delta");
   auto e = p.add_query("echo");
-  fx.model.open_gate();
+  fx.model->open_gate();
   p.process_batch();  // the fifth runs without waiting for the timeout
   for (auto* f : {&a, &b, &c, &d, &e}) ASSERT_TRUE(ready(*f));
-  const auto calls = fx.model.calls();
+  const auto calls = fx.model->calls();
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[0], (std::vector<std::string>{"alpha", "bravo"}));
   EXPECT_EQ(calls[1], (std::vector<std::string>{"charlie", "delta"}));
@@ -304,7 +305,7 @@ TEST(BatchProcessor, ACancelledQueryIsDroppedBeforeEmbedding) {
   expect_error<CancelledError>(cancelled, "cancelled by its caller");
   ASSERT_TRUE(ready(kept));
   EXPECT_EQ(ids(kept.get()), ids(fx.direct("romeo")));
-  const auto calls = fx.model.calls();
+  const auto calls = fx.model->calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0], std::vector<std::string>{"romeo"}) << "a cancelled query was embedded";
   EXPECT_EQ(p.get_stats().cancelled, 1u);
@@ -313,21 +314,21 @@ TEST(BatchProcessor, ACancelledQueryIsDroppedBeforeEmbedding) {
 TEST(BatchProcessor, AQueryPastItsDeadlineIsDroppedWithTimeout) {
   Fixture fx;
   BatchProcessor p(fx.model, fx.store, "docs", opts(100, kLong));
-  fx.model.close_gate();
+  fx.model->close_gate();
   auto first = p.add_query("alpha");
   p.process_batch();
-  ASSERT_TRUE(fx.model.wait_entered(1));  // the model is busy with "alpha"
+  ASSERT_TRUE(fx.model->wait_entered(1));  // the model is busy with "alpha"
   auto late = p.add_query("bravo", {.deadline = std::chrono::steady_clock::now() + 5ms});
   std::stop_source gave_up;
   auto gone = p.add_query("charlie", {.stop = gave_up.get_token()});
   std::this_thread::sleep_for(20ms);
   gave_up.request_stop();
   p.process_batch();
-  fx.model.open_gate();
+  fx.model->open_gate();
   expect_error<TimeoutError>(late, "passed its deadline");
   expect_error<CancelledError>(gone, "cancelled");
   ASSERT_TRUE(ready(first));
-  EXPECT_EQ(fx.model.n_calls(), 1u) << "dropped queries still reached the model";
+  EXPECT_EQ(fx.model->n_calls(), 1u) << "dropped queries still reached the model";
   EXPECT_EQ(p.get_stats().cancelled, 2u);
 }
 
@@ -359,15 +360,15 @@ TEST(BatchProcessor, DestructorFinishesPendingQueries) {
 TEST(BatchProcessor, CloseFailPendingFailsQueuedQueriesAndFinishesRunningOnes) {
   Fixture fx;
   BatchProcessor p(fx.model, fx.store, "docs", opts(1, kLong));
-  fx.model.close_gate();
+  fx.model->close_gate();
   auto running = p.add_query("alpha");
-  ASSERT_TRUE(fx.model.wait_entered(1));
+  ASSERT_TRUE(fx.model->wait_entered(1));
   auto queued1 = p.add_query("bravo");
   auto queued2 = p.add_query("charlie");
   std::thread closer([&] { p.close(BatchProcessor::CloseMode::kFailPending); });
   expect_error<UnavailableError>(queued1, "closed while it was queued");
   expect_error<UnavailableError>(queued2, "closed while it was queued");
-  fx.model.open_gate();
+  fx.model->open_gate();
   closer.join();
   ASSERT_TRUE(ready(running, 0ms));
   EXPECT_EQ(ids(running.get()), ids(fx.direct("alpha")));
@@ -387,13 +388,13 @@ TEST(BatchProcessor, ExactCacheHitsNeverEnterABatch) {
   ASSERT_TRUE(ready(first));
   const auto expected = ids(first.get());
   EXPECT_EQ(expected, ids(fx.direct("juliet kilo question")));
-  ASSERT_EQ(fx.model.n_calls(), 1u);
+  ASSERT_EQ(fx.model->n_calls(), 1u);
 
   // Same text up to case and spacing: answered inside add_query, already ready.
   auto again = p.add_query("  juliet   KILO question ");
   ASSERT_TRUE(ready(again, 0ms)) << "an exact cache hit waited for a batch";
   EXPECT_EQ(ids(again.get()), expected);
-  EXPECT_EQ(fx.model.n_calls(), 1u) << "an exact cache hit was embedded";
+  EXPECT_EQ(fx.model->n_calls(), 1u) << "an exact cache hit was embedded";
   const auto s = p.get_stats();
   EXPECT_EQ(s.cache_exact_hits, 1u);
   EXPECT_EQ(s.batched_queries, 1u);
@@ -418,7 +419,7 @@ TEST(BatchProcessor, SemanticCacheHitsSkipTheSearch) {
   p.process_batch();
   ASSERT_TRUE(ready(reordered));
   EXPECT_EQ(ids(reordered.get()), expected);
-  EXPECT_EQ(fx.model.n_calls(), 2u) << "a semantic lookup needs the embedding";
+  EXPECT_EQ(fx.model->n_calls(), 2u) << "a semantic lookup needs the embedding";
   EXPECT_EQ(monitor.get_stats("query")->count, 1u) << "a semantic cache hit was searched";
   EXPECT_EQ(p.get_stats().cache_semantic_hits, 1u);
   // A different top_k is another scope: not served from these entries.
@@ -454,7 +455,7 @@ TEST(BatchProcessor, HitsReadBeforeAnIngestInvalidationAreNotCached) {
   Fixture fx;
   PerformanceMonitor monitor;
   SemanticCache cache({}, &monitor);
-  IngestDuringSearchStore store(fx.store, cache);
+  auto store = std::make_shared<IngestDuringSearchStore>(*fx.store, cache);
   auto o = opts(100, kLong);
   o.cache = &cache;
   o.monitor = &monitor;
@@ -468,7 +469,7 @@ TEST(BatchProcessor, HitsReadBeforeAnIngestInvalidationAreNotCached) {
   EXPECT_EQ(cache.size(), 0u) << "hits read before the invalidation were cached";
 
   // Without an ingest during the search, the answer is cached and the repeat is a hit.
-  store.invalidate_during_search = false;
+  store->invalidate_during_search = false;
   auto second = p.add_query("hotel india question");
   p.process_batch();
   ASSERT_TRUE(ready(second));
@@ -534,8 +535,8 @@ TEST(BatchProcessor, AwaitableAndCallbackForms) {
 
 TEST(BatchProcessor, WorksOverAsyncEmbedding) {
   Fixture fx;
-  auto shared = std::make_shared<HashedWordsModel>(fx.model.dim());
-  AsyncEmbedding embedder(shared, "cpu", 16);
+  auto shared = std::make_shared<HashedWordsModel>(fx.model->dim());
+  auto embedder = std::make_shared<AsyncEmbedding>(shared, "cpu", 16);
   BatchProcessor p(embedder, fx.store, "docs", 4, std::chrono::milliseconds(5));
   std::vector<std::future<Hits>> fs;
   for (size_t i = 0; i < 6; ++i) fs.push_back(p.add_query(kTopics[i + 10]));
@@ -563,7 +564,7 @@ TEST(BatchProcessor, RejectsBadConfigurationAndTables) {
     EXPECT_NE(std::string(e.what()).find("table missing does not exist"), std::string::npos)
         << e.what();
   }
-  HashedWordsModel wider(32);
+  auto wider = std::make_shared<HashedWordsModel>(32);
   try {
     BatchProcessor(wider, fx.store, "docs", opts(4, 1s));
     FAIL() << "a model of another dimension was accepted";
@@ -572,6 +573,29 @@ TEST(BatchProcessor, RejectsBadConfigurationAndTables) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(BatchProcessor, NullCollaboratorsAreConfigErrors) {
+  Fixture fx;
+  const auto expect_config_error = [](auto make, const std::string& argument) {
+    try {
+      make();
+      FAIL() << "a null " << argument << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("`" + argument + "` is null"), std::string::npos)
+          << e.what();
+    }
+  };
+  const std::shared_ptr<EmbeddingModel> no_model;
+  const std::shared_ptr<AsyncEmbedding> no_embedder;
+  const std::shared_ptr<VectorStore> no_store;
+  expect_config_error([&] { BatchProcessor p(no_model, fx.store, "docs", opts(4, 1s)); },
+                      "embed_model");
+  expect_config_error([&] { BatchProcessor p(no_embedder, fx.store, "docs", 4, 1s); },
+                      "embed_model");
+  expect_config_error([&] { BatchProcessor p(fx.model, no_store, "docs", opts(4, 1s)); }, "store");
+  auto embedder = std::make_shared<AsyncEmbedding>(fx.model, "cpu", 16);
+  expect_config_error([&] { BatchProcessor p(embedder, no_store, "docs", 4, 1s); }, "store");
 }
 
 // Counts the searches running at once, and checks each one starts only after every query
@@ -619,17 +643,17 @@ BatchStats run_eight(BatchProcessor& p, InFlightStore& store) {
 TEST(BatchProcessor, EnableAsyncOffRunsEachQueryToCompletionBeforeTheNext) {
   for (BatchSearchMode mode : {BatchSearchMode::kSpread, BatchSearchMode::kPipelined}) {
     Fixture fx;
-    InFlightStore store(fx.store);
+    auto store = std::make_shared<InFlightStore>(*fx.store);
     Settings s = load_settings({{"ENABLE_ASYNC", "0"}, {"BATCH_SIZE", "8"}}, {});
     BatchProcessorOptions o = BatchProcessorOptions::from_settings(s);
     EXPECT_TRUE(o.sequential);
     o.search_mode = mode;
     o.search_threads = 4;
     BatchProcessor p(fx.model, store, "docs", o);
-    const BatchStats stats = run_eight(p, store);
-    EXPECT_EQ(store.max_running.load(), 1);  // one query in flight at any time
-    EXPECT_FALSE(store.started_before_answer.load()) << "a search started before the previous "
-                                                        "query was answered";
+    const BatchStats stats = run_eight(p, *store);
+    EXPECT_EQ(store->max_running.load(), 1);  // one query in flight at any time
+    EXPECT_FALSE(store->started_before_answer.load()) << "a search started before the previous "
+                                                         "query was answered";
     EXPECT_EQ(stats.largest_batch, 1u);  // each query embedded alone
     EXPECT_EQ(stats.batches, 8u);
   }
@@ -637,15 +661,15 @@ TEST(BatchProcessor, EnableAsyncOffRunsEachQueryToCompletionBeforeTheNext) {
 
 TEST(BatchProcessor, EnableAsyncOnRunsABatchsSearchesConcurrently) {
   Fixture fx;
-  InFlightStore store(fx.store);
+  auto store = std::make_shared<InFlightStore>(*fx.store);
   Settings s = load_settings({{"ENABLE_ASYNC", "1"}, {"BATCH_SIZE", "8"}}, {});
   BatchProcessorOptions o = BatchProcessorOptions::from_settings(s);
   EXPECT_FALSE(o.sequential);
   o.search_mode = BatchSearchMode::kSpread;
   o.search_threads = 4;
   BatchProcessor p(fx.model, store, "docs", o);
-  run_eight(p, store);
-  EXPECT_GT(store.max_running.load(), 1);  // the control: the store does see overlap
+  run_eight(p, *store);
+  EXPECT_GT(store->max_running.load(), 1);  // the control: the store does see overlap
 }
 
 TEST(BatchProcessor, OptionsFromSettings) {

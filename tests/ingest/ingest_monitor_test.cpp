@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "ragperf/error.h"
 #include "ragperf/ingest.h"
 #include "ragperf/local_store.h"
@@ -60,8 +62,8 @@ uint64_t count_of(const PerformanceMonitor& m, std::string_view stage) {
 struct Fixture {
   testing::TempDir tmp;
   fs::path docs = tmp / "docs";
-  std::unique_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
-  LocalStore store{tmp / "store"};
+  std::shared_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
+  std::shared_ptr<LocalStore> store = std::make_shared<LocalStore>(tmp / "store");
   PerformanceMonitor monitor;
   SemanticCache cache{{.capacity = 100, .ttl = std::chrono::hours(1)}};
 
@@ -73,7 +75,8 @@ struct Fixture {
     testing::write_file(docs / "skip.png", "\x89PNG\r\n");
   }
 
-  IngestStats ingest(VectorStore& into, const std::string& table, size_t batch) {
+  IngestStats ingest(const std::shared_ptr<VectorStore>& into, const std::string& table,
+                     size_t batch) {
     IngestOptions o;
     o.table = table;
     o.chunker.max_tokens = 30;
@@ -81,7 +84,7 @@ struct Fixture {
     o.embed_batch = batch;
     o.monitor = &monitor;
     o.cache = &cache;
-    IngestPipeline p(*model, into, o);
+    IngestPipeline p(model, into, o);
     return p.run({docs});
   }
   IngestStats ingest(size_t batch = 128) { return ingest(store, "docs", batch); }
@@ -185,12 +188,12 @@ TEST(IngestMonitor, RunThatFailsBeforeWritingKeepsTheCache) {
   f.cache_answers();
   // Another model for the same table: refused before anything is written.
   testing::write_file(f.tmp / "other_model" / "vectors.txt", "alpha 1 0\nbeta 0 1\n");
-  auto other = load_static_model(f.tmp / "other_model");
+  std::shared_ptr<EmbeddingModel> other = load_static_model(f.tmp / "other_model");
   IngestOptions o;
   o.table = "docs";
   o.monitor = &f.monitor;
   o.cache = &f.cache;
-  IngestPipeline p(*other, f.store, o);
+  IngestPipeline p(other, f.store, o);
   testing::write_file(f.docs / "b.txt", "Zeta is the new eta.");
   EXPECT_THROW(p.run({f.docs}), InputError);
   EXPECT_TRUE(f.cached({"docs"}));
@@ -220,7 +223,8 @@ TEST(IngestMonitor, WriteThatFailsAfterCommittingStillInvalidates) {
   f.ingest();
   f.cache_answers();
   testing::write_file(f.docs / "b.txt", "Zeta is the new eta.");
-  CommitThenFailStore flaky(f.store, fs::weakly_canonical(f.docs / "b.txt").string());
+  auto flaky = std::make_shared<CommitThenFailStore>(
+      *f.store, fs::weakly_canonical(f.docs / "b.txt").string());
   EXPECT_THROW(f.ingest(flaky, "docs", 128), ConnectionError);
   EXPECT_FALSE(f.cached({"docs"})) << "the new rows may be committed; the old answer is stale";
   EXPECT_TRUE(f.cached({"other"}));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -51,8 +52,8 @@ std::string sentences(const std::string& lead, int n) {
 struct Fixture {
   testing::TempDir tmp;
   fs::path docs = tmp / "docs";
-  std::unique_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
-  LocalStore store{tmp / "store"};
+  std::shared_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
+  std::shared_ptr<LocalStore> store = std::make_shared<LocalStore>(tmp / "store");
 
   Fixture() {
     testing::write_file(docs / "a.md", "# Guide\n\n" + sentences("Alpha", 30) + "\n\n## Part\n\n" +
@@ -73,18 +74,18 @@ struct Fixture {
     o.chunker.max_tokens = chunk_tokens;
     o.chunker.overlap_tokens = 8;
     o.embed_batch = batch;
-    IngestPipeline p(*model, store, o);
+    IngestPipeline p(model, store, o);
     return p.run({docs});
   }
 
   // Every stored chunk, by id.
   std::map<std::string, Hit> all_chunks() {
     std::map<std::string, Hit> out;
-    size_t n = store.count("docs");
+    size_t n = store->count("docs");
     if (n == 0) return out;
     std::vector<float> q(model->dim(), 0.0f);
     q[0] = 1;
-    for (auto& h : store.search("docs", q, {.top_k = n, .exact = true})) out[h.id] = h;
+    for (auto& h : store->search("docs", q, {.top_k = n, .exact = true})) out[h.id] = h;
     return out;
   }
 };
@@ -106,7 +107,7 @@ TEST(IngestPipeline, IngestsSupportedFilesAndReportsSkippedOnes) {
   EXPECT_NE(reasons["bin.txt"].find("NUL bytes"), std::string::npos);
   EXPECT_NE(reasons["latin1.txt"].find("invalid UTF-8"), std::string::npos);
   EXPECT_GT(s.n_chunks, 8u);
-  EXPECT_EQ(f.store.count("docs"), s.n_chunks);
+  EXPECT_EQ(f.store->count("docs"), s.n_chunks);
   EXPECT_GT(s.n_tokens, s.n_chunks);
   EXPECT_GE(s.total_s, s.embed_s);
   EXPECT_GE(s.total_s, s.store_s);  // the writer thread overlaps the rest
@@ -129,7 +130,7 @@ TEST(IngestPipeline, IngestsSupportedFilesAndReportsSkippedOnes) {
   EXPECT_EQ(sources, (std::set<std::string>{source_of(f.docs / "a.md"), source_of(f.docs / "b.txt"),
                                             source_of(f.docs / "c.html"),
                                             source_of(f.docs / "sub" / "d.md")}));
-  EXPECT_TRUE(f.store.source_hash("docs", source_of(f.docs / "b.txt"))->starts_with("sha256:"));
+  EXPECT_TRUE(f.store->source_hash("docs", source_of(f.docs / "b.txt"))->starts_with("sha256:"));
 }
 
 TEST(IngestPipeline, ReingestingUnchangedFilesAddsNothing) {
@@ -141,7 +142,7 @@ TEST(IngestPipeline, ReingestingUnchangedFilesAddsNothing) {
   EXPECT_EQ(again.n_files_unchanged, 4u);
   EXPECT_EQ(again.n_files_skipped, 3u);
   EXPECT_EQ(again.n_chunks, 0u);
-  EXPECT_EQ(f.store.count("docs"), first.n_chunks);
+  EXPECT_EQ(f.store->count("docs"), first.n_chunks);
   auto after = f.all_chunks();
   ASSERT_EQ(after.size(), before.size());
   for (const auto& [id, h] : before) EXPECT_EQ(after.at(id).text, h.text);
@@ -216,39 +217,57 @@ TEST(IngestPipeline, MissingPathFailsBeforeWriting) {
   Fixture f;
   IngestOptions o;
   o.table = "docs";
-  IngestPipeline p(*f.model, f.store, o);
+  IngestPipeline p(f.model, f.store, o);
   try {
     p.run({f.docs / "a.md", f.tmp / "nope"});
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("nope"), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(f.store.collection("docs").has_value());
+  EXPECT_FALSE(f.store->collection("docs").has_value());
 }
 
 TEST(IngestPipeline, AnotherModelForTheSameTableIsAnError) {
   Fixture f;
   f.ingest();
-  auto other = load_static_model(write_glove(f.tmp / "other", 2, 6));
+  std::shared_ptr<EmbeddingModel> other = load_static_model(write_glove(f.tmp / "other", 2, 6));
   IngestOptions o;
   o.table = "docs";
-  IngestPipeline p(*other, f.store, o);
+  IngestPipeline p(other, f.store, o);
   EXPECT_THROW(p.run({f.docs}), InputError);
 }
 
 TEST(IngestPipeline, InvalidOptionsAreRejected) {
   Fixture f;
   IngestOptions o;
-  EXPECT_THROW(IngestPipeline(*f.model, f.store, o), ConfigError);  // no table
+  EXPECT_THROW(IngestPipeline(f.model, f.store, o), ConfigError);  // no table
   o.table = "bad name;";
-  EXPECT_THROW(IngestPipeline(*f.model, f.store, o), InputError);
+  EXPECT_THROW(IngestPipeline(f.model, f.store, o), InputError);
   o.table = "ok";
   o.embed_batch = 0;
-  EXPECT_THROW(IngestPipeline(*f.model, f.store, o), ConfigError);
+  EXPECT_THROW(IngestPipeline(f.model, f.store, o), ConfigError);
   o.embed_batch = 8;
   o.chunker.max_tokens = 64;
   o.chunker.overlap_tokens = 40;
-  EXPECT_THROW(IngestPipeline(*f.model, f.store, o), ConfigError);
+  EXPECT_THROW(IngestPipeline(f.model, f.store, o), ConfigError);
+}
+
+TEST(IngestPipeline, NullModelOrStoreIsAConfigError) {
+  Fixture f;
+  IngestOptions o;
+  o.table = "docs";
+  try {
+    IngestPipeline(nullptr, f.store, o);
+    FAIL() << "a null model was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("`model` is null"), std::string::npos) << e.what();
+  }
+  try {
+    IngestPipeline(f.model, nullptr, o);
+    FAIL() << "a null store was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("`store` is null"), std::string::npos) << e.what();
+  }
 }
 
 TEST(IngestPipeline, ProgressSeesEveryFile) {
@@ -263,7 +282,7 @@ TEST(IngestPipeline, ProgressSeesEveryFile) {
   Fixture f;
   IngestOptions o;
   o.table = "docs";
-  IngestPipeline p(*f.model, f.store, o);
+  IngestPipeline p(f.model, f.store, o);
   IngestStats s = p.run({f.docs}, &progress);
   EXPECT_EQ(progress.total, 7u);
   EXPECT_EQ(progress.files, 7u);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <set>
 
 #include "ragperf/error.h"
@@ -74,8 +75,8 @@ class TestStore : public testing::ForwardingStore {
 struct Fixture {
   testing::TempDir tmp;
   fs::path docs = tmp / "docs";
-  std::unique_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
-  LocalStore store{tmp / "store"};
+  std::shared_ptr<EmbeddingModel> model = load_static_model(write_glove(tmp / "model"));
+  std::shared_ptr<LocalStore> store = std::make_shared<LocalStore>(tmp / "store");
   SemanticCache* cache = nullptr;
 
   Fixture() {
@@ -86,7 +87,8 @@ struct Fixture {
     testing::write_file(docs / "sub" / "d.md", sentences("Delta", 4));
   }
 
-  IngestStats ingest(std::vector<fs::path> roots, bool prune = true, VectorStore* into = nullptr) {
+  IngestStats ingest(std::vector<fs::path> roots, bool prune = true,
+                     std::shared_ptr<VectorStore> into = nullptr) {
     IngestOptions o;
     o.table = "docs";
     o.chunker.max_tokens = 24;
@@ -94,7 +96,8 @@ struct Fixture {
     o.embed_batch = 4;
     o.prune = prune;
     o.cache = cache;
-    IngestPipeline p(*model, into ? *into : store, o);
+    if (!into) into = store;
+    IngestPipeline p(model, std::move(into), o);
     return p.run(roots);
   }
   IngestStats ingest() { return ingest({docs}); }
@@ -102,16 +105,16 @@ struct Fixture {
   // Chunk ids by source.
   std::map<std::string, std::set<std::string>> chunks() {
     std::map<std::string, std::set<std::string>> out;
-    const size_t n = store.count("docs");
+    const size_t n = store->count("docs");
     if (n == 0) return out;
     std::vector<float> q(model->dim(), 0.0f);
     q[0] = 1;
-    for (const Hit& h : store.search("docs", q, {.top_k = n, .exact = true})) {
+    for (const Hit& h : store->search("docs", q, {.top_k = n, .exact = true})) {
       out[h.source].insert(h.id);
     }
     return out;
   }
-  Sources sources() { return store.list_sources("docs"); }
+  Sources sources() { return store->list_sources("docs"); }
 };
 
 TEST(IngestPrune, DeletedFileLosesItsChunksOthersAreUntouched) {
@@ -137,8 +140,8 @@ TEST(IngestPrune, DeletedFileLosesItsChunksOthersAreUntouched) {
   EXPECT_EQ(after.count(b), 0u);
   before.erase(b);
   EXPECT_EQ(after, before);  // the other files keep exactly their chunks
-  EXPECT_FALSE(f.store.source_hash("docs", b).has_value());
-  EXPECT_EQ(f.store.count("docs"), first.n_chunks - s.n_chunks_pruned);
+  EXPECT_FALSE(f.store->source_hash("docs", b).has_value());
+  EXPECT_EQ(f.store->count("docs"), first.n_chunks - s.n_chunks_pruned);
 
   const std::string line = format_summary(s);
   EXPECT_NE(line.find("ingested 0 of 3 files (3 unchanged, 0 skipped)"), std::string::npos);
@@ -214,8 +217,8 @@ TEST(IngestPrune, FailedRunDoesNotPrune) {
   f.ingest();
   fs::remove(f.docs / "b.txt");
   testing::write_file(f.docs / "a.md", "# Alpha\n\n" + sentences("Eta", 5) + "\n");
-  TestStore flaky(f.store, source_of(f.docs / "a.md"), /*can_list=*/true);
-  EXPECT_THROW(f.ingest({f.docs}, true, &flaky), ConnectionError);
+  auto flaky = std::make_shared<TestStore>(*f.store, source_of(f.docs / "a.md"), /*can_list=*/true);
+  EXPECT_THROW(f.ingest({f.docs}, true, flaky), ConnectionError);
   EXPECT_EQ(f.sources().size(), 4u) << "b.txt must survive a failed run";
   EXPECT_EQ(f.chunks().count(source_of(f.docs / "b.txt")), 1u);
   // A run that finishes prunes it.
@@ -280,14 +283,14 @@ TEST(IngestPrune, FilesNoLongerIngestibleArePruned) {
   c.content_hash = "h";
   c.embedding = std::vector<float>(f.model->dim(), 0.5f);
   c.source = source_of(f.docs / "manual.pdf");
-  f.store.add("docs", std::vector<Chunk>{c});
+  f.store->add("docs", std::vector<Chunk>{c});
   fs::remove(f.docs / "b.txt");
   fs::create_directories(f.docs / "b.txt");
   // A file outside the root with the same kind of leftovers is not touched.
   testing::write_file(f.tmp / "elsewhere.pdf", "%PDF-1.4");
   c.id = "pdf#1";
   c.source = source_of(f.tmp / "elsewhere.pdf");
-  f.store.add("docs", std::vector<Chunk>{c});
+  f.store->add("docs", std::vector<Chunk>{c});
 
   const IngestStats s = f.ingest();
   EXPECT_EQ(s.pruned, (Sources{source_of(f.docs / ".drafts" / "h.md"), source_of(f.docs / "b.txt"),
@@ -355,14 +358,14 @@ TEST(IngestPrune, PruningInvalidatesTheCache) {
 
 TEST(IngestPrune, StoreThatCannotListSourcesFailsClearly) {
   Fixture f;
-  TestStore plain(f.store, "", /*can_list=*/false);
+  auto plain = std::make_shared<TestStore>(*f.store, "", /*can_list=*/false);
   try {
-    f.ingest({f.docs}, true, &plain);
+    f.ingest({f.docs}, true, plain);
     FAIL() << "expected UnavailableError";
   } catch (const UnavailableError& e) {
     EXPECT_NE(std::string(e.what()).find("--no-prune"), std::string::npos) << e.what();
   }
-  const IngestStats s = f.ingest({f.docs}, /*prune=*/false, &plain);
+  const IngestStats s = f.ingest({f.docs}, /*prune=*/false, plain);
   EXPECT_EQ(s.n_files_unchanged, 4u);  // the failed run wrote every file before pruning
 }
 
