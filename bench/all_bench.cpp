@@ -74,7 +74,7 @@ const GuideClaim* claim_for(const std::string& row) {
 }
 
 // The benchmarks run, in this order (each one's rows are listed in its own file).
-constexpr const char* kChildren[] = {"embed", "pool", "retrieve", "cache", "batch"};
+constexpr const char* kChildren[] = {"embed", "pool", "retrieve", "cache", "batch", "rerank"};
 
 struct Options {
   bool json = false;

@@ -13,7 +13,6 @@
 #include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +24,7 @@
 #include "random_bert.h"
 #include "report.h"
 #include "stats.h"
+#include "word_texts.h"
 
 namespace {
 
@@ -47,31 +47,6 @@ std::string read_text(const fs::path& p) {
 }
 
 // Texts of exactly n - 2 vocabulary words (whole words, so n tokens with [CLS]/[SEP]).
-std::vector<std::string> make_texts(const fs::path& vocab_file, size_t count, size_t lo, size_t hi,
-                                    uint32_t seed) {
-  std::vector<std::string> words;
-  std::ifstream in(vocab_file);
-  std::string w;
-  while (std::getline(in, w)) {
-    if (w.size() >= 3 &&
-        std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; }))
-      words.push_back(w);
-  }
-  if (words.empty()) words = {"alpha", "beta", "gamma"};
-  std::mt19937 rng(seed);
-  std::vector<std::string> texts;
-  for (size_t i = 0; i < count; ++i) {
-    const size_t n = lo + rng() % (hi - lo + 1);
-    std::string t;
-    for (size_t k = 0; k + 2 < n; ++k) {
-      if (k) t += ' ';
-      t += words[rng() % words.size()];
-    }
-    texts.push_back(t);
-  }
-  return texts;
-}
-
 double peak_gflops(size_t threads, std::string* how) {
   double mhz = 0;
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -165,11 +140,11 @@ void run_bench(const Options& opt) {
     if (fs::exists(peers_file)) peers = nlohmann::json::parse(read_text(peers_file));
   } else {
     fs::path vocab = model_dir / "vocab.txt";
-    shorts = make_texts(vocab, 20, 8, 12, 1);
-    batch16 = make_texts(vocab, 32, 14, 18, 2);
+    shorts = ragperf::bench::word_texts(vocab, 20, 8, 12, 1);
+    batch16 = ragperf::bench::word_texts(vocab, 32, 14, 18, 2);
     const size_t long_len = std::min<size_t>(128, model->max_tokens());
-    batch128 = make_texts(vocab, 32, long_len - 8, long_len + 8, 3);
-    q10 = make_texts(vocab, 10, 8, 12, 4);
+    batch128 = ragperf::bench::word_texts(vocab, 32, long_len - 8, long_len + 8, 3);
+    q10 = ragperf::bench::word_texts(vocab, 10, 8, 12, 4);
   }
 
   // Config for FLOP counts.

@@ -23,7 +23,19 @@ BertShape BertShape::all_minilm_l6_v2() {
   return s;
 }
 
+BertShape BertShape::ms_marco_minilm_l6_v2() {
+  BertShape s;
+  s.layers = 6;
+  s.cross_encoder = true;
+  return s;
+}
+
 std::string BertShape::describe() const {
+  if (cross_encoder) {
+    return std::to_string(layers) + " layers, hidden " + std::to_string(hidden) + ", " +
+           std::to_string(heads) + " heads, FFN " + std::to_string(ffn) +
+           ", one-label cross-encoder head, max " + std::to_string(max_seq) + " tokens";
+  }
   return std::to_string(layers) + " layers, hidden " + std::to_string(hidden) + ", " +
          std::to_string(heads) + " heads, FFN " + std::to_string(ffn) + ", " + pooling +
          " pooling, " + (normalize ? "normalized" : "not normalized") + ", max " +
@@ -78,56 +90,8 @@ struct Rng {
   }
 };
 
-}  // namespace
-
-void write_random_bert(const fs::path& dir, const BertShape& s, const fs::path& tokenizer_folder) {
-  if (s.layers == 0 || s.hidden == 0 || s.heads == 0 || s.ffn == 0 || s.max_positions < 2) {
-    throw InputError("random BERT shape '" + s.describe() + "': every size must be positive");
-  }
-  if (s.hidden % s.heads != 0) {
-    throw InputError("random BERT shape: " + std::to_string(s.heads) +
-                     " heads do not divide hidden " + std::to_string(s.hidden));
-  }
-  if (s.pooling != "cls" && s.pooling != "mean" && s.pooling != "max") {
-    throw InputError("random BERT pooling '" + s.pooling + "': use cls, mean or max");
-  }
-  if (s.max_seq < 2 || s.max_seq > s.max_positions) {
-    throw InputError("random BERT max_seq " + std::to_string(s.max_seq) + ": must be 2 to " +
-                     std::to_string(s.max_positions) + " (max_positions)");
-  }
+void write_sentence_transformers_files(const fs::path& dir, const BertShape& s) {
   fs::create_directories(dir / "1_Pooling");
-
-  size_t vocab = s.vocab;
-  if (fs::exists(tokenizer_folder / "vocab.txt")) {
-    for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
-      if (fs::exists(tokenizer_folder / f)) {
-        fs::copy_file(tokenizer_folder / f, dir / f, fs::copy_options::overwrite_existing);
-      }
-    }
-    vocab = count_lines(dir / "vocab.txt");
-  } else {
-    std::string v = "[PAD]\n";
-    for (int i = 1; i < 100; ++i) v += "[unused" + std::to_string(i) + "]\n";
-    v += "[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
-    for (size_t i = 104; i < vocab; ++i) v += "w" + std::to_string(i) + "\n";
-    write_text(dir / "vocab.txt", v);
-    write_text(dir / "tokenizer_config.json", R"({"do_lower_case": true})");
-  }
-
-  const nlohmann::json config = {{"architectures", {"BertModel"}},
-                                 {"model_type", "bert"},
-                                 {"hidden_size", s.hidden},
-                                 {"num_hidden_layers", s.layers},
-                                 {"num_attention_heads", s.heads},
-                                 {"intermediate_size", s.ffn},
-                                 {"hidden_act", "gelu"},
-                                 {"layer_norm_eps", 1e-12},
-                                 {"max_position_embeddings", s.max_positions},
-                                 {"type_vocab_size", 2},
-                                 {"vocab_size", vocab},
-                                 {"pad_token_id", 0},
-                                 {"position_embedding_type", "absolute"}};
-  write_text(dir / "config.json", config.dump(2));
   nlohmann::json modules = nlohmann::json::array();
   modules.push_back({{"idx", 0},
                      {"name", "0"},
@@ -152,6 +116,64 @@ void write_random_bert(const fs::path& dir, const BertShape& s, const fs::path& 
   write_text(dir / "1_Pooling" / "config.json", pooling.dump(2));
   write_text(dir / "sentence_bert_config.json",
              nlohmann::json{{"max_seq_length", s.max_seq}, {"do_lower_case", false}}.dump(2));
+}
+
+}  // namespace
+
+void write_random_bert(const fs::path& dir, const BertShape& s, const fs::path& tokenizer_folder) {
+  if (s.layers == 0 || s.hidden == 0 || s.heads == 0 || s.ffn == 0 || s.max_positions < 2) {
+    throw InputError("random BERT shape '" + s.describe() + "': every size must be positive");
+  }
+  if (s.hidden % s.heads != 0) {
+    throw InputError("random BERT shape: " + std::to_string(s.heads) +
+                     " heads do not divide hidden " + std::to_string(s.hidden));
+  }
+  if (s.pooling != "cls" && s.pooling != "mean" && s.pooling != "max") {
+    throw InputError("random BERT pooling '" + s.pooling + "': use cls, mean or max");
+  }
+  if (s.max_seq < 2 || s.max_seq > s.max_positions) {
+    throw InputError("random BERT max_seq " + std::to_string(s.max_seq) + ": must be 2 to " +
+                     std::to_string(s.max_positions) + " (max_positions)");
+  }
+  fs::create_directories(dir);
+
+  size_t vocab = s.vocab;
+  if (fs::exists(tokenizer_folder / "vocab.txt")) {
+    for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
+      if (fs::exists(tokenizer_folder / f)) {
+        fs::copy_file(tokenizer_folder / f, dir / f, fs::copy_options::overwrite_existing);
+      }
+    }
+    vocab = count_lines(dir / "vocab.txt");
+  } else {
+    std::string v = "[PAD]\n";
+    for (int i = 1; i < 100; ++i) v += "[unused" + std::to_string(i) + "]\n";
+    v += "[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+    for (size_t i = 104; i < vocab; ++i) v += "w" + std::to_string(i) + "\n";
+    write_text(dir / "vocab.txt", v);
+    write_text(dir / "tokenizer_config.json", R"({"do_lower_case": true})");
+  }
+
+  nlohmann::json config = {{"architectures", {"BertModel"}},
+                           {"model_type", "bert"},
+                           {"hidden_size", s.hidden},
+                           {"num_hidden_layers", s.layers},
+                           {"num_attention_heads", s.heads},
+                           {"intermediate_size", s.ffn},
+                           {"hidden_act", "gelu"},
+                           {"layer_norm_eps", 1e-12},
+                           {"max_position_embeddings", s.max_positions},
+                           {"type_vocab_size", 2},
+                           {"vocab_size", vocab},
+                           {"pad_token_id", 0},
+                           {"position_embedding_type", "absolute"}};
+  if (s.cross_encoder) {
+    config["architectures"] = {"BertForSequenceClassification"};
+    config["num_labels"] = 1;
+    config["sbert_ce_default_activation_function"] = "torch.nn.modules.linear.Identity";
+  }
+  write_text(dir / "config.json", config.dump(2));
+  if (!s.cross_encoder) write_sentence_transformers_files(dir, s);
 
   // Tensors: name, shape, kind (0 dense, 1 embedding, 2 LayerNorm gamma ~1, 3 bias).
   struct Tensor {
@@ -181,6 +203,12 @@ void write_random_bert(const fs::path& dir, const BertShape& s, const fs::path& 
     tensors.push_back({p + "output.dense.bias", {h}, 3});
     tensors.push_back({p + "output.LayerNorm.weight", {h}, 2});
     tensors.push_back({p + "output.LayerNorm.bias", {h}, 3});
+  }
+  if (s.cross_encoder) {
+    tensors.push_back({"pooler.dense.weight", {h, h}, 0});
+    tensors.push_back({"pooler.dense.bias", {h}, 3});
+    tensors.push_back({"classifier.weight", {1, h}, 0});
+    tensors.push_back({"classifier.bias", {1}, 3});
   }
   nlohmann::json header = nlohmann::json::object();
   size_t offset = 0;

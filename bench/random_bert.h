@@ -32,6 +32,9 @@ struct BertShape {
   std::string pooling = "cls";  // "cls", "mean" or "max" (1_Pooling/config.json)
   bool normalize = true;        // a Normalize module in modules.json (L2-normalised output)
   uint64_t seed = 42;           // same seed and shape: the same bytes
+  /// A cross-encoder instead (BertForSequenceClassification, one label, identity activation,
+  /// pooler + classifier tensors, no sentence-transformers pooling files), for rerank timings.
+  bool cross_encoder = false;
 
   /// BAAI/bge-small-en(-v1.5): 12 layers, hidden 384, 12 heads, FFN 1536, 512 tokens, CLS
   /// pooling, normalised. The guide's default EMBED_MODEL.
@@ -39,6 +42,9 @@ struct BertShape {
   /// sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden 384, 12 heads, FFN 1536, 256
   /// tokens, mean pooling, normalised.
   static BertShape all_minilm_l6_v2();
+  /// cross-encoder/ms-marco-MiniLM-L-6-v2: all-MiniLM-L6-v2's encoder, 512 tokens, a one-label
+  /// classification head with the identity activation.
+  static BertShape ms_marco_minilm_l6_v2();
 
   /// "12 layers, hidden 384, 12 heads, FFN 1536, cls pooling, normalized" for notes.
   std::string describe() const;

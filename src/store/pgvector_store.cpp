@@ -439,7 +439,7 @@ struct PgVectorStore::Impl {
 PgVectorStore::PgVectorStore(std::shared_ptr<DatabaseConnectionPool> pool,
                              PgVectorStoreOptions options)
     : impl_(std::make_unique<Impl>()) {
-  if (!pool) throw InputError("PgVectorStore needs a connection pool");
+  if (!pool) throw ConfigError("PgVectorStore needs a connection pool (got none: `pool` is null)");
   impl_->pool = std::move(pool);
   impl_->options = options;
   impl_->pool->initialize();
