@@ -638,17 +638,20 @@ void PooledConnection::release() {
 }
 
 namespace {
-db::Connection& checked(const std::shared_ptr<db::Connection>& c) {
+// The connection a statement runs on, kept alive by the statement's own frame: the handle may be
+// released (and the pool close the connection) while the statement still waits on its socket,
+// and the statement then resumes on this object, never on freed memory.
+std::shared_ptr<db::Connection> checked(const std::shared_ptr<db::Connection>& c) {
   if (!c)
     throw InputError("PooledConnection is empty (released or moved from); acquire() a new one");
-  return *c;
+  return c;
 }
 }  // namespace
 
 awaitable<Result> PooledConnection::execute(std::string sql, Params params) {
-  auto& c = checked(conn_);
+  const std::shared_ptr<db::Connection> c = checked(conn_);
   core_->count_query();
-  co_return co_await c.query(sql, params);
+  co_return co_await c->query(sql, params);
 }
 
 awaitable<Result> PooledConnection::fetch(std::string sql, Params params) {
@@ -662,27 +665,30 @@ awaitable<std::optional<db::Row>> PooledConnection::fetchrow(std::string sql, Pa
 }
 
 awaitable<std::vector<Result>> PooledConnection::pipeline(std::vector<db::Statement> statements) {
-  auto& c = checked(conn_);
+  const std::shared_ptr<db::Connection> c = checked(conn_);
   for (size_t i = 0; i < statements.size(); ++i) core_->count_query();
-  co_return co_await c.pipeline(statements);
+  co_return co_await c->pipeline(statements);
 }
 
 awaitable<void> PooledConnection::copy_begin(std::string copy_sql) {
-  auto& c = checked(conn_);
+  const std::shared_ptr<db::Connection> c = checked(conn_);
   core_->count_query();
-  co_await c.copy_begin(copy_sql);
+  co_await c->copy_begin(copy_sql);
 }
 
 awaitable<void> PooledConnection::copy_write(std::string_view data) {
-  co_await checked(conn_).copy_write(data);
+  const std::shared_ptr<db::Connection> c = checked(conn_);
+  co_await c->copy_write(data);
 }
 
 awaitable<uint64_t> PooledConnection::copy_end() {
-  co_return co_await checked(conn_).copy_end();
+  const std::shared_ptr<db::Connection> c = checked(conn_);
+  co_return co_await c->copy_end();
 }
 
 awaitable<void> PooledConnection::copy_abort(std::string reason) {
-  co_await checked(conn_).copy_abort(reason);
+  const std::shared_ptr<db::Connection> c = checked(conn_);
+  co_await c->copy_abort(reason);
 }
 
 awaitable<uint64_t> PooledConnection::copy_from(std::string copy_sql, std::string_view data) {

@@ -14,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "db_test_support.h"
@@ -127,6 +129,28 @@ TEST_F(PoolFailure, CancellingAWaitingCallerLeaksNothing) {
   EXPECT_EQ(s.pool_size, 1);
   EXPECT_EQ(s.pool_free, 1);
   EXPECT_EQ(s.requests_waiting, 0);
+}
+
+// A handle released while its statement still waits on the socket (an abandoned caller): the
+// pool closes that connection, the statement ends with an error on the object it started on (not
+// freed memory: the sanitizer build checks), and the next call gets a fresh connection.
+TEST_F(PoolFailure, AConnectionReleasedMidStatementIsReplaced) {
+  DatabaseConnectionPool pool(config(1, 1));
+  pool.initialize();
+  auto handle = std::make_shared<PooledConnection>(pool.run(pool.acquire()));
+  std::future<db::Result> statement =
+      pool.spawn([](std::shared_ptr<PooledConnection> h) -> awaitable<db::Result> {
+        co_return co_await h->execute("SELECT pg_sleep(0.3)");
+      }(handle));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  handle->release();  // mid-statement: the connection cannot be reused
+  EXPECT_ANY_THROW(statement.get());
+  auto r = pool.run(pool.fetch("SELECT 7 AS seven"));
+  EXPECT_EQ(r[0]["seven"].as_int(), 7);
+  const auto s = pool.get_stats();
+  EXPECT_EQ(s.in_use, 0);
+  EXPECT_EQ(s.pool_size, 1);
+  EXPECT_GE(s.connections_closed, 1u);
 }
 
 TEST_F(PoolFailure, UnreachableServerFailsFastWithConnectionError) {
