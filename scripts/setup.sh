@@ -13,6 +13,10 @@
 #             they are.
 #   python    a virtual environment at $RAGPERF_VENV (default: .venv in the checkout), made with
 #             Debian's python3; Debian's python3 refuses system-wide pip installs.
+#   pypackage the Python package `ragperf` (pyproject.toml, python/) built and installed into that
+#             venv, with its build and test tools (scikit-build-core, pybind11, numpy, pytest,
+#             pytest-asyncio) from the Python package index. Its build folder (build/python) is
+#             kept, so a repeat run rebuilds only what changed.
 #   model     the demo's model, sentence-transformers/all-MiniLM-L6-v2, into
 #             $RAGPERF_HOME/models/all-MiniLM-L6-v2 (scripts/prepare_model.sh).
 set -euo pipefail
@@ -40,6 +44,8 @@ PACKAGES=(
   libgtest-dev clang-format-14
   # Python: the set-up's venv (model files come from the Python package index), pg_start.sh
   python3 python3-venv ca-certificates
+  # the Python package's native module (pybind11) needs Python's headers
+  python3-dev
 )
 
 step_packages() {
@@ -105,16 +111,29 @@ step_python() {
   /usr/bin/python3 -m venv "$venv"
 }
 
+step_pypackage() {
+  local venv=${RAGPERF_VENV:-$PWD/.venv}
+  [[ -x $venv/bin/pip ]] || step_python
+  "$venv/bin/pip" install -q scikit-build-core pybind11 numpy pytest pytest-asyncio
+  # ccache as scripts/build.sh sets it up; no build isolation, so that build/python's CMake cache
+  # keeps pointing at this venv's pybind11 and repeat installs stay incremental.
+  CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true \
+    CCACHE_COMPILERCHECK=content "$venv/bin/pip" install -q --no-build-isolation .
+  (cd / && "$venv/bin/python" -c "import ragperf") ||
+    { echo "setup: the Python package ragperf does not import" >&2; exit 1; }
+  echo "setup: Python package ragperf installed into $venv"
+}
+
 step_model() {
   RAGPERF_VENV=${RAGPERF_VENV:-$PWD/.venv} scripts/prepare_model.sh >/dev/null
 }
 
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(packages pgvector python model)
+[[ ${#steps[@]} -gt 0 ]] || steps=(packages pgvector python pypackage model)
 for s in "${steps[@]}"; do
   case $s in
-    packages | pgvector | python | model) "step_$s" ;;
-    *) echo "setup: unknown step '$s' (use packages, pgvector, python, model)" >&2; exit 2 ;;
+    packages | pgvector | python | pypackage | model) "step_$s" ;;
+    *) echo "setup: unknown step '$s' (use packages, pgvector, python, pypackage, model)" >&2; exit 2 ;;
   esac
 done
 echo "setup: ok (${steps[*]})"

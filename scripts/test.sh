@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the whole test suite:
 # formatting, a Release build with warnings as errors, every test (unit, model, db against a
-# throwaway PostgreSQL + pgvector), then the same suite under AddressSanitizer + UBSan.
+# throwaway PostgreSQL + pgvector) and the Python package's tests (python/tests, pytest), then the
+# same C++ suite under AddressSanitizer + UBSan.
 #
 #   scripts/test.sh           # everything (CI runs this through .ci/run)
 #   RAGPERF_SKIP_ASAN=1 scripts/test.sh   # the Release pass only, for a quick local check
@@ -27,6 +28,8 @@ run_suite() {
 }
 
 run_suite release
+echo "== Python package tests"
+"${RAGPERF_VENV:-$PWD/.venv}/bin/python" -m pytest python/tests -q
 if [[ -z ${RAGPERF_SKIP_ASAN:-} ]]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export OPENBLAS_NUM_THREADS=1

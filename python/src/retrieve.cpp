@@ -1,0 +1,197 @@
+// ParallelRetriever and BatchProcessor for Python: both borrow an embedder and a store, which the
+// wrappers keep alive; results are converted to lists of dicts in the completion (GIL held).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <stop_token>
+
+#include "bindings.h"
+#include "ragperf/batch_processor.h"
+#include "ragperf/config.h"
+#include "ragperf/retriever.h"
+
+namespace ragperf::python {
+
+namespace {
+
+py::object json_loads(const std::string& text) {
+  if (text.empty()) return py::dict();
+  static py::object* loads =
+      new py::object(py::module_::import("json").attr("loads"));  // leaked on purpose
+  return (*loads)(py::str(text));
+}
+
+py::list hits_list(const RetrieveResult& r) {
+  py::list out;
+  for (const RetrievedHit& h : r.hits) {
+    py::dict d;
+    d["id"] = h.id;
+    d["text"] = h.text;
+    d["score"] = h.score;
+    d["similarity"] = h.similarity;
+    d["source_table"] = h.source_table;
+    d["source_tables"] = h.source_tables;
+    d["source"] = h.source;
+    d["metadata"] = json_loads(h.metadata_json);
+    out.append(d);
+  }
+  return out;
+}
+
+py::list hits_list(const std::vector<Hit>& hits) {
+  py::list out;
+  for (const Hit& h : hits) {
+    py::dict d;
+    d["id"] = h.id;
+    d["text"] = h.text;
+    d["score"] = h.score;
+    d["source_table"] = h.source_table;
+    d["source"] = h.source;
+    d["metadata"] = json_loads(h.metadata_json);
+    out.append(d);
+  }
+  return out;
+}
+
+struct PyRetriever {
+  std::shared_ptr<PyEmbedding> embedding;
+  std::shared_ptr<PyStore> store;
+  std::shared_ptr<PerformanceMonitor> monitor;
+  std::unique_ptr<ParallelRetriever> retriever;
+  ~PyRetriever() { reset_without_gil(retriever); }  // waits for calls in flight
+};
+
+struct PyBatch {
+  std::shared_ptr<PyEmbedding> embedding;
+  std::shared_ptr<PyStore> store;
+  std::shared_ptr<PerformanceMonitor> monitor;
+  std::unique_ptr<BatchProcessor> processor;
+  ~PyBatch() { reset_without_gil(processor); }  // finishes pending queries
+};
+
+/// Cancels one queued query (BatchProcessor drops it before spending work on it).
+struct StopHandle {
+  std::stop_source source;
+};
+
+py::dict batch_stats(const BatchStats& s) {
+  py::dict d;
+  d["queries"] = s.queries;
+  d["completed"] = s.completed;
+  d["failed"] = s.failed;
+  d["cancelled"] = s.cancelled;
+  d["rejected"] = s.rejected;
+  d["batches"] = s.batches;
+  d["batched_queries"] = s.batched_queries;
+  d["largest_batch"] = s.largest_batch;
+  d["mean_batch_size"] = s.mean_batch_size();
+  d["queued"] = s.queued;
+  d["in_flight"] = s.in_flight;
+  return d;
+}
+
+}  // namespace
+
+void bind_retrieve(py::module_& m) {
+  py::class_<PyRetriever, std::shared_ptr<PyRetriever>>(m, "Retriever")
+      .def(py::init([](std::shared_ptr<PyStore> store, std::shared_ptr<PyEmbedding> embedding,
+                       std::vector<std::string> tables, std::optional<size_t> embed_dim,
+                       std::shared_ptr<PerformanceMonitor> monitor) {
+             auto self = std::make_shared<PyRetriever>();
+             self->embedding = embedding;
+             self->store = store;
+             self->monitor = monitor;
+             without_gil([&] {
+               ParallelRetrieverOptions options;
+               options.monitor = monitor.get();
+               options.open_location = default_store_opener(load_settings());
+               self->retriever = std::make_unique<ParallelRetriever>(
+                   store ? store->store : nullptr, embedding->embedder, std::move(tables),
+                   embed_dim.value_or(embedding->model->dim()), std::move(options));
+             });
+             return self;
+           }),
+           py::arg("store"), py::arg("embedding"), py::arg("tables"), py::arg("embed_dim"),
+           py::arg("monitor") = nullptr)
+      .def(
+          "submit",
+          [](PyRetriever& self, py::handle query, size_t top_k, bool deduplicate,
+             py::object resolve) {
+            std::string text = text_arg(query, "query");
+            RetrieveOptions options;
+            options.top_k = top_k;
+            options.deduplicate = deduplicate;
+            auto done = make_callback<RetrieveResult>(
+                std::move(resolve), [](RetrieveResult r) -> py::object { return hits_list(r); });
+            without_gil([&] { self.retriever->submit(std::move(text), options, std::move(done)); });
+          },
+          py::arg("query"), py::arg("top_k"), py::arg("deduplicate"), py::arg("resolve"))
+      .def_property_readonly("tables",
+                             [](const PyRetriever& self) { return self.retriever->tables(); })
+      .def_property_readonly("dim", [](const PyRetriever& self) { return self.retriever->dim(); });
+
+  py::class_<StopHandle, std::shared_ptr<StopHandle>>(m, "StopHandle")
+      .def("cancel", [](StopHandle& self) { return self.source.request_stop(); });
+
+  py::class_<PyBatch, std::shared_ptr<PyBatch>>(m, "Batcher")
+      .def(py::init([](std::shared_ptr<PyEmbedding> embedding, std::shared_ptr<PyStore> store,
+                       std::string table, std::optional<size_t> batch_size,
+                       std::optional<double> timeout, std::shared_ptr<PerformanceMonitor> monitor) {
+             auto self = std::make_shared<PyBatch>();
+             self->embedding = embedding;
+             self->store = store;
+             self->monitor = monitor;
+             without_gil([&] {
+               BatchProcessorOptions options =
+                   BatchProcessorOptions::from_settings(load_settings());
+               if (batch_size) options.batch_size = *batch_size;
+               if (timeout) options.timeout = std::chrono::duration<double>(*timeout);
+               options.monitor = monitor.get();
+               self->processor = std::make_unique<BatchProcessor>(
+                   embedding->embedder, store->store, std::move(table), std::move(options));
+             });
+             return self;
+           }),
+           py::arg("embedding"), py::arg("store"), py::arg("table"), py::arg("batch_size"),
+           py::arg("timeout"), py::arg("monitor") = nullptr)
+      .def(
+          "submit",
+          [](PyBatch& self, py::handle query, py::object resolve) {
+            std::string text = text_arg(query, "text");
+            auto handle = std::make_shared<StopHandle>();
+            QueryOptions options;
+            options.stop = handle->source.get_token();
+            auto done = make_callback<std::vector<Hit>>(
+                std::move(resolve),
+                [](std::vector<Hit> hits) -> py::object { return hits_list(hits); });
+            without_gil([&] { self.processor->submit(std::move(text), options, std::move(done)); });
+            return handle;
+          },
+          py::arg("text"), py::arg("resolve"))
+      .def("process_batch",
+           [](PyBatch& self) {
+             return without_gil([&] { return self.processor->process_batch(); });
+           })
+      .def(
+          "close",
+          [](PyBatch& self, bool fail_pending) {
+            without_gil([&] {
+              self.processor->close(fail_pending ? BatchProcessor::CloseMode::kFailPending
+                                                 : BatchProcessor::CloseMode::kFinishPending);
+            });
+          },
+          py::arg("fail_pending") = false)
+      .def("get_stats",
+           [](PyBatch& self) {
+             BatchStats s = without_gil([&] { return self.processor->get_stats(); });
+             return batch_stats(s);
+           })
+      .def_property_readonly(
+          "batch_size", [](const PyBatch& self) { return self.processor->options().batch_size; })
+      .def_property_readonly(
+          "timeout", [](const PyBatch& self) { return self.processor->options().timeout.count(); })
+      .def_property_readonly("table", [](const PyBatch& self) { return self.processor->table(); });
+}
+
+}  // namespace ragperf::python
