@@ -1,6 +1,7 @@
 // ragperf/query_pipeline.h defines QueryPipeline, the one path a query takes through ragperf:
 //
-//   exact cache -> embed -> semantic cache -> search every table -> merge -> store in the cache
+//   exact cache -> embed -> semantic cache -> search every table -> merge -> [rerank] -> store in
+//   the cache
 //
 // The HTTP server's /query, BatchProcessor and `ragperf query` all run it; none of them writes
 // the flow again. Batching is a policy on top: BatchProcessor embeds many queries in one model
@@ -22,8 +23,9 @@
 // tables (RetrieveOptions::partial_results) is never cached.
 //
 // Errors: those of ParallelRetriever (InputError for unknown tables or another model's tables,
-// the stores' errors); UnknownWordsError (an InputError) when the query's embedding is all zeros
-// (a static model that knows none of its words: nothing can be similar to it).
+// the stores' errors); InputError for rerank candidates outside 1..1000; UnknownWordsError (an
+// InputError) when the query's embedding is all zeros (a static model that knows none of its words:
+// nothing can be similar to it).
 //
 // Threads: none of its own. Every call is a coroutine on the caller's executor; the embedding and
 // the searches are awaited on the Runtime (ragperf/runtime.h). query() is the blocking form (not
@@ -48,10 +50,21 @@
 namespace ragperf {
 
 class AsyncEmbedding;
+class CrossEncoder;
 class EmbeddingModel;
 class PerformanceMonitor;
 class SemanticCache;
 struct CacheScope;
+
+/// Reranking with a cross-encoder: the search fetches max(candidates, top_k) hits, the model
+/// scores each against the query text in one batch (on the Runtime's compute pool), and the
+/// top_k by that score are returned; each keeps its retrieval score in
+/// RetrievedHit::retrieval_score. Stage "rerank" in the monitor, timings.rerank_s.
+struct RerankOptions {
+  std::shared_ptr<const CrossEncoder> model{};  // null: no reranking
+  size_t candidates = 50;                       // hits scored, 1..kMaxCandidates
+  static constexpr size_t kMaxCandidates = 1000;
+};
 
 /// What a query searches and how.
 struct QueryTarget {
@@ -59,6 +72,7 @@ struct QueryTarget {
   RetrieveOptions options{};
   /// The tables' metric ("cosine", or "cosine+l2" for mixed tables): part of the cache scope.
   std::string metric{};
+  RerankOptions rerank{};  // part of the cache scope (the model's id and candidates)
 };
 
 /// How the semantic cache took part in an answer.

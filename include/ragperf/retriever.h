@@ -46,6 +46,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,12 +88,15 @@ struct RetrieveOptions {
 struct RetrievedHit {
   std::string id;
   std::string text;
-  float score = 0;       // ranking score: the similarity (kScore) or the fused RRF score (kRrf)
-  float similarity = 0;  // the store's score of the copy kept (higher is better)
-  std::string metadata_json;               // a JSON object as text
-  std::string source;                      // Chunk::source (e.g. the file) of the copy kept
-  std::string source_table;                // the table of the copy kept, as named in `tables`
+  float score = 0;            // ranking score: the similarity (kScore), the fused RRF score (kRrf),
+                              // or the cross-encoder's score when reranked (QueryTarget::rerank)
+  float similarity = 0;       // the store's score of the copy kept (higher is better)
+  std::string metadata_json;  // a JSON object as text
+  std::string source;         // Chunk::source (e.g. the file) of the copy kept
+  std::string source_table;   // the table of the copy kept, as named in `tables`
   std::vector<std::string> source_tables;  // every table holding this text, best copy first
+  /// Set when the hit was reranked: the retrieval ranking score it had before.
+  std::optional<float> retrieval_score{};
 };
 
 /// A table that failed in a partial_results call.
@@ -107,6 +111,7 @@ struct RetrieveTimings {
   double embed_s = 0;           // embedding the query (0 for retrieve_by_vector)
   double query_s = 0;           // from the first table search started to the last one finished
   double merge_s = 0;           // merge, deduplication and ranking
+  double rerank_s = 0;          // cross-encoder scoring of the candidates (0 without reranking)
   double total_s = 0;           // the whole call
   std::vector<double> table_s;  // [tables().size()] each table's own search time (0 if failed)
 };

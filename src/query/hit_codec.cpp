@@ -6,7 +6,7 @@
 namespace ragperf::query {
 namespace {
 
-constexpr std::string_view kMagic = "RPH2";
+constexpr std::string_view kMagic = "RPH3";
 
 void put_u32(std::string& out, uint32_t v) {
   char b[4];
@@ -34,6 +34,12 @@ class Reader {
     in_.remove_prefix(4);
     return true;
   }
+  bool u8(uint8_t& v) {
+    if (in_.empty()) return false;
+    v = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    return true;
+  }
   bool f32(float& v) {
     if (in_.size() < 4) return false;
     std::memcpy(&v, in_.data(), 4);
@@ -59,7 +65,7 @@ class Reader {
 std::string encode_hits(const std::vector<RetrievedHit>& hits) {
   size_t bytes = kMagic.size() + 4;
   for (const auto& h : hits) {
-    bytes += 8 + 6 * 4 + h.id.size() + h.text.size() + h.metadata_json.size() + h.source.size() +
+    bytes += 13 + 6 * 4 + h.id.size() + h.text.size() + h.metadata_json.size() + h.source.size() +
              h.source_table.size();
     for (const auto& t : h.source_tables) bytes += 4 + t.size();
   }
@@ -70,6 +76,8 @@ std::string encode_hits(const std::vector<RetrievedHit>& hits) {
   for (const auto& h : hits) {
     put_f32(out, h.score);
     put_f32(out, h.similarity);
+    out += static_cast<char>(h.retrieval_score ? 1 : 0);
+    put_f32(out, h.retrieval_score.value_or(0.0f));
     put_str(out, h.id);
     put_str(out, h.text);
     put_str(out, h.metadata_json);
@@ -86,17 +94,21 @@ std::optional<std::vector<RetrievedHit>> decode_hits(std::string_view payload) {
   Reader r(payload.substr(kMagic.size()));
   uint32_t count = 0;
   if (!r.u32(count)) return std::nullopt;
-  // Each hit takes at least 32 bytes: a count larger than that is malformed, not a huge alloc.
-  constexpr size_t kMinHitBytes = 8 + 6 * 4;
+  // Each hit takes at least 37 bytes: a count larger than that is malformed, not a huge alloc.
+  constexpr size_t kMinHitBytes = 13 + 6 * 4;
   if (count > r.rest().size() / kMinHitBytes) return std::nullopt;
   std::vector<RetrievedHit> hits(count);
   for (auto& h : hits) {
     uint32_t tables = 0;
-    if (!r.f32(h.score) || !r.f32(h.similarity) || !r.str(h.id) || !r.str(h.text) ||
-        !r.str(h.metadata_json) || !r.str(h.source) || !r.str(h.source_table) || !r.u32(tables) ||
+    uint8_t reranked = 0;
+    float retrieval_score = 0;
+    if (!r.f32(h.score) || !r.f32(h.similarity) || !r.u8(reranked) || reranked > 1 ||
+        !r.f32(retrieval_score) || !r.str(h.id) || !r.str(h.text) || !r.str(h.metadata_json) ||
+        !r.str(h.source) || !r.str(h.source_table) || !r.u32(tables) ||
         tables > r.rest().size() / 4) {
       return std::nullopt;
     }
+    if (reranked) h.retrieval_score = retrieval_score;
     h.source_tables.resize(tables);
     for (auto& t : h.source_tables) {
       if (!r.str(t)) return std::nullopt;

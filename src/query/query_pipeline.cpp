@@ -8,7 +8,9 @@
 
 #include "query/hit_codec.h"
 #include "ragperf/async_embedding.h"
+#include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
+#include "ragperf/monitor.h"
 #include "ragperf/semantic_cache.h"
 
 namespace ragperf {
@@ -22,7 +24,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The text of every retrieve option that changes the hits, for the cache scope.
-std::string options_key(const RetrieveOptions& o) {
+std::string options_key(const QueryTarget& t) {
+  const RetrieveOptions& o = t.options;
   std::string key;
   auto add = [&key](const std::string& part) { key += (key.empty() ? "" : ";") + part; };
   if (o.exact) add("exact");
@@ -31,7 +34,24 @@ std::string options_key(const RetrieveOptions& o) {
   if (o.fusion == Fusion::kRrf) add("rrf_k=" + std::to_string(o.rrf_k));
   if (o.ef_search != 0) add("ef_search=" + std::to_string(o.ef_search));
   if (o.candidates_per_table != 0) add("candidates=" + std::to_string(o.candidates_per_table));
+  if (t.rerank.model) {
+    add("rerank=" + t.rerank.model->id() + "/" + std::to_string(t.rerank.candidates));
+  }
   return key;
+}
+
+// What the search fetches: the rerank candidates when reranking (at least top_k).
+RetrieveOptions search_options(const QueryTarget& t) {
+  RetrieveOptions o = t.options;
+  if (t.rerank.model) o.top_k = std::max(o.top_k, t.rerank.candidates);
+  return o;
+}
+
+void check_rerank(const RerankOptions& r) {
+  if (r.model && (r.candidates == 0 || r.candidates > RerankOptions::kMaxCandidates)) {
+    throw InputError("rerank candidates " + std::to_string(r.candidates) +
+                     " is out of range; use 1 to " + std::to_string(RerankOptions::kMaxCandidates));
+  }
 }
 
 bool all_zero(std::span<const float> v) {
@@ -99,7 +119,7 @@ struct QueryPipeline::Impl {
                       .top_k = t.options.top_k,
                       .model_id = model_id,
                       .metric = t.metric,
-                      .filters = options_key(t.options)};
+                      .filters = options_key(t)};
   }
 
   std::optional<QueryAnswer> from_cache(const std::optional<CacheHit>& hit,
@@ -140,12 +160,44 @@ struct QueryPipeline::Impl {
     }
   }
 
+  // Scores the searched candidates with the target's cross-encoder and keeps the top_k by that
+  // score (ties keep the retrieval order). `t` and `r` outlive the call (awaited at once).
+  boost::asio::awaitable<void> rerank(const QueryTarget& t, std::string_view text,
+                                      RetrieveResult& r) const {
+    if (!t.rerank.model) co_return;
+    const Clock::time_point t0 = Clock::now();
+    std::vector<RetrievedHit>& hits = r.hits;
+    if (!hits.empty()) {
+      std::vector<std::string> passages;
+      passages.reserve(hits.size());
+      for (const RetrievedHit& h : hits) passages.push_back(h.text);
+      // A named local, not a temporary in the co_await expression (GCC 12). It points at the
+      // model the target keeps alive, so no owner is released on the compute thread.
+      const CrossEncoder* reranker = t.rerank.model.get();
+      auto score = [reranker, query = std::string(text), p = std::move(passages)] {
+        return reranker->score(query, p);
+      };
+      const std::vector<PairScore> scores = co_await runtime->on_compute(std::move(score));
+      for (size_t i = 0; i < hits.size(); ++i) {
+        hits[i].retrieval_score = hits[i].score;
+        hits[i].score = scores[i].score;
+      }
+      std::stable_sort(hits.begin(), hits.end(), [](const RetrievedHit& a, const RetrievedHit& b) {
+        return a.score > b.score;
+      });
+      if (hits.size() > t.options.top_k) hits.resize(t.options.top_k);
+    }
+    r.timings.rerank_s = seconds_since(t0);
+    if (options.monitor) options.monitor->record("rerank", r.timings.rerank_s);
+  }
+
   static boost::asio::awaitable<QueryAnswer> answer_embedded(std::shared_ptr<Impl> self,
                                                              QueryTarget target, std::string text,
                                                              std::vector<float> vector,
                                                              Clock::time_point start) {
     Impl& im = *self;
     im.check_vector(vector);
+    check_rerank(target.rerank);
     SemanticCache* cache = im.options.cache;
     if (cache) {
       if (auto a = im.from_cache(cache->lookup(im.scope(target), text, vector), start)) {
@@ -156,7 +208,8 @@ struct QueryPipeline::Impl {
     const uint64_t epoch = cache ? cache->epoch() : 0;
     std::shared_ptr<ParallelRetriever> retriever = im.retriever(target.tables);
     QueryAnswer a;
-    a.result = co_await retriever->async_retrieve_by_vector(vector, target.options);
+    a.result = co_await retriever->async_retrieve_by_vector(vector, search_options(target));
+    co_await im.rerank(target, text, a.result);
     a.cache = cache ? CacheOutcome::kMiss : CacheOutcome::kOff;
     im.remember(target, epoch, text, vector, a.result);
     a.result.timings.total_s = seconds_since(start);
@@ -167,6 +220,7 @@ struct QueryPipeline::Impl {
                                                  std::string text) {
     const Clock::time_point start = Clock::now();
     Impl& im = *self;
+    check_rerank(target.rerank);
     if (SemanticCache* cache = im.options.cache) {
       if (auto a = im.from_cache(cache->lookup_exact(im.scope(target), text), start)) {
         co_return std::move(*a);
@@ -208,7 +262,8 @@ struct QueryPipeline::Impl {
       }
     }
     if (misses.empty()) co_return out;
-    const RetrieveOptions& ro = target.options;
+    check_rerank(target.rerank);
+    const RetrieveOptions ro = search_options(target);
     SearchOptions so;
     so.exact = ro.exact;
     so.ef_search = ro.ef_search;
@@ -250,6 +305,7 @@ struct QueryPipeline::Impl {
         o.value.result.timings.merge_s = seconds_since(m0);
         o.value.result.timings.query_s = query_s;
         o.value.result.timings.table_s = {query_s};
+        co_await im.rerank(target, texts[misses[j]], o.value.result);
         o.value.cache = cache ? CacheOutcome::kMiss : CacheOutcome::kOff;
         im.remember(target, epoch, texts[misses[j]], vectors[misses[j]], o.value.result);
         o.value.result.timings.total_s = seconds_since(start);

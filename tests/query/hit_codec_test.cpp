@@ -19,6 +19,8 @@ std::vector<RetrievedHit> sample() {
              {"docs", "faq@postgresql://h/db"}};
   hits[1] = {"b2", std::string("nul\0inside", 10), -0.5f, -0.25f, "{}", "", "papers", {}};
   hits[2] = {"", "", 0.0f, 0.0f, "", "", "", {""}};
+  hits[1].retrieval_score = 0.0f;  // reranked, with a retrieval score of exactly 0
+  hits[0].retrieval_score = 0.42f;
   return hits;
 }
 
@@ -36,6 +38,7 @@ TEST(HitCodec, RoundTripsEveryField) {
     EXPECT_EQ((*back)[i].metadata_json, hits[i].metadata_json);
     EXPECT_EQ((*back)[i].source, hits[i].source);
     EXPECT_EQ((*back)[i].source_table, hits[i].source_table);
+    EXPECT_EQ((*back)[i].retrieval_score, hits[i].retrieval_score);
   }
   const auto none = decode_hits(encode_hits({}));
   ASSERT_TRUE(none.has_value());
@@ -51,6 +54,11 @@ TEST(HitCodec, RejectsPayloadsItDidNotWrite) {
   std::string huge = good.substr(0, 4) + std::string("\xFF\xFF\xFF\x7F", 4);
   EXPECT_FALSE(decode_hits(huge).has_value());
   EXPECT_FALSE(decode_hits("RPH1" + good.substr(4)).has_value());  // the old Hit-only layout
+  EXPECT_FALSE(decode_hits("RPH2" + good.substr(4)).has_value());  // before retrieval_score
+  // The reranked flag is 0 or 1; anything else is not a payload this codec wrote.
+  std::string flag = good;
+  flag[8 + 8] = 2;  // magic, count, then the first hit's score and similarity
+  EXPECT_FALSE(decode_hits(flag).has_value());
   for (size_t cut = 0; cut < good.size(); ++cut) {
     EXPECT_FALSE(decode_hits(good.substr(0, cut)).has_value()) << "cut at " << cut;
   }
