@@ -51,6 +51,7 @@
 namespace ragperf {
 
 class AsyncEmbedding;
+class CrossEncoder;
 class PerformanceMonitor;
 class Runtime;
 class SemanticCache;
@@ -69,6 +70,8 @@ struct ServerOptions {
   /// Tables searched when a query names none; empty: every table ingested with the model
   /// (looked up per request, so tables ingested while the server runs are found).
   std::vector<std::string> default_tables{};
+  /// Candidates a reranked /query scores when it names none ("rerank": true).
+  size_t rerank_candidates = 50;
   /// ENABLE_ASYNC=0: /query requests run one at a time, each to completion (embedded, searched,
   /// answered) before the next one starts; the others wait their turn in arrival order.
   /// Default (ENABLE_ASYNC=1): queries run concurrently. /embed and the other endpoints are not
@@ -84,6 +87,8 @@ struct ServerComponents {
                                                 // to the embedder and the cache for /metrics
   std::shared_ptr<Runtime> runtime;             // optional: Runtime::shared() when null; give the
                                                 // one the embedder and the store run on
+  /// Optional: the cross-encoder a /query with "rerank" uses (null: such a query gets 422).
+  std::shared_ptr<const CrossEncoder> reranker;
 };
 
 class Server {

@@ -10,8 +10,10 @@
 #include "command.h"
 #include "model_choice.h"
 #include "ragperf/config.h"
+#include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
+#include "ragperf/model_locator.h"
 #include "ragperf/query_pipeline.h"
 #include "ragperf/retriever.h"
 #include "ragperf/vector_store.h"
@@ -30,6 +32,8 @@ struct QueryArgs {
   bool no_dedup = false;
   int ef_search = 0;
   size_t snippet = 200;
+  std::string rerank_model;
+  size_t rerank_candidates = 50;
 };
 
 std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
@@ -121,6 +125,11 @@ void run_query(const QueryArgs& args, bool text_given) {
   target.options.partial_results = args.partial;
   target.options.deduplicate = !args.no_dedup;
   target.options.ef_search = args.ef_search;
+  if (!args.rerank_model.empty()) {
+    target.rerank.model =
+        ragperf::CrossEncoder::load(ragperf::resolve_model(args.rerank_model, settings));
+    target.rerank.candidates = args.rerank_candidates;
+  }
   ragperf::QueryPipelineOptions pipeline_options;
   pipeline_options.open_location = ragperf::default_store_opener(settings);  // name@location
   ragperf::QueryPipeline pipeline(store, model, pipeline_options);
@@ -195,6 +204,12 @@ void setup_query(CLI::App& app) {
                   "ANN candidate list per table (0: the store's default): higher = better "
                   "recall, slower");
   cmd->add_option("--snippet", args->snippet, "Characters of each hit's text to print (200)");
+  cmd->add_option("--rerank-model", args->rerank_model,
+                  "Rerank the candidates with this cross-encoder (folder or hub id, such as "
+                  "cross-encoder/ms-marco-MiniLM-L-6-v2)");
+  cmd->add_option("--rerank-candidates", args->rerank_candidates,
+                  "Hits the reranker scores before the top-k are kept (50)")
+      ->check(CLI::Range(size_t{1}, ragperf::RerankOptions::kMaxCandidates));
   cmd->callback([args, text] { run_query(*args, text->count() > 0); });
 }
 

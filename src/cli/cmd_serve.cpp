@@ -19,9 +19,12 @@
 #include "model_choice.h"
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
+#include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
+#include "ragperf/model_locator.h"
 #include "ragperf/monitor.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/retriever.h"
 #include "ragperf/runtime.h"
 #include "ragperf/semantic_cache.h"
@@ -42,6 +45,8 @@ struct ServeArgs {
   double cache_threshold = 0.95;
   bool cache_exact_only = false;
   double shutdown_grace_s = 30;
+  std::string rerank_model;
+  size_t rerank_candidates = 50;
 };
 
 void run_serve(const ServeArgs& args) {
@@ -75,6 +80,10 @@ void run_serve(const ServeArgs& args) {
   }
   const std::string model_name = ragperf::cli::choose_model(args.model, settings, infos);
   std::shared_ptr<ragperf::EmbeddingModel> model = ragperf::cli::load_model(model_name, settings);
+  std::shared_ptr<const ragperf::CrossEncoder> reranker;
+  if (!args.rerank_model.empty()) {
+    reranker = ragperf::CrossEncoder::load(ragperf::resolve_model(args.rerank_model, settings));
+  }
 
   auto monitor = std::make_shared<ragperf::PerformanceMonitor>();
   ragperf::AsyncEmbeddingOptions embed_options =
@@ -84,6 +93,7 @@ void run_serve(const ServeArgs& args) {
   parts.store = store;
   parts.embedder = std::make_shared<ragperf::AsyncEmbedding>(model, embed_options);
   parts.monitor = monitor;
+  parts.reranker = reranker;
   if (args.cache_capacity > 0) {
     ragperf::SemanticCacheOptions cache_options;
     cache_options.capacity = args.cache_capacity;
@@ -99,6 +109,7 @@ void run_serve(const ServeArgs& args) {
   options.max_body_bytes = args.max_body_bytes;
   options.shutdown_grace = std::chrono::duration<double>(args.shutdown_grace_s);
   options.default_tables = args.tables;
+  options.rerank_candidates = args.rerank_candidates;
   options.sequential_queries = !settings.enable_async;  // ENABLE_ASYNC=0: one query at a time
 
   // Installed before the server starts, so a signal sent as soon as the port is printed is caught.
@@ -118,6 +129,7 @@ void run_serve(const ServeArgs& args) {
                  return s;
                }())
             << "; cache " << (parts.cache ? "on" : "off")
+            << (reranker ? "; reranker " + reranker->id() : std::string())
             << (options.sequential_queries ? "; queries one at a time (ENABLE_ASYNC=0)" : "")
             << "\n";
   std::cout << "listening on http://" << host << ":" << server.port() << std::endl;
@@ -167,6 +179,13 @@ void setup_serve(CLI::App& app) {
       ->envname("RAGPERF_CACHE_THRESHOLD");
   cmd->add_flag("--cache-exact-only", args->cache_exact_only,
                 "Answer from the cache only for the same normalised text (no similarity tier)");
+  cmd->add_option("--rerank-model", args->rerank_model,
+                  "Cross-encoder folder or hub id that /query uses when a request says "
+                  "\"rerank\" (none by default)")
+      ->envname("RAGPERF_RERANK_MODEL");
+  cmd->add_option("--rerank-candidates", args->rerank_candidates,
+                  "Hits a reranked /query scores when it names none (50)")
+      ->check(CLI::Range(size_t{1}, ragperf::RerankOptions::kMaxCandidates));
   cmd->add_option("--shutdown-grace", args->shutdown_grace_s,
                   "Seconds SIGTERM waits for requests in flight before closing them (30)");
   cmd->callback([args] { run_serve(*args); });

@@ -99,6 +99,7 @@ std::string to_json(const RetrieveResult& result, std::span<const std::string> t
                     {"source_tables", h.source_tables},
                     {"source", h.source},
                     {"metadata", metadata}});
+    if (h.retrieval_score) hits.back()["retrieval_score"] = *h.retrieval_score;
   }
   j["hits"] = std::move(hits);
   nlohmann::json tables = nlohmann::json::object();
@@ -110,6 +111,7 @@ std::string to_json(const RetrieveResult& result, std::span<const std::string> t
                   {"merge_s", result.timings.merge_s},
                   {"total_s", result.timings.total_s},
                   {"tables", tables}};
+  if (result.timings.rerank_s > 0) j["timings"]["rerank_s"] = result.timings.rerank_s;
   if (!result.failures.empty()) {
     nlohmann::json failures = nlohmann::json::array();
     for (const TableFailure& f : result.failures) {
@@ -129,6 +131,11 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
     char head[64];
     std::snprintf(head, sizeof head, "%3zu. %.4f  ", i + 1, static_cast<double>(h.score));
     out += head;
+    if (h.retrieval_score) {
+      std::snprintf(head, sizeof head, "(retrieval %.4f)  ",
+                    static_cast<double>(*h.retrieval_score));
+      out += head;
+    }
     out += h.source_table;
     for (size_t t = 1; t < h.source_tables.size(); ++t) out += "+" + h.source_tables[t];
     if (!h.source.empty()) out += "  " + std::filesystem::path(h.source).filename().string();
@@ -146,8 +153,9 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
     }
     out += ")";
   }
-  out += ", merge " + format_ms(result.timings.merge_s) + ", total " +
-         format_ms(result.timings.total_s) + "\n";
+  out += ", merge " + format_ms(result.timings.merge_s);
+  if (result.timings.rerank_s > 0) out += ", rerank " + format_ms(result.timings.rerank_s);
+  out += ", total " + format_ms(result.timings.total_s) + "\n";
   return out;
 }
 

@@ -180,6 +180,17 @@ boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& requ
   target.options.top_k = q.top_k;
   target.options.exact = q.exact;
   target.metric = tables.metric;
+  if (q.rerank) {
+    if (!components_.reranker) {
+      throw HttpError(422,
+                      "this server has no reranker; start it with --rerank-model M (a "
+                      "cross-encoder folder or hub id), or leave \"rerank\" out",
+                      "rerank");
+    }
+    target.rerank.model = components_.reranker;
+    target.rerank.candidates =
+        q.rerank_candidates ? q.rerank_candidates : options_.rerank_candidates;
+  }
   QueryAnswer a;
   try {
     a = co_await pipeline_.async_query(std::move(target), q.text);
@@ -206,6 +217,7 @@ boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& requ
                            {"total_s", t.total_s},
                            {"tables", std::move(per_table)}}},
                          {"cache", to_string(a.cache)}};
+  if (q.rerank) body["timings"]["rerank_s"] = t.rerank_s;
   HttpResponse r = json_response(200, body);
   r.headers.emplace_back("x-cache", to_string(a.cache));
   r.headers.emplace_back("x-embed-time", seconds_text(t.embed_s));

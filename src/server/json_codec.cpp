@@ -1,8 +1,9 @@
 #include "server/json_codec.h"
 
-#include "base/utf8.h"
-
 #include <limits>
+
+#include "base/utf8.h"
+#include "ragperf/query_pipeline.h"
 
 namespace ragperf::server {
 
@@ -109,6 +110,36 @@ QueryRequest parse_query_request(std::string_view body, size_t max_top_k) {
     if (!e->is_boolean()) wrong_type("exact", *e, "true or false");
     r.exact = e->get<bool>();
   }
+  if (const auto rr = j.find("rerank"); rr != j.end() && !rr->is_null()) {
+    if (rr->is_boolean()) {
+      r.rerank = rr->get<bool>();
+    } else if (rr->is_object()) {
+      r.rerank = true;
+      for (const auto& [key, value] : rr->items()) {
+        if (key != "candidates") {
+          throw HttpError(
+              422,
+              "\"rerank\" has an unknown field \"" + key + "\"; send true or {\"candidates\": 50}",
+              "rerank." + key);
+        }
+      }
+      if (const auto c = rr->find("candidates"); c != rr->end() && !c->is_null()) {
+        if (!c->is_number_integer()) wrong_type("rerank.candidates", *c, "an integer");
+        const bool negative =
+            c->is_number_integer() && !c->is_number_unsigned() && c->get<int64_t>() < 0;
+        const uint64_t v = negative ? 0 : c->get<uint64_t>();
+        if (negative || v == 0 || v > RerankOptions::kMaxCandidates) {
+          throw HttpError(422,
+                          "\"rerank.candidates\" is " + c->dump() + "; use 1 to " +
+                              std::to_string(RerankOptions::kMaxCandidates),
+                          "rerank.candidates");
+        }
+        r.rerank_candidates = static_cast<size_t>(v);
+      }
+    } else {
+      wrong_type("rerank", *rr, "true, false or {\"candidates\": N}");
+    }
+  }
   return r;
 }
 
@@ -153,6 +184,7 @@ nlohmann::json hits_to_json(const std::vector<RetrievedHit>& hits) {
                    {"source", h.source},
                    {"source_tables", h.source_tables},
                    {"metadata", std::move(metadata)}});
+    if (h.retrieval_score) out.back()["retrieval_score"] = *h.retrieval_score;
   }
   return out;
 }

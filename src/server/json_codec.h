@@ -22,6 +22,9 @@ struct QueryRequest {
   std::vector<std::string> tables;  // empty: the server's default tables
   size_t top_k = 4;
   bool exact = false;
+  /// "rerank": true or {"candidates": N}: rerank with the server's cross-encoder.
+  bool rerank = false;
+  size_t rerank_candidates = 0;  // 0: the server's default
 };
 
 /// POST /embed.
@@ -33,7 +36,8 @@ struct EmbedRequest {
 /// is valid JSON but not an object.
 nlohmann::json parse_object(std::string_view body, std::string_view expected_shape);
 
-/// Throws HttpError (400 / 422) naming the field; `max_top_k` bounds top_k.
+/// Throws HttpError (400 / 422) naming the field; `max_top_k` bounds top_k; rerank candidates
+/// are 1..RerankOptions::kMaxCandidates.
 QueryRequest parse_query_request(std::string_view body, size_t max_top_k);
 /// Throws HttpError (400 / 422); at most `max_texts` texts.
 EmbedRequest parse_embed_request(std::string_view body, size_t max_texts);

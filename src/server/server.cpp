@@ -6,6 +6,7 @@
 
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/runtime.h"
 #include "server/handlers.h"
 #include "server/http_session.h"
@@ -26,6 +27,10 @@ const ServerOptions& checked(const ServerOptions& o) {
   if (o.max_body_bytes == 0) throw ConfigError("Server: max_body_bytes is 0; use at least 1");
   if (o.max_top_k == 0) throw ConfigError("Server: max_top_k is 0; use at least 1");
   if (o.max_texts == 0) throw ConfigError("Server: max_texts is 0; use at least 1");
+  if (o.rerank_candidates == 0 || o.rerank_candidates > RerankOptions::kMaxCandidates) {
+    throw ConfigError("Server: rerank_candidates is " + std::to_string(o.rerank_candidates) +
+                      "; use 1 to " + std::to_string(RerankOptions::kMaxCandidates));
+  }
   return o;
 }
 

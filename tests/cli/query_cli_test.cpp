@@ -2,6 +2,7 @@
 // store, with the synthetic word-vector model of tests/data/retrieve_model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -152,6 +153,36 @@ TEST_F(QueryCli, RejectsBadArguments) {
   r = home_.run("query 'index' --model /nonexistent/model");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("/nonexistent/model"), std::string::npos) << r.err;
+}
+
+TEST_F(QueryCli, RerankModelReordersTheCandidatesAndKeepsTheirRetrievalScores) {
+  const std::string reranker =
+      (ragperf::testing::shared_dir() / "models" / "cross-encoders" / "bert-ce-l2-h384-f16")
+          .string();
+  const std::string q = "query 'building indexes concurrently' --tables docs --exact --json";
+  const CommandResult plain = home_.run(q + " --top-k 4" + model_flag());
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  const CommandResult r = home_.run(q + " --top-k 2 --rerank-model '" + reranker +
+                                    "' --rerank-candidates 4" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json candidates = nlohmann::json::parse(plain.out)["hits"];
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["hits"].size(), 2u);
+  EXPECT_GE(j["hits"][0]["score"].get<double>(), j["hits"][1]["score"].get<double>());
+  for (const auto& h : j["hits"]) {
+    // Each reranked hit is one of the 4 candidates, with that candidate's retrieval score.
+    const auto it = std::find_if(candidates.begin(), candidates.end(),
+                                 [&](const nlohmann::json& c) { return c["id"] == h["id"]; });
+    ASSERT_NE(it, candidates.end()) << h.dump();
+    EXPECT_NEAR(h["retrieval_score"].get<double>(), (*it)["score"].get<double>(), 1e-6);
+  }
+  EXPECT_GT(j["timings"]["rerank_s"].get<double>(), 0.0);
+  // Not a reranker: a clear error naming what is needed.
+  const std::string embedder =
+      (ragperf::testing::shared_dir() / "models" / "bert-l2-h384-mean-f16").string();
+  const CommandResult bad = home_.run(q + " --rerank-model '" + embedder + "'" + model_flag());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("BertForSequenceClassification"), std::string::npos) << bad.err;
 }
 
 TEST(QueryCliEmptyStore, SaysToIngestFirst) {
