@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "json_lines.h"
 #include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
@@ -16,39 +17,7 @@
 
 namespace {
 
-struct Input {
-  size_t line = 0;  // 1-based line number on stdin
-  std::string text;
-};
-
-std::vector<Input> read_inputs(std::istream& in) {
-  std::vector<Input> inputs;
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw ragperf::InputError("stdin line " + std::to_string(number) +
-                                ": not valid JSON (or not valid UTF-8): " + e.what() +
-                                "; expected {\"text\": \"...\"}");
-    }
-    if (!j.is_object() || !j.contains("text")) {
-      throw ragperf::InputError("stdin line " + std::to_string(number) +
-                                ": missing \"text\"; expected {\"text\": \"...\"}");
-    }
-    if (!j["text"].is_string()) {
-      throw ragperf::InputError("stdin line " + std::to_string(number) +
-                                ": \"text\" is not a string");
-    }
-    inputs.push_back(Input{number, j["text"].get<std::string>()});
-  }
-  if (in.bad()) throw ragperf::InputError("stdin: read error");
-  return inputs;
-}
+constexpr std::string_view kExpected = R"({"text": "..."})";
 
 void append_float(std::string& out, float v) {
   char buf[32];
@@ -65,7 +34,11 @@ void setup_embed(CLI::App& app) {
   cmd->callback([model] {
     const ragperf::Settings settings = ragperf::load_settings();
     const std::string name = model->empty() ? settings.embed_model : *model;
-    std::vector<Input> inputs = read_inputs(std::cin);
+    std::vector<ragperf::cli::JsonLine> inputs = ragperf::cli::read_json_lines(std::cin, kExpected);
+    std::vector<std::string> all_texts;
+    all_texts.reserve(inputs.size());
+    for (const auto& l : inputs)
+      all_texts.push_back(ragperf::cli::string_field(l, "text", kExpected));
     auto embedder = ragperf::cli::load_model(name, settings);
     const size_t chunk = static_cast<size_t>(std::max(settings.embed_batch, 1));
     std::vector<std::string> lines;
@@ -73,7 +46,7 @@ void setup_embed(CLI::App& app) {
     for (size_t first = 0; first < inputs.size(); first += chunk) {
       const size_t n = std::min(chunk, inputs.size() - first);
       std::vector<std::string> texts;
-      for (size_t i = 0; i < n; ++i) texts.push_back(std::move(inputs[first + i].text));
+      for (size_t i = 0; i < n; ++i) texts.push_back(std::move(all_texts[first + i]));
       std::vector<size_t> tokens;
       ragperf::EmbeddingMatrix m;
       try {
@@ -84,7 +57,7 @@ void setup_embed(CLI::App& app) {
           try {
             embedder->count_tokens(texts[i]);
           } catch (const ragperf::InputError& e) {
-            throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].line) +
+            throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].number) +
                                       ": " + e.what());
           }
         }

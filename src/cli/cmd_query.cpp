@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command.h"
+#include "json_lines.h"
 #include "model_choice.h"
 #include "ragperf/config.h"
 #include "ragperf/cross_encoder.h"
@@ -47,19 +48,13 @@ std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
 
 // One stdin line -> its query text; InputError naming the line otherwise.
 std::string parse_line(const std::string& line, size_t number) {
-  const std::string where = "stdin line " + std::to_string(number);
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded()) {
-    throw ragperf::InputError(where +
-                              ": not valid JSON (or not UTF-8); expected {\"text\": \"...\"}");
-  }
-  if (!j.is_object() || !j.contains("text")) {
-    throw ragperf::InputError(where + ": missing \"text\"; expected {\"text\": \"...\"}");
-  }
-  if (!j["text"].is_string()) throw ragperf::InputError(where + ": \"text\" is not a string");
-  std::string text = j["text"].get<std::string>();
+  static constexpr std::string_view kExpected = R"({"text": "..."})";
+  const ragperf::cli::JsonLine parsed{number,
+                                      ragperf::cli::parse_json_line(line, number, kExpected)};
+  std::string text = ragperf::cli::string_field(parsed, "text", kExpected);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    throw ragperf::InputError(where + ": \"text\" is empty; give the question to search for");
+    throw ragperf::InputError("stdin line " + std::to_string(number) +
+                              ": \"text\" is empty; give the question to search for");
   }
   return text;
 }
@@ -156,7 +151,7 @@ void run_query(const QueryArgs& args, bool text_given) {
   bool failed = false;
   while (std::getline(std::cin, line)) {
     ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (ragperf::cli::blank_line(line)) continue;
     try {
       const std::string text = parse_line(line, number);
       std::cout << ragperf::to_json(pipeline.query(target, text).result, names, text) << "\n";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.h"
+#include "json_lines.h"
 #include "ragperf/config.h"
 #include "ragperf/cross_encoder.h"
 #include "ragperf/error.h"
@@ -17,50 +18,7 @@
 
 namespace {
 
-struct Input {
-  size_t line = 0;  // 1-based line number on stdin
-  std::pair<std::string, std::string> pair;
-};
-
-constexpr const char* kExpected = "expected {\"query\": \"...\", \"passage\": \"...\"}";
-
-std::string field(const nlohmann::json& j, const char* key, size_t line) {
-  const auto it = j.find(key);
-  if (it == j.end()) {
-    throw ragperf::InputError("stdin line " + std::to_string(line) + ": missing \"" + key + "\"; " +
-                              kExpected);
-  }
-  if (!it->is_string()) {
-    throw ragperf::InputError("stdin line " + std::to_string(line) + ": \"" + key +
-                              "\" is not a string; " + kExpected);
-  }
-  return it->get<std::string>();
-}
-
-std::vector<Input> read_inputs(std::istream& in) {
-  std::vector<Input> inputs;
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw ragperf::InputError("stdin line " + std::to_string(number) +
-                                ": not valid JSON (or not valid UTF-8): " + e.what() + "; " +
-                                kExpected);
-    }
-    if (!j.is_object()) {
-      throw ragperf::InputError("stdin line " + std::to_string(number) + ": not an object; " +
-                                kExpected);
-    }
-    inputs.push_back(Input{number, {field(j, "query", number), field(j, "passage", number)}});
-  }
-  if (in.bad()) throw ragperf::InputError("stdin: read error");
-  return inputs;
-}
+constexpr std::string_view kExpected = R"({"query": "...", "passage": "..."})";
 
 void append_float(std::string& out, float v) {
   char buf[32];
@@ -83,14 +41,21 @@ void setup_rerank(CLI::App& app) {
       ->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd->callback([model, batch] {
     const ragperf::Settings settings = ragperf::load_settings();
-    std::vector<Input> inputs = read_inputs(std::cin);
+    const std::vector<ragperf::cli::JsonLine> inputs =
+        ragperf::cli::read_json_lines(std::cin, kExpected);
+    std::vector<std::pair<std::string, std::string>> all_pairs;
+    all_pairs.reserve(inputs.size());
+    for (const auto& l : inputs) {
+      all_pairs.emplace_back(ragperf::cli::string_field(l, "query", kExpected),
+                             ragperf::cli::string_field(l, "passage", kExpected));
+    }
     auto encoder = ragperf::CrossEncoder::load(ragperf::resolve_model(*model, settings));
     std::vector<std::pair<std::string, std::string>> pairs;
     std::string out;
     for (size_t first = 0; first < inputs.size(); first += *batch) {
       const size_t n = std::min(*batch, inputs.size() - first);
       pairs.clear();
-      for (size_t i = 0; i < n; ++i) pairs.push_back(std::move(inputs[first + i].pair));
+      for (size_t i = 0; i < n; ++i) pairs.push_back(std::move(all_pairs[first + i]));
       std::vector<ragperf::PairScore> scores;
       try {
         scores = encoder->score_pairs(pairs);
@@ -99,7 +64,7 @@ void setup_rerank(CLI::App& app) {
         const std::string what = e.what();
         size_t i = 0;
         if (what.rfind("pair ", 0) == 0) i = std::stoul(what.substr(5));
-        throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].line) +
+        throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].number) +
                                   what.substr(what.find(':')));
       }
       for (const ragperf::PairScore& s : scores) {

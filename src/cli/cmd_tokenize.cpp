@@ -3,8 +3,6 @@
 // [CLS] ... [SEP], truncated to the folder's max_seq_length. Blank lines are skipped. Output
 // streams (flushed whenever stdin has nothing more buffered, so a driver can talk to it line by
 // line); a bad line flushes what was written and fails with one line naming the line number.
-#include <utf8proc.h>
-
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +11,7 @@
 #include <string>
 
 #include "command.h"
+#include "json_lines.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
 #include "ragperf/model_locator.h"
@@ -20,60 +19,11 @@
 
 namespace {
 
-/// One line of text for an error message: control characters become spaces.
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return s;
-}
+constexpr std::string_view kExpected = R"({"text": "..."})";
 
 [[noreturn]] void fail_line(size_t number, const std::string& what) {
   std::cout.flush();
-  throw ragperf::InputError("stdin line " + std::to_string(number) + ": " + one_line(what));
-}
-
-/// Names the first invalid UTF-8 sequence of `line` (JSON would only say "ill-formed").
-void check_utf8(const std::string& line, size_t number) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(line.data());
-  size_t i = 0;
-  while (i < line.size()) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    auto len = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(line.size() - i), &cp);
-    if (len <= 0) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(p[i]));
-      fail_line(number, "invalid UTF-8 at byte " + std::to_string(i) + " (" + hex +
-                            "); input must be UTF-8 encoded");
-    }
-    i += static_cast<size_t>(len);
-  }
-}
-
-/// The text of one input line; throws InputError naming the line.
-std::string parse_line(const std::string& line, size_t number) {
-  check_utf8(line, number);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    fail_line(number, std::string("not valid JSON (") + e.what() +
-                          "); expected {\"text\": \"...\"} in UTF-8");
-  }
-  if (!j.is_object()) {
-    fail_line(number,
-              "expected a JSON object {\"text\": \"...\"}, got " + std::string(j.type_name()));
-  }
-  auto it = j.find("text");
-  if (it == j.end()) fail_line(number, "missing \"text\"; expected {\"text\": \"...\"}");
-  if (!it->is_string()) {
-    fail_line(number, "\"text\" is " + std::string(it->type_name()) + ", not a string");
-  }
-  return it->get<std::string>();
+  throw ragperf::InputError("stdin line " + std::to_string(number) + ": " + what);
 }
 
 void append_ids(std::string& out, const std::vector<int32_t>& ids) {
@@ -100,9 +50,16 @@ void run_tokenize(const std::string& model_arg) {
   size_t number = 0;
   while (std::getline(std::cin, line)) {
     ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::string text = parse_line(line, number);
+    if (ragperf::cli::blank_line(line)) continue;
+    std::string text;
+    try {
+      const ragperf::cli::JsonLine parsed{number,
+                                          ragperf::cli::parse_json_line(line, number, kExpected)};
+      text = ragperf::cli::string_field(parsed, "text", kExpected);
+    } catch (const ragperf::InputError&) {
+      std::cout.flush();  // what was written before the bad line stays written
+      throw;
+    }
     std::vector<int32_t> ids;
     try {
       ids = tokenizer.encode(text, max_length);

@@ -61,9 +61,10 @@ TEST(RerankCli, BadInputAndModelsNameTheProblem) {
   const std::string ok = "{\"query\": \"q\", \"passage\": \"p\"}\n";
   expect_failure(cmd, ok + "{not json\n", "line 2");
   expect_failure(cmd, ok + ok + "{\"query\": \"q\"}\n", "line 3: missing \"passage\"");
-  expect_failure(cmd, "{\"query\": 5, \"passage\": \"p\"}\n", "line 1: \"query\" is not a string");
+  expect_failure(cmd, "{\"query\": 5, \"passage\": \"p\"}\n",
+                 "line 1: \"query\" is number, not a string");
   expect_failure(cmd, ok + "{\"query\": \"q\", \"passage\": \"bad \xff\"}\n", "line 2");
-  expect_failure(cmd, "[1]\n", "line 1: not an object");
+  expect_failure(cmd, "[1]\n", "line 1: expected a JSON object");
   // An embedding model is not a reranker.
   expect_failure(rerank_cmd(ragperf::testing::shared_dir() / "models" / "bert-l2-h384-mean-f16"),
                  ok, "BertForSequenceClassification");
