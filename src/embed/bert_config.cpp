@@ -80,9 +80,12 @@ BertConfig read_bert_config(const std::filesystem::path& folder) {
                           " is not a multiple of num_attention_heads " + std::to_string(c.n_heads));
   }
   if (j.contains("layer_norm_eps")) {
-    if (!j["layer_norm_eps"].is_number() || j["layer_norm_eps"].get<double>() <= 0) {
-      fail(config_path,
-           "\"layer_norm_eps\" = " + j["layer_norm_eps"].dump() + " is not a positive number");
+    // Real models use 1e-12 to 1e-5. A large epsilon swamps the variance and every text embeds
+    // to nearly the same vector, so a value outside (0, 0.01] is refused, not used.
+    if (!j["layer_norm_eps"].is_number() || !(j["layer_norm_eps"].get<double>() > 0) ||
+        j["layer_norm_eps"].get<double>() > 1e-2) {
+      fail(config_path, "\"layer_norm_eps\" = " + j["layer_norm_eps"].dump() +
+                            " is outside (0, 0.01] (BERT models use 1e-12 to 1e-5)");
     }
     c.layer_norm_eps = j["layer_norm_eps"].get<float>();
   }

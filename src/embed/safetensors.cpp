@@ -128,7 +128,9 @@ std::vector<float> TensorView::to_f32() const {
 }
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer before the regular-file
+  // check below refuses it. It changes nothing for a regular file.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -186,14 +188,22 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
       }
       t.dtype = known->dtype;
       if (!info["shape"].is_array()) fail(path, where + " has a shape that is not a list");
+      // Elements at most 2^40, checked before each multiplication so that no product wraps
+      // around (a shape [2^32, 2^32] would otherwise count 0 elements).
+      constexpr size_t kMaxElements = size_t{1} << 40;
       size_t n = 1;
       for (const auto& d : info["shape"]) {
-        if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (1ll << 40)) {
+        if (!d.is_number_integer() || d.get<int64_t>() < 0 ||
+            d.get<int64_t>() > static_cast<int64_t>(kMaxElements)) {
           fail(path, where + " has an invalid shape " + info["shape"].dump());
         }
+        const auto dim = static_cast<size_t>(d.get<int64_t>());
         t.shape.push_back(d.get<int64_t>());
-        n *= static_cast<size_t>(d.get<int64_t>());
-        if (n > (size_t{1} << 40)) fail(path, where + " is impossibly large");
+        if (dim != 0 && n > kMaxElements / dim) {
+          fail(path, where + " has shape " + info["shape"].dump() +
+                         ", more than 2^40 elements: impossibly large");
+        }
+        n *= dim;
       }
       t.n_elements = n;
       const auto& off = info["data_offsets"];

@@ -454,6 +454,20 @@ TEST(BertModelErrors, UnsupportedDtype) {
   expect_model_error(tmp / "m", "I64");
 }
 
+// layer_norm_eps 1e300 would make every text embed to nearly the same vector: refused, naming
+// the field; so are 0 and negative values.
+TEST(BertModelErrors, LayerNormEpsOutsideItsRangeIsRefused) {
+  for (const double eps : {1e300, 0.5, 0.0, -1e-12}) {
+    TempDir tmp;
+    make_model(tmp / "m", Spec{});
+    auto config = nlohmann::json::parse(ragperf::testing::read_file(tmp / "m" / "config.json"));
+    config["layer_norm_eps"] = eps;
+    write_file(tmp / "m" / "config.json", config.dump());
+    const auto msg = expect_model_error(tmp / "m", "layer_norm_eps");
+    EXPECT_NE(msg.find("outside (0, 0.01]"), std::string::npos) << msg;
+  }
+}
+
 TEST(BertModelErrors, MissingTensor) {
   TempDir tmp;
   make_model(tmp / "m", Spec{});

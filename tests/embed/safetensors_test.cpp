@@ -4,8 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "ragperf/error.h"
 #include "testing/testing.h"
@@ -57,6 +63,45 @@ TEST(Safetensors, UnknownDtypeNamesTheTensor) {
     EXPECT_NE(std::string(e.what()).find("tensor 'x' has dtype F8_E4M3"), std::string::npos)
         << e.what();
   }
+}
+
+// A shape whose element count overflows 64 bits (2^32 x 2^32 wraps to 0, which then "matches"
+// an empty data range) is refused as impossibly large.
+TEST(Safetensors, AShapeWhoseElementCountOverflowsIsRefused) {
+  ragperf::testing::TempDir tmp;
+  const std::string head =
+      R"({"x": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})";
+  const uint64_t len = head.size();
+  std::string file(reinterpret_cast<const char*>(&len), 8);
+  ragperf::testing::write_file(tmp.path() / "model.safetensors", file + head);
+  try {
+    SafetensorsFile f(tmp.path() / "model.safetensors");
+    ADD_FAILURE() << "a 2^64-element tensor was accepted";
+  } catch (const ragperf::ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("impossibly large"), std::string::npos) << e.what();
+  }
+}
+
+// A FIFO in place of model.safetensors is refused at once instead of waiting for a writer. A
+// writer is opened after 3 s so that a load that does wait still ends (and fails the timing).
+TEST(Safetensors, AFifoIsRefusedWithoutWaitingForAWriter) {
+  ragperf::testing::TempDir tmp;
+  const auto fifo = tmp.path() / "model.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    SafetensorsFile f(fifo);
+    ADD_FAILURE() << "a FIFO was accepted";
+  } catch (const ragperf::ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  writer.join();
 }
 
 }  // namespace
