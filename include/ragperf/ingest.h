@@ -189,6 +189,13 @@ struct IngestOptions {
   /// callers keep what they stored; `ragperf ingest` turns it on (--no-prune turns it off).
   /// Needs VectorStore::list_sources().
   bool prune = false;
+  /// Files found in a given folder through a symbolic link that leads outside every folder given
+  /// are skipped (with the reason) unless this is set: ingesting a folder never reads what lies
+  /// outside it. Files named directly are always read.
+  bool follow_symlinks = false;
+  /// Files larger than this are skipped with the reason (they stay stored if ingested before).
+  /// `ragperf ingest --max-file-bytes`; default 64 MiB.
+  uint64_t max_file_bytes = uint64_t{64} << 20;
 };
 
 /// A file the pipeline did not ingest, and why.

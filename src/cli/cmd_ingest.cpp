@@ -26,6 +26,8 @@ struct IngestArgs {
   size_t overlap = 32;
   std::string metric = "cosine";
   bool no_prune = false;
+  bool follow_symlinks = false;
+  uint64_t max_file_bytes = uint64_t{64} << 20;
 };
 
 void setup_ingest(CLI::App& app) {
@@ -53,6 +55,13 @@ void setup_ingest(CLI::App& app) {
                 "paths. By default they are removed after a run that succeeds, so the table "
                 "mirrors the folders; files outside the given paths are never touched, and files "
                 "skipped for errors (unreadable, binary) keep their chunks");
+  cmd->add_flag("--follow-symlinks", args->follow_symlinks,
+                "Also ingest files that a symbolic link inside the folders leads to outside them "
+                "(skipped by default)");
+  cmd->add_option("--max-file-bytes", args->max_file_bytes,
+                  "Skip files larger than this many bytes (default 67108864, 64 MiB)")
+      ->check(CLI::PositiveNumber)
+      ->envname("RAGPERF_INGEST_MAX_FILE_BYTES");
   cmd->callback([args, overlap] {
     ragperf::Settings settings = ragperf::load_settings();
     ragperf::IngestOptions options;
@@ -65,6 +74,8 @@ void setup_ingest(CLI::App& app) {
     options.embed_batch = static_cast<size_t>(settings.embed_batch);
     options.metric = ragperf::parse_metric(args->metric);
     options.prune = !args->no_prune;
+    options.follow_symlinks = args->follow_symlinks;
+    options.max_file_bytes = args->max_file_bytes;
     ragperf::validate_identifier(options.table, "table");
     std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
     ragperf::collect_files(paths);  // a missing path fails before the model loads

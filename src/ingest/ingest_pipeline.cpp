@@ -32,10 +32,16 @@ double seconds_since(Clock::time_point t) {
 constexpr const char* kNotRegularFile = "not a regular file";
 
 // Reads a regular file; nullopt with `reason` set when it cannot.
-std::optional<std::string> read_bytes(const fs::path& path, std::string* reason) {
+std::optional<std::string> read_bytes(const fs::path& path, uint64_t max_bytes,
+                                      std::string* reason) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
     *reason = kNotRegularFile;
+    return std::nullopt;
+  }
+  if (const uintmax_t size = fs::file_size(path, ec); !ec && size > max_bytes) {
+    *reason = std::to_string(size) + " bytes, over the per-file limit of " +
+              std::to_string(max_bytes) + " bytes (raise it with --max-file-bytes)";
     return std::nullopt;
   }
   std::ifstream in(path, std::ios::binary);
@@ -50,6 +56,28 @@ std::optional<std::string> read_bytes(const fs::path& path, std::string* reason)
     return std::nullopt;
   }
   return std::move(ss).str();
+}
+
+// Whether `path` (canonical) lies in the folder `root` (canonical) or below it.
+bool inside(const fs::path& root, const fs::path& path) {
+  return std::mismatch(root.begin(), root.end(), path.begin(), path.end()).first == root.end();
+}
+
+// Given a file found in one of the folders given: nullopt when it may be read, else why not (a
+// symbolic link somewhere on its way that leads outside every folder given).
+std::optional<std::string> escapes_roots(const fs::path& file, std::span<const fs::path> roots,
+                                         std::span<const fs::path> named_files) {
+  if (std::find(named_files.begin(), named_files.end(), file) != named_files.end()) {
+    return std::nullopt;  // named directly: the caller asked for this very file
+  }
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(file, ec);
+  if (ec) return std::nullopt;  // read_bytes() reports what is wrong with it
+  for (const fs::path& root : roots) {
+    if (inside(root, real)) return std::nullopt;
+  }
+  return "a symbolic link to " + real.string() +
+         ", outside the folders given; skipped (pass --follow-symlinks to ingest it)";
 }
 
 ChunkerOptions resolve(ChunkerOptions o, const EmbeddingModel& model) {
@@ -68,6 +96,9 @@ IngestPipeline::IngestPipeline(std::shared_ptr<EmbeddingModel> model,
   if (options_.table.empty()) throw ConfigError("ingest: no table given; pass --table NAME");
   validate_identifier(options_.table, "table");
   if (options_.embed_batch == 0) throw ConfigError("EMBED_BATCH=0: use a batch size of 1 or more");
+  if (options_.max_file_bytes == 0) {
+    throw ConfigError("ingest max_file_bytes=0: allow at least 1 byte per file");
+  }
   options_.chunker = resolve(options_.chunker, *model_);
   Chunker check([this](std::string_view t) { return model_->count_tokens(t); }, options_.chunker);
 }
@@ -76,6 +107,17 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   const auto t_start = Clock::now();
   IngestStats stats;
   std::vector<fs::path> files = collect_files(paths);
+  // The folders given, canonical, for the symlink rule; files named directly are always read.
+  std::vector<fs::path> roots;
+  std::vector<fs::path> named_files;
+  for (const fs::path& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      roots.push_back(fs::weakly_canonical(p, ec));
+    } else {
+      named_files.push_back(p.lexically_normal());
+    }
+  }
   const std::string& table = options_.table;
   store_->ensure_collection(table, model_->dim(), options_.metric, model_->id());
   Chunker chunker([this](std::string_view t) { return model_->count_tokens(t); }, options_.chunker);
@@ -159,10 +201,14 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
       stats.skipped.push_back({file, std::move(reason)});
     };
     std::string reason;
-    if (auto format = format_for_path(file); !format) {
+    std::optional<std::string> escape;
+    if (!options_.follow_symlinks) escape = escapes_roots(file, roots, named_files);
+    if (escape) {
+      skip(*escape);
+    } else if (auto format = format_for_path(file); !format) {
       skip("unsupported file type '" + file.extension().string() +
            "' (supported: .txt, .md, .html)");
-    } else if (auto bytes = read_bytes(file, &reason); !bytes) {
+    } else if (auto bytes = read_bytes(file, options_.max_file_bytes, &reason); !bytes) {
       if (options_.prune && reason != kNotRegularFile) kept.insert(ingest::source_name(file));
       skip(reason);
     } else if (auto why = binary_content_reason(*bytes)) {

@@ -303,5 +303,60 @@ TEST(CollectFiles, SortedRecursiveWithoutHiddenOrDuplicates) {
   EXPECT_EQ(files, (std::vector<fs::path>{tmp / "a" / "z.txt", tmp / "b.md"}));
 }
 
+// A symbolic link inside the folder that leads outside it is skipped with the reason (it used to
+// be read: a link to /etc/passwd was stored and served); one that stays inside is read, and
+// --follow-symlinks reads the outside one too. A file named directly is always read.
+TEST(IngestPipeline, SymlinksThatLeaveTheFolderAreSkippedUnlessFollowed) {
+  Fixture f;
+  testing::write_file(f.tmp / "outside" / "secret.txt", sentences("Omega", 3));
+  fs::create_symlink(f.tmp / "outside" / "secret.txt", f.docs / "leak.txt");
+  fs::create_symlink(f.docs / "b.txt", f.docs / "sub" / "alias.txt");  // inside: fine
+  IngestStats s = f.ingest();
+  std::map<std::string, std::string> reasons;
+  for (const auto& k : s.skipped) reasons[k.path.filename().string()] = k.reason;
+  ASSERT_TRUE(reasons.count("leak.txt"));
+  EXPECT_NE(reasons["leak.txt"].find("outside the folders given"), std::string::npos)
+      << reasons["leak.txt"];
+  EXPECT_NE(reasons["leak.txt"].find("--follow-symlinks"), std::string::npos);
+  EXPECT_FALSE(reasons.count("alias.txt"));
+  EXPECT_FALSE(f.store->source_hash("docs", source_of(f.tmp / "outside" / "secret.txt")));
+
+  IngestOptions o;
+  o.table = "docs";
+  o.follow_symlinks = true;
+  IngestStats followed = IngestPipeline(f.model, f.store, o).run({f.docs});
+  for (const auto& k : followed.skipped) EXPECT_NE(k.path.filename(), "leak.txt") << k.reason;
+  EXPECT_TRUE(f.store->source_hash("docs", source_of(f.tmp / "outside" / "secret.txt")));
+
+  // Named directly (not found in a folder): read without the option.
+  IngestOptions direct;
+  direct.table = "direct";
+  IngestStats named = IngestPipeline(f.model, f.store, direct).run({f.docs / "leak.txt"});
+  EXPECT_EQ(named.n_files_ingested, 1u);
+}
+
+// A file over max_file_bytes is skipped with the reason (it used to be read whole: 200 MB took
+// 1.8 GB); one ingested before keeps its chunks when it grows over the limit.
+TEST(IngestPipeline, FilesOverTheSizeLimitAreSkippedAndKeepTheirChunks) {
+  Fixture f;
+  ASSERT_EQ(f.ingest().n_files_ingested, 4u);
+  const auto before = f.store->source_hash("docs", source_of(f.docs / "b.txt"));
+  ASSERT_TRUE(before);
+  testing::write_file(f.docs / "b.txt", sentences("Gamma", 400));  // over 4 KB now
+  IngestOptions o;
+  o.table = "docs";
+  o.prune = true;
+  o.max_file_bytes = 4096;
+  IngestStats s = IngestPipeline(f.model, f.store, o).run({f.docs});
+  std::map<std::string, std::string> reasons;
+  for (const auto& k : s.skipped) reasons[k.path.filename().string()] = k.reason;
+  ASSERT_TRUE(reasons.count("b.txt"));
+  EXPECT_NE(reasons["b.txt"].find("over the per-file limit of 4096 bytes"), std::string::npos)
+      << reasons["b.txt"];
+  EXPECT_EQ(f.store->source_hash("docs", source_of(f.docs / "b.txt")), before);  // not pruned
+  o.max_file_bytes = 0;
+  EXPECT_THROW(IngestPipeline(f.model, f.store, o), ConfigError);
+}
+
 }  // namespace
 }  // namespace ragperf

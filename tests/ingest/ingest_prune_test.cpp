@@ -325,12 +325,21 @@ TEST(IngestPrune, SymlinkedAndRelativeRootsMatchCanonicalSources) {
   EXPECT_EQ(rel.n_files_unchanged, 2u);
   EXPECT_EQ(rel.pruned, Sources{source_of(f.docs / "c.html")});
 
-  // A file linked into the folder is stored under its target's name; the target lies outside
-  // the root, so removing the link leaves its chunks (outside sources are never touched).
+  // A file linked into the folder from outside it is skipped by default. With follow_symlinks
+  // it is stored under its target's name; the target lies outside the root, so removing the
+  // link leaves its chunks (outside sources are never touched).
   testing::write_file(f.tmp / "outside" / "ext.md", sentences("Zeta", 3));
   fs::create_symlink(f.tmp / "outside" / "ext.md", f.docs / "ext.md");
   f.ingest();
   const std::string ext = source_of(f.tmp / "outside" / "ext.md");
+  EXPECT_EQ(f.chunks().count(ext), 0u);
+  IngestOptions follow;
+  follow.table = "docs";
+  follow.chunker.max_tokens = 24;
+  follow.chunker.overlap_tokens = 4;
+  follow.prune = true;
+  follow.follow_symlinks = true;
+  IngestPipeline(f.model, f.store, follow).run({f.docs});
   EXPECT_EQ(f.chunks().count(ext), 1u);
   fs::remove(f.docs / "ext.md");
   EXPECT_EQ(f.ingest().n_sources_pruned, 0u);
