@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 
+#include "base/printable.h"
 #include "command.h"
 #include "model_choice.h"
 #include "ragperf/config.h"
@@ -89,14 +90,15 @@ void setup_ingest(CLI::App& app) {
 
     constexpr size_t kMaxListed = 20;
     for (size_t i = 0; i < stats.skipped.size() && i < kMaxListed; ++i) {
-      std::cerr << "skipped " << stats.skipped[i].path.string() << ": " << stats.skipped[i].reason
-                << "\n";
+      std::cerr << "skipped " << ragperf::base::printable(stats.skipped[i].path.string()) << ": "
+                << ragperf::base::printable(stats.skipped[i].reason) << "\n";
     }
     if (stats.skipped.size() > kMaxListed) {
       std::cerr << "skipped " << stats.skipped.size() - kMaxListed << " more files\n";
     }
     for (size_t i = 0; i < stats.pruned.size() && i < kMaxListed; ++i) {
-      std::cerr << "pruned " << stats.pruned[i] << ": deleted, renamed or no longer ingestible\n";
+      std::cerr << "pruned " << ragperf::base::printable(stats.pruned[i])
+                << ": deleted, renamed or no longer ingestible\n";
     }
     if (stats.pruned.size() > kMaxListed) {
       std::cerr << "pruned " << stats.pruned.size() - kMaxListed << " more files\n";

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/printable.h"
 #include "ragperf/retriever.h"
 
 namespace ragperf {
@@ -136,10 +137,18 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
                     static_cast<double>(*h.retrieval_score));
       out += head;
     }
-    out += h.source_table;
-    for (size_t t = 1; t < h.source_tables.size(); ++t) out += "+" + h.source_tables[t];
-    if (!h.source.empty()) out += "  " + std::filesystem::path(h.source).filename().string();
-    out += "\n       " + make_snippet(h.text, snippet_chars) + "\n";
+    out += base::printable(h.source_table);
+    for (size_t t = 1; t < h.source_tables.size(); ++t) {
+      out += '+';
+      out += base::printable(h.source_tables[t]);
+    }
+    if (!h.source.empty()) {
+      out += "  ";
+      out += base::printable(std::filesystem::path(h.source).filename().string());
+    }
+    out += "\n       ";
+    out += base::printable(make_snippet(h.text, snippet_chars));
+    out += '\n';
   }
   for (const TableFailure& f : result.failures) {
     out += "  table " + f.table + " failed: " + f.message + "\n";

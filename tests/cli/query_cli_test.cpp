@@ -185,6 +185,27 @@ TEST_F(QueryCli, RerankModelReordersTheCandidatesAndKeepsTheirRetrievalScores) {
   EXPECT_NE(bad.err.find("BertForSequenceClassification"), std::string::npos) << bad.err;
 }
 
+// File names and text with terminal control sequences (ESC: recolour, retitle) are printed as
+// visible escapes by ingest and query, never raw.
+TEST(QueryCliHostileNames, ControlCharactersArePrintedEscaped) {
+  RetrieveCliHome home;
+  namespace fs = std::filesystem;
+  const fs::path folder = home.dir().path() / "esc";
+  fs::create_directories(folder);
+  fs::copy_file(home.corpus() / "vacuum.txt", folder / "evil\x1b]0;pwned\x07.txt");
+  ragperf::testing::write_file(folder / "bad\x1b[31m.txt", std::string("zeta\0eta", 8));
+  const CommandResult ingest = home.run("ingest '" + folder.string() + "' --table esc --model '" +
+                                        home.model().string() + "'");
+  ASSERT_EQ(ingest.status, 0) << ingest.err;
+  EXPECT_EQ(ingest.err.find('\x1b'), std::string::npos) << ingest.err;
+  EXPECT_NE(ingest.err.find("bad\\x1B[31m.txt"), std::string::npos) << ingest.err;
+  const CommandResult q =
+      home.run("query 'vacuum' --tables esc --model '" + home.model().string() + "'");
+  ASSERT_EQ(q.status, 0) << q.err;
+  EXPECT_EQ(q.out.find('\x1b'), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("evil\\x1B]0;pwned\\x07.txt"), std::string::npos) << q.out;
+}
+
 TEST(QueryCliEmptyStore, SaysToIngestFirst) {
   RetrieveCliHome home;
   const CommandResult r = home.run("query 'index' --model '" + home.model().string() + "'");

@@ -1,0 +1,19 @@
+// base/printable.h makes text from outside (file names, titles, stored chunk text) safe to print
+// on a terminal: control characters, which could move the cursor, recolour or retitle the
+// terminal (ESC sequences in a file name), are written as visible escapes instead.
+//
+//   std::cerr << "skipped " << base::printable(path.string()) << "\n";
+//
+// C0 controls (U+0000..U+001F), DEL and C1 controls (U+0080..U+009F) become "\xNN" (the code
+// point); bytes that are not valid UTF-8 become "\xNN" (the byte). Everything else is unchanged.
+// Thread-safety: a pure function.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ragperf::base {
+
+std::string printable(std::string_view text);
+
+}  // namespace ragperf::base
