@@ -3,7 +3,7 @@
 Change one import line::
 
     from ragperf import (AsyncEmbedding, DatabaseConnectionPool, ParallelRetriever,
-                         BatchProcessor, PerformanceMonitor)
+                         BatchProcessor, PerformanceMonitor, SemanticCache)
 
 Every ``await`` completes on the caller's running event loop; the C++ work runs on ragperf's own
 threads with the GIL released. Omitted arguments come from the environment, ``.env`` and
@@ -26,6 +26,7 @@ from .errors import (  # noqa: F401  (re-exported)
     UnavailableError,
 )
 from . import _core  # noqa: E402  (after errors: the module imports ragperf.errors)
+from .cache import SemanticCache
 from .embedding import AsyncEmbedding
 from .monitor import PerformanceMonitor
 from .pool import Connection, DatabaseConnectionPool, Record
@@ -60,6 +61,7 @@ __all__ = [
     "QueryError",
     "RagperfError",
     "Record",
+    "SemanticCache",
     "TimeoutError",
     "UnavailableError",
     "VectorStore",

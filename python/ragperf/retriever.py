@@ -4,6 +4,8 @@ import asyncio
 
 from . import _core
 from ._bridge import check_positive_int, check_seconds, check_text, check_texts, pending
+from .cache import SemanticCache
+from .errors import InputError
 from .store import VectorStore
 
 __all__ = ["ParallelRetriever", "BatchProcessor"]
@@ -23,6 +25,33 @@ def _store_for(pool, store):
     return VectorStore.local()
 
 
+def _adopt_plain_tables(store, tables, embed):
+    """The guide's tables (``text`` + ``embedding vector(dim)`` and an ``id`` column, made by its own
+    SQL, not by ragperf) registered with the PostgreSQL store so that they can be searched: every
+    plain table name of ``tables`` that exists in the database but not in ragperf's registry is
+    adopted as holding ``embed``'s vectors. Tables already registered are left as they are (their
+    model is checked at search time); a missing table is reported by the search (InputError).
+    Returns the plain tables that do not exist (yet)."""
+    if store._pool is None:
+        return []
+    plain = [t for t in tables if "@" not in t]
+    if not plain:
+        return []
+    known = {c["name"] for c in store.collections()}
+    missing = []
+    for table in plain:
+        if table in known:
+            continue
+        try:
+            store.adopt(table, embed.dim, embed.model_id)
+        except InputError as e:
+            if "does not exist" in str(e):
+                missing.append(table)
+                continue
+            raise
+    return missing
+
+
 def _embedder(embed_model):
     from .embedding import AsyncEmbedding
 
@@ -39,7 +68,10 @@ class ParallelRetriever:
     ``pool``: a DatabaseConnectionPool whose database holds the tables, or ``None`` for the embedded
     store (``RAGPERF_HOME/store``, or ``store=``). ``tables``: names, or ``"name@location"`` for a table
     elsewhere (a PostgreSQL URL or a store folder). ``embed_dim`` must equal the model's dimension
-    (``None``: the model's).
+    (``None``: the model's). On a pool, a table the guide's own SQL made (``id``, ``text``,
+    ``embedding vector(dim)``) and ragperf does not know yet is registered here as holding
+    ``embed_model``'s vectors (or, made later, at the first call that finds it; BatchProcessor
+    registers its table in its constructor).
 
     Example::
 
@@ -59,6 +91,7 @@ class ParallelRetriever:
         embed_dim = check_positive_int(embed_dim, "embed_dim")
         self._embed = _embedder(embed_model)
         self._store = _store_for(pool, store)
+        self._missing = _adopt_plain_tables(self._store, tables, self._embed)
         self._monitor = monitor
         self._core = _core.Retriever(self._store._core, self._embed._core, tables, embed_dim,
                                      monitor._core if monitor is not None else None)
@@ -72,6 +105,8 @@ class ParallelRetriever:
         ``source_table``, ``id``, ``metadata``, ``similarity``, ``source``, ``source_tables``."""
         check_text(query, "query")
         top_k = check_positive_int(top_k, "top_k", allow_none=False)
+        if self._missing:  # tables made after this retriever: registered once they exist
+            self._missing = await asyncio.to_thread(_adopt_plain_tables, self._store, self._missing, self._embed)
         fut, resolve = pending()
         self._core.submit(query, top_k, bool(deduplicate), resolve)
         return await fut
@@ -85,6 +120,11 @@ class BatchProcessor:
     """Queues concurrent queries against one table and answers them in batches: one forward pass
     per batch, searches together. A batch runs when ``batch_size`` queries wait, when the oldest has
     waited ``timeout`` seconds, or on ``process_batch()`` (``None``: ``BATCH_SIZE`` / ``BATCH_TIMEOUT``).
+    ``flush_when_idle``: also run a batch whenever the embedding stage is idle (continuous
+    batching: a lone query runs at once, queries arriving meanwhile form the next batch; off by
+    default, as the guide's contract is size-or-timeout).
+    ``cache``: a SemanticCache that answers repeated queries (an exact repeat without entering a
+    batch, a similar one after embedding, without a search); answers are stored into it.
 
     Example::
 
@@ -96,17 +136,26 @@ class BatchProcessor:
     """
 
     def __init__(self, embed_model=None, pool=None, table=None, batch_size=None, timeout=None, *,
-                 store=None, monitor=None):
+                 store=None, monitor=None, cache=None, flush_when_idle=False):
         if table is None:
             raise TypeError("table is required: the table to search")
         check_text(table, "table")
         batch_size = check_positive_int(batch_size, "batch_size")
         timeout = check_seconds(timeout, "timeout")
         self._embed = _embedder(embed_model)
+        if cache is not None and not isinstance(cache, SemanticCache):
+            raise TypeError(f"cache must be a ragperf.SemanticCache or None, not {type(cache).__name__}")
         self._store = _store_for(pool, store)
+        _adopt_plain_tables(self._store, [table], self._embed)
         self._monitor = monitor
+        self._cache = cache
         self._core = _core.Batcher(self._embed._core, self._store._core, table, batch_size, timeout,
-                                   monitor._core if monitor is not None else None)
+                                   monitor._core if monitor is not None else None,
+                                   cache._core if cache is not None else None, bool(flush_when_idle))
+
+    @property
+    def cache(self):
+        return self._cache
 
     @property
     def batch_size(self):
@@ -115,6 +164,10 @@ class BatchProcessor:
     @property
     def timeout(self):
         return self._core.timeout
+
+    @property
+    def flush_when_idle(self):
+        return self._core.flush_when_idle
 
     async def add_query(self, text):
         """Queues ``text``; returns an asyncio future of its hits. Cancelling that future drops the

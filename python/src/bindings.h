@@ -20,6 +20,7 @@
 #include "ragperf/db_pool.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
+#include "ragperf/semantic_cache.h"
 #include "ragperf/vector_store.h"
 
 namespace ragperf::python {
@@ -49,6 +50,12 @@ struct PyStore {
   ~PyStore() { reset_without_gil(store); }
 };
 
+/// A SemanticCache (BatchProcessor borrows it: the processor's wrapper keeps this alive).
+struct PyCache {
+  std::shared_ptr<PerformanceMonitor> monitor;  // receives "cache" and its counters; may be null
+  std::shared_ptr<SemanticCache> cache;
+};
+
 /// `m` (rows × dim) as a float32 numpy array of that shape; a 1-D array of dim floats when
 /// `one_row`.
 py::array_t<float> to_numpy(const EmbeddingMatrix& m, bool one_row);
@@ -56,6 +63,7 @@ py::array_t<float> to_numpy(const EmbeddingMatrix& m, bool one_row);
 void bind_monitor(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_store(py::module_& m);
+void bind_cache(py::module_& m);
 void bind_retrieve(py::module_& m);
 void bind_pool(py::module_& m);
 

@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::python::bind_monitor(m);
   ragperf::python::bind_embedding(m);
   ragperf::python::bind_store(m);
+  ragperf::python::bind_cache(m);
   ragperf::python::bind_retrieve(m);
   ragperf::python::bind_pool(m);
   m.def(

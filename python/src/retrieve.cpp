@@ -66,6 +66,7 @@ struct PyBatch {
   std::shared_ptr<PyEmbedding> embedding;
   std::shared_ptr<PyStore> store;
   std::shared_ptr<PerformanceMonitor> monitor;
+  std::shared_ptr<PyCache> cache;  // may be null
   std::unique_ptr<BatchProcessor> processor;
   ~PyBatch() { reset_without_gil(processor); }  // finishes pending queries
 };
@@ -85,6 +86,8 @@ py::dict batch_stats(const BatchStats& s) {
   d["batches"] = s.batches;
   d["batched_queries"] = s.batched_queries;
   d["largest_batch"] = s.largest_batch;
+  d["cache_exact_hits"] = s.cache_exact_hits;
+  d["cache_semantic_hits"] = s.cache_semantic_hits;
   d["mean_batch_size"] = s.mean_batch_size();
   d["queued"] = s.queued;
   d["in_flight"] = s.in_flight;
@@ -137,24 +140,29 @@ void bind_retrieve(py::module_& m) {
   py::class_<PyBatch, std::shared_ptr<PyBatch>>(m, "Batcher")
       .def(py::init([](std::shared_ptr<PyEmbedding> embedding, std::shared_ptr<PyStore> store,
                        std::string table, std::optional<size_t> batch_size,
-                       std::optional<double> timeout, std::shared_ptr<PerformanceMonitor> monitor) {
+                       std::optional<double> timeout, std::shared_ptr<PerformanceMonitor> monitor,
+                       std::shared_ptr<PyCache> cache, bool flush_when_idle) {
              auto self = std::make_shared<PyBatch>();
              self->embedding = embedding;
              self->store = store;
              self->monitor = monitor;
+             self->cache = cache;
              without_gil([&] {
                BatchProcessorOptions options =
                    BatchProcessorOptions::from_settings(load_settings());
                if (batch_size) options.batch_size = *batch_size;
                if (timeout) options.timeout = std::chrono::duration<double>(*timeout);
                options.monitor = monitor.get();
+               options.cache = cache ? cache->cache.get() : nullptr;
+               options.flush_when_idle = flush_when_idle;
                self->processor = std::make_unique<BatchProcessor>(
                    embedding->embedder, store->store, std::move(table), std::move(options));
              });
              return self;
            }),
            py::arg("embedding"), py::arg("store"), py::arg("table"), py::arg("batch_size"),
-           py::arg("timeout"), py::arg("monitor") = nullptr)
+           py::arg("timeout"), py::arg("monitor") = nullptr, py::arg("cache") = nullptr,
+           py::arg("flush_when_idle") = false)
       .def(
           "submit",
           [](PyBatch& self, py::handle query, py::object resolve) {
@@ -191,7 +199,10 @@ void bind_retrieve(py::module_& m) {
           "batch_size", [](const PyBatch& self) { return self.processor->options().batch_size; })
       .def_property_readonly(
           "timeout", [](const PyBatch& self) { return self.processor->options().timeout.count(); })
-      .def_property_readonly("table", [](const PyBatch& self) { return self.processor->table(); });
+      .def_property_readonly("table", [](const PyBatch& self) { return self.processor->table(); })
+      .def_property_readonly("flush_when_idle", [](const PyBatch& self) {
+        return self.processor->options().flush_when_idle;
+      });
 }
 
 }  // namespace ragperf::python
