@@ -114,11 +114,24 @@ step_python() {
 step_pypackage() {
   local venv=${RAGPERF_VENV:-$PWD/.venv}
   [[ -x $venv/bin/pip ]] || step_python
-  "$venv/bin/pip" install -q scikit-build-core pybind11 numpy pytest pytest-asyncio
+  # A constraints file named in the machine's pip configuration may not exist here (a fresh root
+  # that shares the host's pip configuration but not that file): then pip runs without it. The
+  # index settings stay as configured.
+  local pip_env=()
+  local constraint
+  constraint=$("$venv/bin/pip" config list 2>/dev/null |
+    sed -n "s/^global\.constraint='\(.*\)'\$/\1/p" | head -n 1 || true)
+  if [[ -n $constraint && ! -e $constraint ]]; then
+    echo "setup: pip's configured constraints file $constraint does not exist; installing without it"
+    pip_env=(PIP_CONSTRAINT=/dev/null)
+  fi
+  env "${pip_env[@]}" "$venv/bin/pip" install -q --disable-pip-version-check \
+    scikit-build-core pybind11 numpy pytest pytest-asyncio
   # ccache as scripts/build.sh sets it up; no build isolation, so that build/python's CMake cache
   # keeps pointing at this venv's pybind11 and repeat installs stay incremental.
-  CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true \
-    CCACHE_COMPILERCHECK=content "$venv/bin/pip" install -q --no-build-isolation .
+  env "${pip_env[@]}" CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" CCACHE_BASEDIR="$PWD" \
+    CCACHE_NOHASHDIR=true CCACHE_COMPILERCHECK=content \
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation .
   (cd / && "$venv/bin/python" -c "import ragperf") ||
     { echo "setup: the Python package ragperf does not import" >&2; exit 1; }
   echo "setup: Python package ragperf installed into $venv"
