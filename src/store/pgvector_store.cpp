@@ -470,7 +470,24 @@ CollectionInfo PgVectorStore::ensure_collection(const std::string& name, size_t 
     co_await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ragperf_collections'))");
     auto row =
         co_await conn.fetchrow(std::string(Impl::kRegistrySelect) + " WHERE name = $1", name);
+    bool stale = false;  // registered, but its table was dropped outside ragperf
     if (row) {
+      Entry e = Impl::entry_from(*row);
+      auto present = co_await conn.fetchrow("SELECT to_regclass($1) IS NOT NULL", quote(name));
+      stale = !(present && (*present)[0].as_bool());
+      if (stale && !e.owned) {
+        co_await conn.execute("ROLLBACK");
+        throw InputError("table " + name +
+                         " is registered (adopted) but no longer exists in the database; create "
+                         "it again and adopt it, or drop its registration (VectorStore::drop)");
+      }
+    }
+    if (row && stale) {
+      // Created by ragperf and dropped outside it: forget the old registration and its sources,
+      // and create the table afresh below (its rows are gone with it).
+      co_await conn.execute("DELETE FROM ragperf_sources WHERE collection = $1", name);
+      co_await conn.execute("DELETE FROM ragperf_collections WHERE name = $1", name);
+    } else if (row) {
       Entry e = Impl::entry_from(*row);
       co_await conn.execute("COMMIT");
       if (e.info.dim != dim || e.info.model_id != model_id) {

@@ -136,6 +136,30 @@ class PgVectorStoreTest : public ::testing::Test {
   std::vector<std::string> tables_;
 };
 
+// A table ragperf created and someone dropped outside it (issue 16 item 11): the next
+// ensure_collection() creates it afresh instead of leaving a registry row that makes every write
+// fail with "relation does not exist"; its old sources are forgotten with it.
+TEST_F(PgVectorStoreTest, ATableDroppedOutsideRagperfIsCreatedAgain) {
+  const std::string t = table("dropped");
+  store_->ensure_collection(t, 3, Metric::kCosine, "m@1");
+  Chunk c;
+  c.id = "a";
+  c.text = "alpha";
+  c.source = "a.txt";
+  c.embedding = {1, 0, 0};
+  store_->replace_source(t, "a.txt", "h1", std::span(&c, 1));
+  ASSERT_EQ(store_->count(t), 1u);
+  pool_->run(pool_->execute("DROP TABLE \"" + t + "\""));  // names are plain identifiers
+  // Another store (another process) sees the stale registration.
+  PgVectorStore other(pool_);
+  const CollectionInfo info = other.ensure_collection(t, 3, Metric::kCosine, "m@1");
+  EXPECT_EQ(info.dim, 3u);
+  EXPECT_EQ(other.count(t), 0u);
+  EXPECT_FALSE(other.source_hash(t, "a.txt").has_value());
+  other.replace_source(t, "a.txt", "h2", std::span(&c, 1));
+  EXPECT_EQ(other.count(t), 1u);
+}
+
 TEST_F(PgVectorStoreTest, ExactSearchEqualsBruteForceForEveryMetric) {
   auto vecs = random_vectors(600, 24, 1);
   auto queries = random_vectors(10, 24, 2);
