@@ -66,6 +66,13 @@ struct CacheScope {
 struct SemanticCacheOptions {
   /// Entries kept across all scopes; the least recently used is evicted beyond it. Must be > 0.
   size_t capacity = 10000;
+  /// Bytes the entries may hold in all (texts, payloads, embeddings and bookkeeping, as counted
+  /// by CacheStats::bytes); the least recently used are evicted beyond it, and an entry larger
+  /// than this alone is not stored. Must be > 0. Default 256 MiB.
+  size_t max_bytes = size_t{256} << 20;
+  /// Query texts longer than this many bytes are neither stored nor looked up (a miss): a
+  /// question is short, and a megabyte "query" would fill the cache. Must be > 0.
+  size_t max_text_bytes = 4096;
   /// Default time to live of an entry; zero: entries never expire. Must not be negative.
   std::chrono::duration<double> ttl = std::chrono::hours(1);
   /// Cosine similarity in [-1, 1] a query needs to reuse a stored entry's payload. 0.95 keeps
@@ -100,7 +107,10 @@ struct CacheStats {
   uint64_t evictions = 0;      // removed because the cache was full
   uint64_t expirations = 0;    // removed because their TTL passed
   uint64_t invalidations = 0;  // removed by invalidate_table()
+  uint64_t not_stored = 0;     // store() calls refused: text over max_text_bytes, entry over
+                               // max_bytes
   size_t entries = 0;
+  size_t bytes = 0;         // held by the entries now (see SemanticCacheOptions::max_bytes)
   double lookup_p50_s = 0;  // lookup() and lookup_exact() latency
   double lookup_p99_s = 0;
   double hit_rate() const {
@@ -111,7 +121,8 @@ struct CacheStats {
 
 class SemanticCache {
  public:
-  /// Throws ConfigError for capacity 0, a negative ttl or a threshold outside [-1, 1].
+  /// Throws ConfigError for capacity, max_bytes or max_text_bytes 0, a negative ttl or a
+  /// threshold outside [-1, 1].
   /// `monitor` (optional, not owned, must outlive the cache) receives the stage "cache" and the
   /// counters cache_exact_hits, cache_semantic_hits, cache_misses, cache_evictions.
   explicit SemanticCache(SemanticCacheOptions options = {}, PerformanceMonitor* monitor = nullptr);
@@ -140,7 +151,8 @@ class SemanticCache {
   ///   cache.store_if_current(epoch, scope, text, embedding, payload);
   uint64_t epoch() const;
 
-  /// store() unless a table of `scope` was invalidated after `epoch`; returns whether it stored.
+  /// store() unless a table of `scope` was invalidated after `epoch`, the text is longer than
+  /// max_text_bytes or the entry alone is larger than max_bytes; returns whether it stored.
   bool store_if_current(uint64_t epoch, const CacheScope& scope, std::string_view text,
                         std::span<const float> embedding, std::string payload,
                         std::optional<std::chrono::duration<double>> ttl = std::nullopt);

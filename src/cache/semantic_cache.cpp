@@ -32,6 +32,7 @@ struct Entry {
   std::string text;
   std::string payload;
   bool indexed = false;  // has an embedding in scope->vectors
+  size_t bytes = 0;      // entry_bytes() when stored
   size_t negations = 0;  // count_negations(normalized)
   Clock::time_point expires_at = Clock::time_point::max();
   std::list<uint64_t>::iterator lru;
@@ -68,6 +69,14 @@ std::string checked_normalize(std::string_view text) {
   return n;
 }
 
+// What an entry holds, as max_bytes counts it: its strings (the normalised text twice: the
+// entry's and the exact tier's key), its embedding and a fixed allowance for the map, list and
+// index nodes.
+size_t entry_bytes(size_t normalized, size_t text, size_t payload, size_t dim) {
+  constexpr size_t kOverhead = 256;
+  return 2 * normalized + text + payload + dim * sizeof(float) + kOverhead;
+}
+
 void check_dim(const ScopeData& sd, size_t dim) {
   if (sd.vectors && sd.vectors->dim() != dim)
     throw InputError("embedding has " + std::to_string(dim) +
@@ -95,7 +104,8 @@ struct SemanticCache::Impl {
   std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> table_invalidated_at;
 
   std::atomic<uint64_t> exact_hits{0}, semantic_hits{0}, misses{0}, exact_probe_misses{0},
-      stores{0}, evictions{0}, expirations{0}, invalidations{0};
+      stores{0}, evictions{0}, expirations{0}, invalidations{0}, not_stored{0};
+  size_t bytes = 0;  // sum of the entries' `bytes` (guarded by `mu`)
 
   Clock::time_point now() const { return options.clock(); }
 
@@ -108,6 +118,7 @@ struct SemanticCache::Impl {
     sd->exact.erase(e.normalized);
     if (e.indexed) sd->vectors->remove(id);
     lru.erase(e.lru);
+    bytes -= e.bytes;
     entries.erase(it);
     if (sd->exact.empty()) scopes.erase(sd->key);
   }
@@ -133,6 +144,10 @@ struct SemanticCache::Impl {
   std::optional<CacheHit> find(const CacheScope& scope, std::string_view text,
                                std::span<const float> embedding, bool semantic) {
     const auto t0 = Clock::now();
+    if (text.size() > options.max_text_bytes) {  // never stored: a miss without the work
+      count(misses, "cache_misses");
+      return std::nullopt;
+    }
     const std::string normalized = checked_normalize(text);
     std::vector<float> query;
     if (semantic) query = unit_vector(embedding);
@@ -210,6 +225,12 @@ SemanticCache::SemanticCache(SemanticCacheOptions options, PerformanceMonitor* m
   if (!std::isfinite(options.ttl.count()) || options.ttl.count() < 0)
     throw ConfigError("SemanticCache ttl " + std::to_string(options.ttl.count()) +
                       " s is negative or not finite; use seconds > 0, or 0 for no expiry");
+  if (options.max_bytes == 0)
+    throw ConfigError("SemanticCache max_bytes is 0; set the bytes the cache may hold (e.g. " +
+                      std::to_string(size_t{256} << 20) + ")");
+  if (options.max_text_bytes == 0)
+    throw ConfigError(
+        "SemanticCache max_text_bytes is 0; set the longest query text to cache (e.g. 4096)");
   if (!options.clock) options.clock = [] { return Clock::now(); };
   impl_->options = std::move(options);
   impl_->monitor = monitor;
@@ -250,6 +271,10 @@ bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, st
                                      std::span<const float> embedding, std::string payload,
                                      std::optional<std::chrono::duration<double>> ttl) {
   Impl& m = *impl_;
+  if (text.size() > m.options.max_text_bytes) {
+    m.not_stored.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   const std::string normalized = checked_normalize(text);
   std::vector<float> vec;
   if (!m.options.exact_only && !embedding.empty()) vec = unit_vector(embedding);
@@ -258,6 +283,11 @@ bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, st
     throw InputError("cache entry ttl " + std::to_string(ttl_s) +
                      " s is negative or not finite; use seconds > 0, or 0 for no expiry");
   const std::string key = scope.key();
+  const size_t new_bytes = entry_bytes(normalized.size(), text.size(), payload.size(), vec.size());
+  if (new_bytes > m.options.max_bytes) {
+    m.not_stored.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
 
   std::unique_lock lock(m.mu);
   for (const std::string& table : scope.tables) {
@@ -293,6 +323,8 @@ bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, st
     e.expires_at = expires;
     m.lru.splice(m.lru.begin(), m.lru, e.lru);
     e.negations = count_negations(normalized);
+    m.bytes = m.bytes - e.bytes + new_bytes;
+    e.bytes = new_bytes;
   } else {
     id = m.next_id++;
     Entry e;
@@ -302,6 +334,8 @@ bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, st
     e.text = std::string(text);
     e.payload = std::move(payload);
     e.expires_at = expires;
+    e.bytes = new_bytes;
+    m.bytes += new_bytes;
     m.lru.push_front(id);
     e.lru = m.lru.begin();
     m.entries.emplace(id, std::move(e));
@@ -313,7 +347,7 @@ bool SemanticCache::store_if_current(uint64_t epoch, const CacheScope& scope, st
   }
   m.stores.fetch_add(1, std::memory_order_relaxed);
 
-  while (m.entries.size() > m.options.capacity) {
+  while (m.entries.size() > m.options.capacity || m.bytes > m.options.max_bytes) {
     const uint64_t victim = m.lru.back();
     const bool expired = m.entries.at(victim).expires_at <= t;
     m.remove_entry(victim);
@@ -355,6 +389,7 @@ void SemanticCache::clear() {
   impl_->entries.clear();
   impl_->scopes.clear();
   impl_->lru.clear();
+  impl_->bytes = 0;
 }
 
 CacheStats SemanticCache::get_stats() const {
@@ -368,7 +403,12 @@ CacheStats SemanticCache::get_stats() const {
   s.evictions = m.evictions.load(std::memory_order_relaxed);
   s.expirations = m.expirations.load(std::memory_order_relaxed);
   s.invalidations = m.invalidations.load(std::memory_order_relaxed);
-  s.entries = size();
+  s.not_stored = m.not_stored.load(std::memory_order_relaxed);
+  {
+    std::shared_lock lock(m.mu);
+    s.entries = m.entries.size();
+    s.bytes = m.bytes;
+  }
   if (auto t = m.timings.get_stats("lookup")) {
     s.lookup_p50_s = t->p50_s;
     s.lookup_p99_s = t->p99_s;

@@ -41,6 +41,7 @@ struct ServeArgs {
   size_t threads = 0;  // 0: RAGPERF_IO_THREADS
   size_t max_body_bytes = 1 << 20;
   size_t cache_capacity = 10000;
+  size_t cache_max_bytes = size_t{256} << 20;
   double cache_ttl_s = 3600;
   double cache_threshold = 0.95;
   bool cache_exact_only = false;
@@ -97,6 +98,7 @@ void run_serve(const ServeArgs& args) {
   if (args.cache_capacity > 0) {
     ragperf::SemanticCacheOptions cache_options;
     cache_options.capacity = args.cache_capacity;
+    cache_options.max_bytes = args.cache_max_bytes;
     cache_options.ttl = std::chrono::duration<double>(args.cache_ttl_s);
     cache_options.similarity_threshold = args.cache_threshold;
     cache_options.exact_only = args.cache_exact_only;
@@ -170,6 +172,11 @@ void setup_serve(CLI::App& app) {
   cmd->add_option("--cache-capacity", args->cache_capacity,
                   "Semantic cache entries (10000); 0 turns the cache off")
       ->envname("RAGPERF_CACHE_CAPACITY");
+  cmd->add_option("--cache-max-bytes", args->cache_max_bytes,
+                  "Bytes the semantic cache may hold (268435456, 256 MiB); least recently used "
+                  "answers go first. Query texts over 4096 bytes are never cached")
+      ->check(CLI::PositiveNumber)
+      ->envname("RAGPERF_CACHE_MAX_BYTES");
   cmd->add_option("--cache-ttl", args->cache_ttl_s,
                   "Seconds a cached answer lives (3600); 0: until evicted")
       ->envname("RAGPERF_CACHE_TTL");

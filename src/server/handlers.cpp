@@ -277,6 +277,8 @@ HttpResponse Handlers::stats() const {
                      {"expirations", s.expirations},
                      {"invalidations", s.invalidations},
                      {"entries", s.entries},
+                     {"bytes", s.bytes},
+                     {"not_stored", s.not_stored},
                      {"hit_rate", s.hit_rate()},
                      {"lookup_p50_s", s.lookup_p50_s},
                      {"lookup_p99_s", s.lookup_p99_s}};

@@ -540,5 +540,54 @@ TEST(SemanticCache, ConcurrentLookupsStoresAndInvalidations) {
   EXPECT_LE(cache.size(), 200u);
 }
 
+// The cache is bounded in bytes as well as entries (issue 16 item 1: 1 MB query bodies made one
+// entry ~2.7 MB, so 10,000 entries could reach ~27 GB): large entries evict the least recently
+// used ones, an entry larger than the whole budget and a query text over max_text_bytes are not
+// stored, and the byte count returns to 0 when the entries go.
+TEST(SemanticCacheBytes, EntriesStayWithinMaxBytesAndLongTextsAreNotCached) {
+  SemanticCache cache({.capacity = 1000, .max_bytes = 64 * 1024, .max_text_bytes = 512});
+  const std::string payload(10 * 1024, 'p');
+  for (size_t i = 0; i < 20; ++i) {
+    cache.store(docs_scope(), numbered("question ", i), vec(i), payload);
+    EXPECT_LE(cache.get_stats().bytes, size_t{64 * 1024}) << i;
+  }
+  const CacheStats s = cache.get_stats();
+  EXPECT_GE(s.evictions, 13u);  // about six 10 KB entries fit in 64 KB
+  EXPECT_LT(s.entries, 7u);
+  EXPECT_GT(s.bytes, 5u * 10 * 1024);
+  // The most recent survive, the oldest went.
+  EXPECT_TRUE(cache.lookup_exact(docs_scope(), "question 19").has_value());
+  EXPECT_FALSE(cache.lookup_exact(docs_scope(), "question 0").has_value());
+
+  // Alone over the budget: refused, nothing evicted for it.
+  const size_t before = cache.get_stats().entries;
+  EXPECT_FALSE(cache.store_if_current(cache.epoch(), docs_scope(), "huge answer", vec(1),
+                                      std::string(65 * 1024, 'x')));
+  EXPECT_EQ(cache.get_stats().entries, before);
+
+  // A 1 MB "query": neither stored nor looked up, and it costs no memory.
+  const std::string long_text(1 << 20, 'q');
+  EXPECT_FALSE(cache.store_if_current(cache.epoch(), docs_scope(), long_text, vec(2), "p"));
+  EXPECT_FALSE(cache.lookup(docs_scope(), long_text, vec(2)).has_value());
+  EXPECT_EQ(cache.get_stats().not_stored, 2u);
+  EXPECT_EQ(cache.get_stats().entries, before);
+
+  cache.clear();
+  EXPECT_EQ(cache.get_stats().bytes, 0u);
+  EXPECT_THROW(SemanticCache({.max_bytes = 0}), ConfigError);
+  EXPECT_THROW(SemanticCache({.max_text_bytes = 0}), ConfigError);
+}
+
+TEST(SemanticCacheBytes, ReplacingAndInvalidatingKeepTheByteCountExact) {
+  SemanticCache cache;
+  cache.store(docs_scope(), "q", vec(0), std::string(1000, 'a'));
+  const size_t one = cache.get_stats().bytes;
+  cache.store(docs_scope(), "q", vec(0), std::string(3000, 'a'));  // replaced in place
+  EXPECT_EQ(cache.get_stats().bytes, one + 2000);
+  EXPECT_EQ(cache.get_stats().entries, 1u);
+  cache.invalidate_table("docs");
+  EXPECT_EQ(cache.get_stats().bytes, 0u);
+}
+
 }  // namespace
 }  // namespace ragperf
