@@ -69,7 +69,8 @@ struct CollectionInfo {
   size_t dim = 0;    // vector dimension
   Metric metric = Metric::kCosine;
   std::string model_id;  // EmbeddingModel::id() of the model that produced the vectors
-  size_t count = 0;      // number of chunks stored
+  size_t count = 0;      // chunks stored; from collections() on PostgreSQL the planner's
+                         // estimate (no scan): count() is exact
 };
 
 /// One chunk to store.
@@ -128,7 +129,8 @@ class VectorStore {
   /// Info for `name`, or nullopt when it does not exist. Validates the name.
   virtual std::optional<CollectionInfo> collection(const std::string& name) = 0;
 
-  /// Every collection, sorted by name.
+  /// Every collection, sorted by name, without reading the tables' rows (PgVectorStore's counts
+  /// are estimates, see CollectionInfo::count).
   virtual std::vector<CollectionInfo> collections() = 0;
 
   /// The hash recorded by the last replace_source() for `source`, or nullopt. Throws InputError

@@ -174,7 +174,9 @@ boost::asio::awaitable<HttpResponse> Handlers::query(const HttpRequest& request)
 
 boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& request) {
   const QueryRequest q = parse_query_request(request.body, options_.max_top_k);
-  const Tables tables = resolve_tables(q.tables);
+  // A named local, not a temporary in the co_await expression (GCC 12).
+  auto resolve = [this, &q] { return resolve_tables(q.tables); };
+  const Tables tables = co_await components_.runtime->on_compute(std::move(resolve));
   QueryTarget target;
   target.tables = tables.names;
   target.options.top_k = q.top_k;
@@ -303,28 +305,33 @@ HttpResponse Handlers::stats() const {
   return json_response(200, body);
 }
 
-HttpResponse Handlers::health() const {
+boost::asio::awaitable<HttpResponse> Handlers::health() const {
   const std::string store = components_.store->describe();
   if (counters_.stopping.load()) {
-    return json_response(
+    co_return json_response(
         503,
         {{"status", "unavailable"}, {"store", store}, {"error", "the server is shutting down"}});
   }
+  std::string error;
   try {
+    auto list = [this] { return components_.store->collections(); };
+    const std::vector<CollectionInfo> infos =
+        co_await components_.runtime->on_compute(std::move(list));
     size_t tables = 0;
-    for (const CollectionInfo& c : components_.store->collections()) {
+    for (const CollectionInfo& c : infos) {
       if (c.dim == dim_ && (c.model_id.empty() || c.model_id == model_id_)) ++tables;
     }
-    return json_response(200, {{"status", "ok"},
-                               {"store", store},
-                               {"model", model_id_},
-                               {"dim", dim_},
-                               {"tables", tables}});
+    co_return json_response(200, {{"status", "ok"},
+                                  {"store", store},
+                                  {"model", model_id_},
+                                  {"dim", dim_},
+                                  {"tables", tables}});
   } catch (const std::exception& e) {
-    return json_response(503, {{"status", "unavailable"},
-                               {"store", store},
-                               {"error", std::string("the store cannot be read: ") + e.what()}});
+    error = e.what();
   }
+  co_return json_response(503, {{"status", "unavailable"},
+                                {"store", store},
+                                {"error", "the store cannot be read: " + error}});
 }
 
 }  // namespace ragperf::server

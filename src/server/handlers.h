@@ -42,7 +42,8 @@ class Handlers {
   boost::asio::awaitable<HttpResponse> embed(const HttpRequest& request);
   HttpResponse metrics() const;
   HttpResponse stats() const;
-  HttpResponse health() const;
+  /// Lists the store's tables on the compute pool (a store's metadata calls may block).
+  boost::asio::awaitable<HttpResponse> health() const;
 
   PerformanceMonitor& monitor() const { return *components_.monitor; }
 
@@ -51,6 +52,8 @@ class Handlers {
     std::vector<std::string> names;  // validated, deduplicated, in request order
     std::string metric;              // "cosine", or "cosine+l2" for mixed tables
   };
+  /// Blocking (the store's metadata calls): run it on the compute pool, never on an I/O thread,
+  /// where a PostgreSQL store's blocking calls would wait for the thread they run on.
   Tables resolve_tables(const std::vector<std::string>& requested) const;
   boost::asio::awaitable<HttpResponse> run_query(const HttpRequest& request);
 

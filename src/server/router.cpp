@@ -109,7 +109,7 @@ boost::asio::awaitable<HttpResponse> dispatch(Handlers& handlers, const HttpRequ
     case Route::kStats:
       co_return handlers.stats();
     case Route::kHealth:
-      co_return handlers.health();
+      co_return co_await handlers.health();
   }
   throw HttpError(404, "no endpoint " + path);
 }
