@@ -78,7 +78,8 @@ class VectorStore:
         self._core.drop(check_text(table, "table"))
 
     def collections(self):
-        """Every table: ``{name, dim, metric, model_id, count}``."""
+        """Every table: ``{name, dim, metric, model_id, count}``; on PostgreSQL ``count`` is the
+        planner's estimate (no rows are read), ``count(table)`` is exact."""
         return self._core.collections()
 
     def __repr__(self):
