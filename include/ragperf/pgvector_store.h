@@ -33,6 +33,7 @@
 // methods run their work on the pool (pool.run) and many may run at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ struct PgVectorStoreOptions {
   int hnsw_m = 16;                // HNSW graph degree of created indexes
   int hnsw_ef_construction = 64;  // build-time candidate list of created indexes
   int ef_search = 100;  // hnsw.ef_search when SearchOptions::ef_search is 0 (server default: 40)
+  /// statement_timeout of every search (SET LOCAL in its transaction; index builds, COPY and
+  /// the registry's statements are not bounded by it). A search past it fails with TimeoutError
+  /// naming the table. Zero: no limit. Default 30 s.
+  std::chrono::duration<double> search_timeout = std::chrono::seconds(30);
 };
 
 class PgVectorStore : public VectorStore {

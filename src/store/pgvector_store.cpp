@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -302,6 +303,11 @@ struct PgVectorStore::Impl {
     ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
     std::vector<db::Statement> batch;
     batch.push_back({"BEGIN", {}});
+    if (const double ms = options.search_timeout.count() * 1000; ms > 0) {
+      // At least 1 ms: statement_timeout = 0 would mean no limit at all.
+      const auto whole_ms = static_cast<long long>(std::min(std::max(ms, 1.0), 2147483647.0));
+      batch.push_back({"SET LOCAL statement_timeout = " + std::to_string(whole_ms), {}});
+    }
     if (opts.exact) {
       batch.push_back({"SET LOCAL enable_indexscan = off", {}});
     } else {
@@ -351,11 +357,35 @@ struct PgVectorStore::Impl {
     batch.push_back(select_of(search_sql(e, opts.exact), query, opts));
     batch.push_back({"COMMIT", {}});
     std::vector<db::Result> results;
+    std::exception_ptr error;
     {
       auto conn = co_await pool->acquire();
-      results = co_await conn.pipeline(std::move(batch));
+      try {
+        results = co_await conn.pipeline(std::move(batch));
+      } catch (...) {
+        error = std::current_exception();
+      }
     }
+    if (error) std::rethrow_exception(as_timeout(error, name));
     co_return hits_of(results[results.size() - 2], e, name, opts);
+  }
+
+  /// `error`, or a TimeoutError naming `name` when it is the server cancelling a search that ran
+  /// past search_timeout (SQLSTATE 57014).
+  std::exception_ptr as_timeout(std::exception_ptr error, const std::string& name) const {
+    try {
+      std::rethrow_exception(error);
+    } catch (const QueryError& q) {
+      if (q.sqlstate() != "57014") return error;
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", options.search_timeout.count());
+      return std::make_exception_ptr(TimeoutError(
+          "search of table " + name + " ran past search_timeout=" + seconds +
+          " s and was cancelled by the server; give it an index (or a smaller ef_search), or "
+          "raise PgVectorStoreOptions::search_timeout"));
+    } catch (...) {
+      return error;
+    }
   }
 
   /// search_batch(): the checks of search() per query, then every remaining SELECT in ONE
@@ -413,6 +443,14 @@ struct PgVectorStore::Impl {
       error = std::current_exception();
     }
     conn.release();
+    if (error) {
+      // Past search_timeout: running each query alone would take as long again, n times.
+      std::exception_ptr timeout = as_timeout(error, name);
+      if (timeout != error) {
+        fail_all(live, timeout);
+        co_return;
+      }
+    }
     if (!error) {
       for (size_t j = 0; j < live.size(); ++j) {
         try {

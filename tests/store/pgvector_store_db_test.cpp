@@ -160,6 +160,61 @@ TEST_F(PgVectorStoreTest, ATableDroppedOutsideRagperfIsCreatedAgain) {
   EXPECT_EQ(other.count(t), 1u);
 }
 
+// Every search carries a statement_timeout (issue 16 item 4): a search that runs past it is
+// cancelled by the server and fails with TimeoutError naming the table, alone or in a batch
+// (which fails at once instead of retrying each query). The slow "table" is a view that sleeps
+// 20 ms per row, adopted like a user's own table.
+TEST_F(PgVectorStoreTest, ASearchPastSearchTimeoutIsATimeoutError) {
+  const std::string base = table("slow_base");
+  store_->ensure_collection(base, 3, Metric::kCosine, "m@1");
+  std::vector<Chunk> chunks(10);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    chunks[i].id = std::string("c").append(std::to_string(i));  // not "lit" + to_string: GCC 12
+    chunks[i].text = std::string("text ").append(std::to_string(i));
+    chunks[i].embedding = {1.0f, static_cast<float>(i), 0.5f};
+  }
+  store_->add(base, chunks);
+  const std::string view = unique_name("slow_view");
+  // pg_sleep in the WHERE clause runs once per row (it is volatile): 10 rows take 200 ms.
+  pool_->run(pool_->execute("CREATE VIEW \"" + view +
+                            "\" AS SELECT b.id, b.text, b.embedding FROM \"" + base +
+                            "\" b WHERE pg_sleep(0.02)::text = ''"));
+  struct DropView {  // before TearDown drops the table the view reads
+    DatabaseConnectionPool& pool;
+    std::string name;
+    ~DropView() { pool.run(pool.execute("DROP VIEW IF EXISTS \"" + name + "\"")); }
+  } drop_view{*pool_, view};
+  PgVectorStoreOptions o;
+  o.search_timeout = std::chrono::milliseconds(50);
+  PgVectorStore slow(pool_, o);
+  PgColumns cols;
+  cols.metadata = "";
+  cols.content_hash = "";
+  cols.source = "";
+  slow.adopt(view, 3, Metric::kCosine, "m@1", cols);
+  const std::vector<float> q = {1, 0, 0};
+  try {
+    slow.search(view, q, {.top_k = 3, .exact = true});
+    ADD_FAILURE() << "a 200 ms search passed a 50 ms search_timeout";
+  } catch (const TimeoutError& e) {
+    EXPECT_NE(std::string(e.what()).find(view), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("search_timeout"), std::string::npos) << e.what();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<std::span<const float>> qs(4, std::span<const float>(q));
+  const auto results = slow.search_batch(view, qs, {.top_k = 3, .exact = true});
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.error);
+    EXPECT_THROW(std::rethrow_exception(r.error), TimeoutError);
+  }
+  // One cancelled statement, not five (the batch, then each query alone: 250 ms and more).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(240));
+  // The same search with the default 30 s answers.
+  EXPECT_EQ(store_->search(base, q, {.top_k = 3, .exact = true}).size(), 3u);
+  slow.drop(view);
+}
+
 TEST_F(PgVectorStoreTest, ExactSearchEqualsBruteForceForEveryMetric) {
   auto vecs = random_vectors(600, 24, 1);
   auto queries = random_vectors(10, 24, 2);
