@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,13 @@ class WordPieceTokenizer {
   /// unless the first is the longer). Throws InputError on invalid UTF-8, naming the text.
   PairEncoding encode_pair(std::string_view first, std::string_view second,
                            size_t max_length) const;
+  /// encode_pair() on texts already turned into token_ids(): one query against many passages
+  /// is tokenised once.
+  PairEncoding encode_pair_ids(std::span<const int32_t> first, std::span<const int32_t> second,
+                               size_t max_length) const;
+  /// The WordPiece ids of `text` without special tokens or truncation. Throws InputError on
+  /// invalid UTF-8.
+  std::vector<int32_t> token_ids(std::string_view text) const;
 
   /// The WordPiece strings without special tokens or truncation (for debugging and chunking).
   std::vector<std::string> tokenize(std::string_view text) const;

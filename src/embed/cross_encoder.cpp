@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "base/utf8.h"
 #include "embed/bert_config.h"
 #include "embed/bert_encoder.h"
 #include "embed/bert_model.h"
@@ -183,20 +182,23 @@ CrossEncoder::~CrossEncoder() = default;
 
 std::vector<PairScore> CrossEncoder::score(std::string_view query,
                                            std::span<const std::string> passages) const {
+  const WordPieceTokenizer& tok = impl_->tokenizer;
+  std::vector<int32_t> query_ids;  // tokenised once for every passage
   try {
-    base::check_utf8(query);
+    query_ids = tok.token_ids(query);
   } catch (const InputError& e) {
     throw InputError(std::string("query: ") + e.what());
   }
   std::vector<PairEncoding> pairs;
   pairs.reserve(passages.size());
   for (size_t i = 0; i < passages.size(); ++i) {
+    std::vector<int32_t> passage_ids;
     try {
-      base::check_utf8(passages[i]);
+      passage_ids = tok.token_ids(passages[i]);
     } catch (const InputError& e) {
       throw InputError("passage " + std::to_string(i) + ": " + e.what());
     }
-    pairs.push_back(impl_->tokenizer.encode_pair(query, passages[i], max_length()));
+    pairs.push_back(tok.encode_pair_ids(query_ids, passage_ids, max_length()));
   }
   return impl_->run(pairs);
 }

@@ -626,31 +626,42 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, size_t ma
   return ids;
 }
 
+std::vector<int32_t> WordPieceTokenizer::token_ids(std::string_view text) const {
+  std::vector<int32_t> ids;
+  impl_->run(text, [&](int32_t id) {
+    ids.push_back(id);
+    return true;
+  });
+  return ids;
+}
+
 PairEncoding WordPieceTokenizer::encode_pair(std::string_view first, std::string_view second,
                                              size_t max_length) const {
+  auto ids_of = [&](std::string_view text, const char* which) {
+    try {
+      return token_ids(text);
+    } catch (const InputError& e) {
+      throw InputError(std::string(which) + ": " + e.what());
+    }
+  };
+  const std::vector<int32_t> a = ids_of(first, "first text");
+  return encode_pair_ids(a, ids_of(second, "second text"), max_length);
+}
+
+PairEncoding WordPieceTokenizer::encode_pair_ids(std::span<const int32_t> first,
+                                                 std::span<const int32_t> second,
+                                                 size_t max_length) const {
   if (max_length < 3) {
     throw InputError("max_length " + std::to_string(max_length) +
                      " leaves no room for [CLS] and two [SEP]; use at least 3");
   }
-  auto ids_of = [&](std::string_view text, const char* which) {
-    std::vector<int32_t> ids;
-    try {
-      impl_->run(text, [&](int32_t id) {
-        ids.push_back(id);
-        return true;
-      });
-    } catch (const InputError& e) {
-      throw InputError(std::string(which) + ": " + e.what());
-    }
-    return ids;
-  };
-  std::vector<int32_t> a = ids_of(first, "first text");
-  std::vector<int32_t> b = ids_of(second, "second text");
   // The `longest_first` split of Hugging Face's tokenizers (Rust): n1 is the shorter side.
   const size_t room = max_length - 3;
-  if (a.size() + b.size() > room) {
-    size_t n1 = a.size();
-    size_t n2 = b.size();
+  size_t keep_first = first.size();
+  size_t keep_second = second.size();
+  if (first.size() + second.size() > room) {
+    size_t n1 = first.size();
+    size_t n2 = second.size();
     const bool swapped = n1 > n2;
     if (swapped) std::swap(n1, n2);
     n2 = n1 > room ? n1 : std::max(n1, room - n1);
@@ -659,16 +670,16 @@ PairEncoding WordPieceTokenizer::encode_pair(std::string_view first, std::string
       n2 = n1 + room % 2;
     }
     if (swapped) std::swap(n1, n2);
-    a.resize(std::min(a.size(), n1));
-    b.resize(std::min(b.size(), n2));
+    keep_first = std::min(keep_first, n1);
+    keep_second = std::min(keep_second, n2);
   }
   PairEncoding out;
-  out.ids.reserve(a.size() + b.size() + 3);
+  out.ids.reserve(keep_first + keep_second + 3);
   out.ids.push_back(impl_->cls);
-  out.ids.insert(out.ids.end(), a.begin(), a.end());
+  out.ids.insert(out.ids.end(), first.begin(), first.begin() + static_cast<long>(keep_first));
   out.ids.push_back(impl_->sep);
   out.second_start = out.ids.size();
-  out.ids.insert(out.ids.end(), b.begin(), b.end());
+  out.ids.insert(out.ids.end(), second.begin(), second.begin() + static_cast<long>(keep_second));
   out.ids.push_back(impl_->sep);
   return out;
 }
