@@ -5,11 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_expect.h"
 #include "testing/testing.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using ragperf::testing::expect_cli_failure;
 using ragperf::testing::run_command;
 
 std::string embed_cmd(const fs::path& model) {
@@ -52,32 +54,24 @@ TEST(EmbedCli, EmptyInputGivesNoOutput) {
   EXPECT_EQ(r.out, "");
 }
 
-void expect_failure(const std::string& cmd, const std::string& input, const std::string& needle) {
-  const auto r = run_command(cmd, input);
-  EXPECT_NE(r.status, 0) << "input: " << input;
-  EXPECT_EQ(r.out, "") << "no partial output";
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
-}
-
 TEST(EmbedCli, EmbedDimDisagreeingWithTheModelStopsWithBothValues) {
   const std::string input = "{\"text\": \"ok\"}\n";
-  expect_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
-                 "EMBED_DIM=768 (from environment) but model");
-  expect_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
-                 "384-dimensional embeddings; set EMBED_DIM=384 (or remove it)");
+  expect_cli_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
+                     "EMBED_DIM=768 (from environment) but model");
+  expect_cli_failure("EMBED_DIM=768 " + embed_cmd(model_dir()), input,
+                     "384-dimensional embeddings; set EMBED_DIM=384 (or remove it)");
   const auto r = run_command("EMBED_DIM=384 " + embed_cmd(model_dir()), input);
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
 TEST(EmbedCli, BadInputNamesTheLine) {
   const auto cmd = embed_cmd(model_dir());
-  expect_failure(cmd, "{\"text\": \"ok\"}\n{not json\n", "line 2");
-  expect_failure(cmd, "{\"text\": \"ok\"}\n{\"txt\": \"x\"}\n", "line 2");
-  expect_failure(cmd, "{\"text\": 5}\n", "line 1");
-  expect_failure(cmd, "{\"text\": \"ok\"}\n{\"text\": \"ok\"}\n{\"text\": \"bad \xff\"}\n",
-                 "line 3");
-  expect_failure(cmd, "[1, 2]\n", "line 1");
+  expect_cli_failure(cmd, "{\"text\": \"ok\"}\n{not json\n", "line 2");
+  expect_cli_failure(cmd, "{\"text\": \"ok\"}\n{\"txt\": \"x\"}\n", "line 2");
+  expect_cli_failure(cmd, "{\"text\": 5}\n", "line 1");
+  expect_cli_failure(cmd, "{\"text\": \"ok\"}\n{\"text\": \"ok\"}\n{\"text\": \"bad \xff\"}\n",
+                     "line 3");
+  expect_cli_failure(cmd, "[1, 2]\n", "line 1");
 }
 
 TEST(EmbedCli, BadModelNamesTheFile) {
@@ -95,14 +89,14 @@ TEST(EmbedCli, BadModelNamesTheFile) {
   const std::string input = "{\"text\": \"hello\"}\n";
   // Truncated weights: offsets beyond the file.
   fs::resize_file(dir / "model.safetensors", fs::file_size(dir / "model.safetensors") - 1000);
-  expect_failure(embed_cmd(dir), input, "model.safetensors");
+  expect_cli_failure(embed_cmd(dir), input, "model.safetensors");
   // Missing weights.
   fs::remove(dir / "model.safetensors");
-  expect_failure(embed_cmd(dir), input, "model.safetensors");
+  expect_cli_failure(embed_cmd(dir), input, "model.safetensors");
   // Corrupt config.
   ragperf::testing::write_file(dir / "config.json", "{");
-  expect_failure(embed_cmd(dir), input, "config.json");
-  expect_failure(embed_cmd(tmp / "nowhere"), input, "nowhere");
+  expect_cli_failure(embed_cmd(dir), input, "config.json");
+  expect_cli_failure(embed_cmd(tmp / "nowhere"), input, "nowhere");
 }
 
 }  // namespace

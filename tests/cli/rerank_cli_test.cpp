@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_expect.h"
 #include "testing/testing.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using ragperf::testing::expect_cli_failure;
 using ragperf::testing::run_command;
 
 fs::path model_dir() {
@@ -48,26 +50,19 @@ TEST(RerankCli, ScoresEveryLineInOrderAsTheReferenceDoes) {
   EXPECT_EQ(i, ref["cases"].size());
 }
 
-void expect_failure(const std::string& cmd, const std::string& input, const std::string& needle) {
-  const auto r = run_command(cmd, input);
-  EXPECT_NE(r.status, 0) << "input: " << input;
-  EXPECT_EQ(r.out, "") << "no partial output";
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
-}
-
 TEST(RerankCli, BadInputAndModelsNameTheProblem) {
   const auto cmd = rerank_cmd(model_dir());
   const std::string ok = "{\"query\": \"q\", \"passage\": \"p\"}\n";
-  expect_failure(cmd, ok + "{not json\n", "line 2");
-  expect_failure(cmd, ok + ok + "{\"query\": \"q\"}\n", "line 3: missing \"passage\"");
-  expect_failure(cmd, "{\"query\": 5, \"passage\": \"p\"}\n",
-                 "line 1: \"query\" is number, not a string");
-  expect_failure(cmd, ok + "{\"query\": \"q\", \"passage\": \"bad \xff\"}\n", "line 2");
-  expect_failure(cmd, "[1]\n", "line 1: expected a JSON object");
+  expect_cli_failure(cmd, ok + "{not json\n", "line 2");
+  expect_cli_failure(cmd, ok + ok + "{\"query\": \"q\"}\n", "line 3: missing \"passage\"");
+  expect_cli_failure(cmd, "{\"query\": 5, \"passage\": \"p\"}\n",
+                     "line 1: \"query\" is number, not a string");
+  expect_cli_failure(cmd, ok + "{\"query\": \"q\", \"passage\": \"bad \xff\"}\n", "line 2");
+  expect_cli_failure(cmd, "[1]\n", "line 1: expected a JSON object");
   // An embedding model is not a reranker.
-  expect_failure(rerank_cmd(ragperf::testing::shared_dir() / "models" / "bert-l2-h384-mean-f16"),
-                 ok, "BertForSequenceClassification");
+  expect_cli_failure(
+      rerank_cmd(ragperf::testing::shared_dir() / "models" / "bert-l2-h384-mean-f16"), ok,
+      "BertForSequenceClassification");
   const auto empty = run_command(cmd, "");
   EXPECT_EQ(empty.status, 0) << empty.err;
   EXPECT_EQ(empty.out, "");
