@@ -233,6 +233,12 @@ py::object result_value(const db::Result& r) {
   return py::make_tuple(columns, rows, py::str(status.data(), status.size()));
 }
 
+/// The completion of a statement: its result as Python rows / status.
+auto result_callback(py::object resolve) {
+  return make_callback<db::Result>(std::move(resolve),
+                                   [](db::Result r) { return result_value(r); });
+}
+
 py::dict stats_dict(const PoolStats& s) {
   py::dict d;
   d["pool_min"] = s.pool_min;
@@ -387,10 +393,9 @@ void bind_pool(py::module_& m) {
                   "this connection was released back to the pool; acquire another");
             check_open(*self.owner->pool);
             db::Params params = params_arg(args);
-            spawn_on<db::Result>(
-                *self.owner->pool, conn_fetch(self.conn, std::move(sql), std::move(params)),
-                make_callback<db::Result>(std::move(resolve),
-                                          [](db::Result r) { return result_value(r); }));
+            spawn_on<db::Result>(*self.owner->pool,
+                                 conn_fetch(self.conn, std::move(sql), std::move(params)),
+                                 result_callback(std::move(resolve)));
           },
           py::arg("sql"), py::arg("args"), py::arg("resolve"))
       .def(
@@ -462,10 +467,9 @@ void bind_pool(py::module_& m) {
           [](PyPool& self, std::string sql, const py::sequence& args, py::object resolve) {
             check_open(*self.pool);
             db::Params params = params_arg(args);
-            spawn_on<db::Result>(
-                *self.pool, pool_fetch(self.pool, std::move(sql), std::move(params)),
-                make_callback<db::Result>(std::move(resolve),
-                                          [](db::Result r) { return result_value(r); }));
+            spawn_on<db::Result>(*self.pool,
+                                 pool_fetch(self.pool, std::move(sql), std::move(params)),
+                                 result_callback(std::move(resolve)));
           },
           py::arg("sql"), py::arg("args"), py::arg("resolve"))
       .def(

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <stop_token>
+#include <type_traits>
 
 #include "bindings.h"
 #include "ragperf/batch_processor.h"
@@ -22,35 +23,25 @@ py::object json_loads(const std::string& text) {
   return (*loads)(py::str(text));
 }
 
-py::list hits_list(const RetrieveResult& r) {
-  py::list out;
-  for (const RetrievedHit& h : r.hits) {
-    py::dict d;
-    d["id"] = h.id;
-    d["text"] = h.text;
-    d["score"] = h.score;
-    d["similarity"] = h.similarity;
-    d["source_table"] = h.source_table;
-    d["source_tables"] = h.source_tables;
-    d["source"] = h.source;
-    d["metadata"] = json_loads(h.metadata_json);
-    out.append(d);
-  }
-  return out;
+// A store's Hit or a merged RetrievedHit (which adds similarity and source_tables) as a dict.
+template <typename H>
+py::dict hit_dict(const H& h) {
+  py::dict d;
+  d["id"] = h.id;
+  d["text"] = h.text;
+  d["score"] = h.score;
+  if constexpr (std::is_same_v<H, RetrievedHit>) d["similarity"] = h.similarity;
+  d["source_table"] = h.source_table;
+  if constexpr (std::is_same_v<H, RetrievedHit>) d["source_tables"] = h.source_tables;
+  d["source"] = h.source;
+  d["metadata"] = json_loads(h.metadata_json);
+  return d;
 }
 
-py::list hits_list(const std::vector<Hit>& hits) {
+template <typename H>
+py::list hits_list(const std::vector<H>& hits) {
   py::list out;
-  for (const Hit& h : hits) {
-    py::dict d;
-    d["id"] = h.id;
-    d["text"] = h.text;
-    d["score"] = h.score;
-    d["source_table"] = h.source_table;
-    d["source"] = h.source;
-    d["metadata"] = json_loads(h.metadata_json);
-    out.append(d);
-  }
+  for (const H& h : hits) out.append(hit_dict(h));
   return out;
 }
 
@@ -126,7 +117,8 @@ void bind_retrieve(py::module_& m) {
             options.top_k = top_k;
             options.deduplicate = deduplicate;
             auto done = make_callback<RetrieveResult>(
-                std::move(resolve), [](RetrieveResult r) -> py::object { return hits_list(r); });
+                std::move(resolve),
+                [](RetrieveResult r) -> py::object { return hits_list(r.hits); });
             without_gil([&] { self.retriever->submit(std::move(text), options, std::move(done)); });
           },
           py::arg("query"), py::arg("top_k"), py::arg("deduplicate"), py::arg("resolve"))
