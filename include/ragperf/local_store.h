@@ -17,6 +17,12 @@
 // brute force over a contiguous in-memory matrix; larger ones use the HNSW index. Vectors are
 // loaded lazily on the first search of a collection; opening a store reads only the catalogue.
 //
+// Filtered search (SearchOptions::where, ragperf/filter.h): SQLite selects the matching chunks
+// (json_extract over the metadata; the last 64 match sets are kept per store generation, so a
+// repeated filter skips it), then the few (<= filter_exact_max) are scanned exactly, the many go
+// through the HNSW index with over-fetching by the inverse selectivity; a short ANN answer falls
+// back to the exact scan, so top_k hits come back whenever top_k chunks match.
+//
 // Thread-safety: searches run concurrently (async_search() on the Runtime's compute pool); writes
 // take an exclusive lock (one writer). Several processes may share a folder: each search notices
 // writes made by others.
@@ -36,7 +42,10 @@ struct LocalStoreOptions {
   size_t hnsw_m = 16;                 // HNSW graph degree: higher = better recall, more memory
   size_t hnsw_ef_construction = 100;  // build-time candidate list: higher = better graph, slower
   size_t hnsw_ef_search = 96;  // default query-time candidate list (SearchOptions::ef_search=0)
-  bool persist_index = true;   // write <collection>.hnsw so the next open does not rebuild
+  /// A filtered search (SearchOptions::where) whose filter matches at most this many chunks
+  /// scans them exactly instead of using the HNSW index (measured: `ragperf bench filter`).
+  size_t filter_exact_max = 4096;
+  bool persist_index = true;  // write <collection>.hnsw so the next open does not rebuild
   /// Where async_search() runs its scan (the compute pool); null: Runtime::shared().
   std::shared_ptr<Runtime> runtime = nullptr;
 };

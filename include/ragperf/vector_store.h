@@ -97,6 +97,9 @@ struct SearchOptions {
   size_t top_k = 4;    // hits wanted (>= 1); fewer come back when the collection is smaller
   bool exact = false;  // true: brute force over every vector (the ranking equals a full sort)
   int ef_search = 0;   // ANN candidate list size; 0: the store's default (>= top_k is enforced)
+  /// A metadata filter (ragperf/filter.h), "" for none: only chunks it accepts are returned,
+  /// top_k of them whenever top_k match. InputError naming the part when it does not parse.
+  std::string where{};
 };
 
 /// What one query of VectorStore::search_batch() produced: its hits, or the error search() would
@@ -152,6 +155,14 @@ class VectorStore {
   /// invalid name. IngestPipeline uses it to prune files that vanished (IngestOptions::prune).
   /// The default throws UnavailableError (a store that cannot list its sources cannot prune).
   virtual std::vector<std::string> list_sources(const std::string& collection);
+
+  /// Creates what lets the planner serve filtered searches (SearchOptions::where) on
+  /// `collection` from an index instead of the vector index alone, and returns the names of the
+  /// indexes it created (none when they exist). Never called by a search: an explicit command
+  /// (`ragperf ingest --filter-index`). PgVectorStore: a GIN (jsonb_path_ops) index on the
+  /// metadata (serves `=` and `in`) and a text_pattern_ops index on the source (serves `^=`);
+  /// the default (LocalStore, whose filters run over SQLite rows) creates nothing.
+  virtual std::vector<std::string> create_filter_indexes(const std::string& collection);
 
   /// Adds (or replaces, by id) chunks in one transaction: all or nothing.
   virtual void add(const std::string& collection, std::span<const Chunk> chunks) = 0;

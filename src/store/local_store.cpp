@@ -17,7 +17,9 @@
 
 #include "base/distance.h"
 #include "ragperf/error.h"
+#include "ragperf/filter.h"
 #include "ragperf/runtime.h"
+#include "store/filter_sql.h"
 #include "store/hnswlib_private.h"
 #include "store/sqlite.h"
 
@@ -119,6 +121,9 @@ struct LocalStore::Impl {
   std::unique_ptr<Sqlite> db;
   std::shared_mutex mu;  // guards states; writers hold it exclusively for the whole write
   std::map<std::string, std::unique_ptr<State>> states;
+  static constexpr size_t kMatchSets = 64;
+  std::mutex match_mu;  // guards match_sets
+  std::map<std::string, std::shared_ptr<const std::vector<int64_t>>> match_sets;  // matching()
 
   // ---- catalogue -------------------------------------------------------------------------
 
@@ -504,14 +509,30 @@ struct LocalStore::Impl {
 
   // ---- search ----------------------------------------------------------------------------
 
+  /// The best k candidates offered, kept in a heap ordered by `better` (its front is the worst
+  /// candidate kept so far).
+  struct TopK {
+    explicit TopK(size_t wanted) : k(wanted) { heap.reserve(wanted + 1); }
+    static bool better(const Candidate& a, const Candidate& b) {
+      return a.score > b.score || (a.score == b.score && a.rid < b.rid);
+    }
+    void offer(Candidate c) {
+      if (heap.size() < k) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else if (better(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), better);
+      }
+    }
+    size_t k;
+    std::vector<Candidate> heap;
+  };
+
   std::vector<Candidate> exact_search(const State& s, const float* q, size_t k) const {
     const Matrix& m = *s.matrix;
-    // A heap ordered by `better`: its front is the worst candidate kept so far.
-    std::vector<Candidate> heap;
-    heap.reserve(k + 1);
-    auto better = [](const Candidate& a, const Candidate& b) {
-      return a.score > b.score || (a.score == b.score && a.rid < b.rid);
-    };
+    TopK top(k);
     // Scores are computed a block of rows at a time by the distance kernels (base/distance.h),
     // then offered to the heap.
     constexpr size_t kBlock = 256;
@@ -526,19 +547,78 @@ struct LocalStore::Impl {
       } else {
         base::dot_rows(q, block, rows, s.dim, scores);
       }
-      for (size_t i = 0; i < rows; ++i) {
-        Candidate c{scores[i], m.rids[start + i]};
-        if (heap.size() < k) {
-          heap.push_back(c);
-          std::push_heap(heap.begin(), heap.end(), better);
-        } else if (better(c, heap.front())) {
-          std::pop_heap(heap.begin(), heap.end(), better);
-          heap.back() = c;
-          std::push_heap(heap.begin(), heap.end(), better);
+      for (size_t i = 0; i < rows; ++i) top.offer({scores[i], m.rids[start + i]});
+    }
+    return std::move(top.heap);
+  }
+
+  /// Exact search over the rows `rids` (sorted; rows no longer in the matrix are skipped).
+  std::vector<Candidate> exact_subset(const State& s, const float* q, size_t k,
+                                      const std::vector<int64_t>& rids) const {
+    const Matrix& m = *s.matrix;
+    TopK top(k);
+    for (int64_t rid : rids) {
+      auto it = m.pos.find(rid);
+      if (it == m.pos.end()) continue;
+      const float* row = m.data.data() + it->second * s.dim;
+      const float score = s.metric == Metric::kL2 ? -std::sqrt(base::l2_squared(q, row, s.dim))
+                                                  : base::dot(q, row, s.dim);
+      top.offer({score, rid});
+    }
+    return std::move(top.heap);
+  }
+
+  /// HNSW search for a filter matching `rids` (sorted) of `total` rows: the index is asked for
+  /// max(k, ef) candidates times the inverse selectivity (x1.5), and the matching ones are kept.
+  /// When fewer than min(k, rids.size()) survive, exact search over `rids` answers instead, so a
+  /// filtered search never comes back short.
+  std::vector<Candidate> ann_filtered(const State& s, const float* q, size_t k, size_t ef,
+                                      const std::vector<int64_t>& rids, size_t total) const {
+    const double inverse = static_cast<double>(total) / static_cast<double>(rids.size());
+    const auto want = static_cast<size_t>(
+        std::min<double>(static_cast<double>(total),
+                         std::ceil(static_cast<double>(std::max(k, ef)) * inverse * 1.5)));
+    std::vector<Candidate> kept;
+    for (const Candidate& c : ann_search(s, q, want, want)) {
+      if (std::binary_search(rids.begin(), rids.end(), c.rid)) kept.push_back(c);
+    }
+    if (kept.size() < std::min(k, rids.size())) return exact_subset(s, q, k, rids);
+    return kept;
+  }
+
+  // ---- filters ---------------------------------------------------------------------------
+
+  /// The rowids (sorted) of `row`'s chunks that `filter` accepts, at the row's generation. The
+  /// last kMatchSets sets are kept, so repeating a filter skips SQLite.
+  std::shared_ptr<const std::vector<int64_t>> matching(const CollectionRow& row,
+                                                       const Filter& filter) {
+    const std::string key =
+        row.info.name + '\n' + std::to_string(row.generation) + '\n' + filter.canonical();
+    {
+      std::lock_guard lock(match_mu);
+      if (auto it = match_sets.find(key); it != match_sets.end()) return it->second;
+    }
+    const store::FilterSql sql = store::sqlite_filter(filter, 2);
+    auto rids = std::make_shared<std::vector<int64_t>>();
+    {
+      std::lock_guard lock(db_mu);
+      auto st = db->prepare("SELECT rid FROM chunks WHERE collection=?1 AND " + sql.condition +
+                            " ORDER BY rid");
+      st.bind(1, row.info.name);
+      for (size_t i = 0; i < sql.params.size(); ++i) {
+        const int at = static_cast<int>(i) + 2;
+        if (sql.params[i].is_number) {
+          st.bind_double(at, sql.params[i].number);
+        } else {
+          st.bind(at, sql.params[i].text);
         }
       }
+      while (st.step()) rids->push_back(st.int64(0));
     }
-    return heap;
+    std::lock_guard lock(match_mu);
+    if (match_sets.size() >= kMatchSets) match_sets.clear();
+    match_sets.emplace(key, rids);
+    return rids;
   }
 
   std::vector<Candidate> ann_search(const State& s, const float* q, size_t k, size_t ef) const {
@@ -817,18 +897,36 @@ std::vector<Hit> LocalStore::search(const std::string& collection, std::span<con
   if (!Impl::prepare_vector(row.info.metric, query, q.data())) return {};  // zero under cosine
   if (row.info.count == 0) return {};
 
-  bool use_ann = !options.exact && row.info.count >= impl_->options.ann_threshold;
+  // A filter: its matching rows first (SQLite), then exact search over them when they are few
+  // (filter_exact_max) or the search is exact, else the HNSW index with over-fetching.
+  const Filter filter = Filter::parse(options.where);
+  std::shared_ptr<const std::vector<int64_t>> matches;
+  auto decide = [&] {
+    if (!filter.empty()) matches = impl_->matching(row, filter);
+    return !options.exact && row.info.count >= impl_->options.ann_threshold &&
+           (!matches || matches->size() > impl_->options.filter_exact_max);
+  };
+  bool use_ann = decide();
+  if (matches && matches->empty()) return {};
   size_t ef = options.ef_search > 0 ? static_cast<size_t>(options.ef_search)
                                     : impl_->options.hnsw_ef_search;
   std::vector<Candidate> found;
   bool done = false;
+  // A filtered search may fall back to exact search over its matches: it needs the matrix too.
+  auto need_matrix = [&] { return !use_ann || matches != nullptr; };
   auto ready = [&](const State* s) {
-    return s && s->generation == row.generation &&
-           (use_ann ? static_cast<bool>(s->hnsw) : static_cast<bool>(s->matrix));
+    return s && s->generation == row.generation && (!use_ann || s->hnsw) &&
+           (!need_matrix() || s->matrix);
   };
   auto run = [&](const State& s) {
-    found = use_ann ? impl_->ann_search(s, q.data(), options.top_k, ef)
-                    : impl_->exact_search(s, q.data(), options.top_k);
+    if (!matches) {
+      found = use_ann ? impl_->ann_search(s, q.data(), options.top_k, ef)
+                      : impl_->exact_search(s, q.data(), options.top_k);
+    } else {
+      found = use_ann
+                  ? impl_->ann_filtered(s, q.data(), options.top_k, ef, *matches, row.info.count)
+                  : impl_->exact_subset(s, q.data(), options.top_k, *matches);
+    }
     done = true;
   };
   {
@@ -840,11 +938,13 @@ std::vector<Hit> LocalStore::search(const std::string& collection, std::span<con
   if (!done) {
     std::unique_lock lock(impl_->mu);
     // Re-read: a writer may have committed while we waited for the lock.
+    const int64_t seen = row.generation;
     row = impl_->require_collection(collection);
     if (row.info.count == 0) return {};
-    use_ann = !options.exact && row.info.count >= impl_->options.ann_threshold;
+    if (row.generation != seen) use_ann = decide();
+    if (matches && matches->empty()) return {};
     State& s = impl_->state_for(row);
-    impl_->sync(s, row, !use_ann, use_ann);
+    impl_->sync(s, row, need_matrix(), use_ann);
     run(s);
   }
   return impl_->fetch_hits(collection, std::move(found), options.top_k);

@@ -18,8 +18,10 @@
 
 #include "ragperf/config.h"
 #include "ragperf/error.h"
+#include "ragperf/filter.h"
 #include "ragperf/pg_copy.h"
 #include "ragperf/pgvector.h"
+#include "store/filter_sql.h"
 
 namespace ragperf {
 namespace {
@@ -105,6 +107,9 @@ struct PgVectorStore::Impl {
   PgVectorStoreOptions options;
   std::mutex mu;
   std::unordered_map<std::string, Entry> cache;  // guarded by mu
+  /// The server's pgvector has iterative index scans (0.8+): a filtered ANN search keeps
+  /// scanning the HNSW index until enough rows pass the filter. Set by open_schema().
+  bool iterative_scan = false;
 
   // ---- registry --------------------------------------------------------------------------
 
@@ -113,6 +118,15 @@ struct PgVectorStore::Impl {
   /// runs under an advisory lock every ragperf process takes, and a creation race with a
   /// creator that does not take it (CREATE ... IF NOT EXISTS is not atomic: a concurrent twin
   /// fails with unique_violation on pg_type, duplicate_table or duplicate_object) is retried.
+  awaitable<void> open_schema() {
+    co_await init_schema();
+    auto conn = co_await pool->acquire();
+    auto row = co_await conn.fetchrow(
+        "SELECT string_to_array(extversion, '.')::int[] >= '{0,8}' FROM pg_extension "
+        "WHERE extname = 'vector'");
+    iterative_scan = row && (*row)[0].as_bool();
+  }
+
   awaitable<void> init_schema() {
     for (int attempt = 1;; ++attempt) {
       auto conn = co_await pool->acquire();
@@ -263,18 +277,32 @@ struct PgVectorStore::Impl {
 
   // ---- search ----------------------------------------------------------------------------
 
-  /// The SELECT of search(): $1 the query vector, $2 the LIMIT. ANN orders by the distance
-  /// expression alone, which is what lets the planner use the HNSW index (an extra sort key such
-  /// as the id rules the index out); exact search also orders by id and runs with index scans
-  /// off, so it is a full sort.
-  static std::string search_sql(const Entry& e, bool exact) {
+  /// The SELECT of search(): $1 the query vector, $2 the LIMIT, then the filter's parameters
+  /// ($3...). ANN orders by the distance expression alone, which is what lets the planner use
+  /// the HNSW index (an extra sort key such as the id rules the index out); exact search also
+  /// orders by id and runs with index scans off, so it is a full sort (a filter may still be
+  /// served by a bitmap scan of the metadata's GIN index, see create_filter_index()).
+  static std::string search_sql(const Entry& e, bool exact, const store::FilterSql& filter) {
     const PgColumns& c = e.cols;
     std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1)";
+    std::string where;
+    if (!filter.condition.empty()) where = " WHERE " + filter.condition;
     return "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
            (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
            (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", " + dist +
-           "::float8 FROM " + quote(e.info.name) + " ORDER BY " + dist +
+           "::float8 FROM " + quote(e.info.name) + where + " ORDER BY " + dist +
            (exact ? ", " + quote(c.id) : std::string()) + " LIMIT $2";
+  }
+
+  /// The filter of `opts` compiled for `e`'s columns (parameters from $3); empty for none.
+  static store::FilterSql filter_of(const Entry& e, const std::string& name,
+                                    const SearchOptions& opts) {
+    const Filter filter = Filter::parse(opts.where);
+    if (filter.empty()) return {};
+    // A metadata column of type json or text is compared as jsonb.
+    const std::string meta = e.cols.metadata.empty() ? "" : quote(e.cols.metadata) + "::jsonb";
+    const std::string source = e.cols.source.empty() ? "" : quote(e.cols.source);
+    return store::postgres_filter(filter, meta, source, name, 3);
   }
 
   /// The checks search() makes on one query before any SQL, in its order (search_batch() makes
@@ -296,10 +324,13 @@ struct PgVectorStore::Impl {
              std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; }));
   }
 
-  /// BEGIN and the planner settings of a search with `opts` (hnsw.ef_search, or index scans off
-  /// for an exact search); the SELECTs and a COMMIT follow.
-  std::vector<db::Statement> search_prologue(const SearchOptions& opts) const {
-    int ef = opts.ef_search > 0 ? opts.ef_search : options.ef_search;
+  /// BEGIN and the planner settings of a search with `opts` (hnsw.ef_search and, when
+  /// `filtered`, iterative index scans; or index scans off for an exact search); the SELECTs and
+  /// a COMMIT follow.
+  std::vector<db::Statement> search_prologue(const SearchOptions& opts, bool filtered) const {
+    int ef = opts.ef_search > 0 ? opts.ef_search
+             : filtered         ? options.filtered_ef_search
+                                : options.ef_search;
     ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
     std::vector<db::Statement> batch;
     batch.push_back({"BEGIN", {}});
@@ -312,16 +343,31 @@ struct PgVectorStore::Impl {
       batch.push_back({"SET LOCAL enable_indexscan = off", {}});
     } else {
       batch.push_back({"SET LOCAL hnsw.ef_search = " + std::to_string(std::min(ef, 1000)), {}});
+      // A filter is applied to the rows the index scan yields: without iterative scans a
+      // selective filter leaves fewer than LIMIT rows (short answers are completed by an exact
+      // search, see search()). Relaxed order: hits_of() sorts the rows anyway.
+      if (filtered && iterative_scan) {
+        batch.push_back({"SET LOCAL hnsw.iterative_scan = relaxed_order", {}});
+      }
     }
     return batch;
   }
 
-  /// The SELECT of one query ($1 vector, $2 LIMIT; a top_k beyond int8 is no limit at all).
+  /// The SELECT of one query ($1 vector, $2 LIMIT; a top_k beyond int8 is no limit at all; the
+  /// filter's parameters after them).
   static db::Statement select_of(const std::string& sql, std::span<const float> query,
-                                 const SearchOptions& opts) {
+                                 const SearchOptions& opts, const store::FilterSql& filter) {
     const auto limit = static_cast<long long>(
         std::min<size_t>(opts.top_k, static_cast<size_t>(std::numeric_limits<long long>::max())));
-    return {sql, db::make_params(query, limit)};
+    db::Params params = db::make_params(query, limit);
+    for (const store::FilterParam& p : filter.params) {
+      if (p.is_number) {
+        params.emplace_back(p.number);
+      } else {
+        params.emplace_back(p.text);
+      }
+    }
+    return {sql, std::move(params)};
   }
 
   /// The hits of one SELECT of search_sql(), best first (ANN ties broken by id here).
@@ -353,8 +399,9 @@ struct PgVectorStore::Impl {
                                      SearchOptions opts) {
     Entry e = co_await require(name);
     if (!check_query(e, name, query, opts)) co_return std::vector<Hit>{};
-    std::vector<db::Statement> batch = search_prologue(opts);
-    batch.push_back(select_of(search_sql(e, opts.exact), query, opts));
+    const store::FilterSql filter = filter_of(e, name, opts);
+    std::vector<db::Statement> batch = search_prologue(opts, !filter.condition.empty());
+    batch.push_back(select_of(search_sql(e, opts.exact, filter), query, opts, filter));
     batch.push_back({"COMMIT", {}});
     std::vector<db::Result> results;
     std::exception_ptr error;
@@ -367,7 +414,23 @@ struct PgVectorStore::Impl {
       }
     }
     if (error) std::rethrow_exception(as_timeout(error, name));
-    co_return hits_of(results[results.size() - 2], e, name, opts);
+    std::vector<Hit> hits = hits_of(results[results.size() - 2], e, name, opts);
+    if (short_answer(hits, opts, filter)) co_return co_await exact_search(name, query, opts);
+    co_return hits;
+  }
+
+  /// A filtered ANN answer with fewer than top_k rows: the index scan stopped (the server's
+  /// hnsw.max_scan_tuples, or a pgvector without iterative scans) before enough rows passed the
+  /// filter. Exact search then returns top_k whenever that many rows match.
+  static bool short_answer(const std::vector<Hit>& hits, const SearchOptions& opts,
+                           const store::FilterSql& filter) {
+    return !opts.exact && !filter.condition.empty() && hits.size() < opts.top_k;
+  }
+
+  awaitable<std::vector<Hit>> exact_search(std::string name, std::vector<float> query,
+                                           SearchOptions opts) {
+    opts.exact = true;
+    co_return co_await search(std::move(name), std::move(query), std::move(opts));
   }
 
   /// `error`, or a TimeoutError naming `name` when it is the server cancelling a search that ran
@@ -421,10 +484,20 @@ struct PgVectorStore::Impl {
     }
     if (live.empty()) co_return;
 
-    std::vector<db::Statement> batch = search_prologue(opts);
+    store::FilterSql filter;
+    try {
+      filter = filter_of(e, name, opts);
+    } catch (...) {
+      error = std::current_exception();  // the same filter for every query
+    }
+    if (error) {
+      fail_all(live, error);
+      co_return;
+    }
+    std::vector<db::Statement> batch = search_prologue(opts, !filter.condition.empty());
     const size_t first = batch.size();
-    const std::string sql = search_sql(e, opts.exact);
-    for (size_t i : live) batch.push_back(select_of(sql, queries[i], opts));
+    const std::string sql = search_sql(e, opts.exact, filter);
+    for (size_t i : live) batch.push_back(select_of(sql, queries[i], opts, filter));
     batch.push_back({"COMMIT", {}});
     PooledConnection conn;
     try {
@@ -452,11 +525,21 @@ struct PgVectorStore::Impl {
       }
     }
     if (!error) {
+      std::vector<size_t> short_ones;
       for (size_t j = 0; j < live.size(); ++j) {
         try {
           out[live[j]].hits = hits_of(results[first + j], e, name, opts);
+          if (short_answer(out[live[j]].hits, opts, filter)) short_ones.push_back(live[j]);
         } catch (...) {
           out[live[j]].error = std::current_exception();
+        }
+      }
+      for (size_t i : short_ones) {
+        try {
+          out[i].hits = co_await exact_search(
+              name, std::vector<float>(queries[i].begin(), queries[i].end()), opts);
+        } catch (...) {
+          out[i].error = std::current_exception();
         }
       }
       co_return;
@@ -481,7 +564,7 @@ PgVectorStore::PgVectorStore(std::shared_ptr<DatabaseConnectionPool> pool,
   impl_->pool = std::move(pool);
   impl_->options = options;
   impl_->pool->initialize();
-  impl_->pool->run(impl_->init_schema());
+  impl_->pool->run(impl_->open_schema());
 }
 
 PgVectorStore::~PgVectorStore() = default;
@@ -771,7 +854,31 @@ std::string PgVectorStore::search_sql(const std::string& collection, bool exact)
   Impl& im = *impl_;
   auto body = [&]() -> awaitable<std::string> {
     Entry e = co_await im.require(collection);
-    co_return Impl::search_sql(e, exact);
+    co_return Impl::search_sql(e, exact, {});
+  };
+  return im.pool->run(body());
+}
+
+std::string PgVectorStore::explain_search(const std::string& collection,
+                                          std::span<const float> query,
+                                          const SearchOptions& options) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::string> {
+    Entry e = co_await im.require(collection);
+    Impl::check_query(e, collection, query, options);
+    const store::FilterSql filter = Impl::filter_of(e, collection, options);
+    std::vector<db::Statement> batch = im.search_prologue(options, !filter.condition.empty());
+    db::Statement select =
+        Impl::select_of(Impl::search_sql(e, options.exact, filter), query, options, filter);
+    select.sql = "EXPLAIN " + select.sql;
+    batch.push_back(std::move(select));
+    batch.push_back({"COMMIT", {}});
+    auto conn = co_await im.pool->acquire();
+    std::vector<db::Result> results = co_await conn.pipeline(std::move(batch));
+    const db::Result& plan = results[results.size() - 2];
+    std::string text;
+    for (int i = 0; i < plan.rows(); ++i) text += plan[i][0].as_text() + "\n";
+    co_return text;
   };
   return im.pool->run(body());
 }
@@ -801,6 +908,41 @@ void PgVectorStore::drop(const std::string& collection) {
   im.pool->run(body());
   std::lock_guard lock(im.mu);
   im.cache.erase(collection);
+}
+
+std::vector<std::string> PgVectorStore::create_filter_indexes(const std::string& collection) {
+  Impl& im = *impl_;
+  auto body = [&]() -> awaitable<std::vector<std::string>> {
+    Entry e = co_await im.require(collection);
+    // Index names: the table's name (cut to 40 bytes) and a hash of the whole name, so two long
+    // names that share 40 bytes do not share indexes.
+    uint32_t h = 2166136261u;
+    for (unsigned char c : collection) h = (h ^ c) * 16777619u;
+    char hash[9];
+    std::snprintf(hash, sizeof hash, "%08x", h);
+    const std::string stem = collection.substr(0, 40) + "_" + hash;
+    std::vector<std::pair<std::string, std::string>> wanted;  // name, CREATE INDEX body
+    if (!e.cols.metadata.empty()) {
+      wanted.push_back(
+          {stem + "_meta", "USING gin ((" + quote(e.cols.metadata) + "::jsonb) jsonb_path_ops)"});
+    }
+    if (!e.cols.source.empty()) {
+      wanted.push_back({stem + "_prefix", "(" + quote(e.cols.source) + " text_pattern_ops)"});
+    }
+    std::vector<std::string> created;
+    auto conn = co_await im.pool->acquire();
+    for (const auto& [name, how] : wanted) {
+      auto exists = co_await conn.fetchrow("SELECT to_regclass($1) IS NOT NULL", quote(name));
+      if (exists && (*exists)[0].as_bool()) continue;
+      co_await conn.execute("CREATE INDEX IF NOT EXISTS " + quote(name) + " ON " +
+                            quote(collection) + " " + how);
+      created.push_back(name);
+    }
+    // The planner's statistics of the table include the new indexes' selectivity from now on.
+    if (!created.empty()) co_await conn.execute("ANALYZE " + quote(collection));
+    co_return created;
+  };
+  return im.pool->run(body());
 }
 
 std::unique_ptr<VectorStore> open_pgvector_store(const Settings& settings) {

@@ -40,6 +40,11 @@ void Statement::bind(int index, int64_t value) {
   if (rc != SQLITE_OK) throw QueryError(code_name(rc), sqlite3_errmsg(db_), sql_);
 }
 
+void Statement::bind_double(int index, double value) {
+  int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) throw QueryError(code_name(rc), sqlite3_errmsg(db_), sql_);
+}
+
 void Statement::bind_blob(int index, std::span<const float> values) {
   int rc = sqlite3_bind_blob(stmt_, index, values.data(), static_cast<int>(values.size_bytes()),
                              SQLITE_TRANSIENT);

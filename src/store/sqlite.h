@@ -31,6 +31,7 @@ class Statement {
 
   void bind(int index, std::string_view text);
   void bind(int index, int64_t value);
+  void bind_double(int index, double value);
   void bind_blob(int index, std::span<const float> values);
   /// Steps once: true while a row is available, false when done. Throws QueryError on failure.
   bool step();

@@ -95,6 +95,11 @@ std::vector<std::string> VectorStore::list_sources(const std::string& collection
                          collection + "'; ingest with --no-prune (IngestOptions::prune = false)");
 }
 
+std::vector<std::string> VectorStore::create_filter_indexes(const std::string& collection) {
+  (void)count(collection);  // validates the name and that the collection exists
+  return {};
+}
+
 std::unique_ptr<VectorStore> open_store(const Settings& settings) {
   bool postgres = !settings.database_url.empty();
   for (const char* var : {"PGHOST", "PGDATABASE", "PGSERVICE"}) {
