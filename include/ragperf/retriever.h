@@ -82,7 +82,14 @@ struct RetrieveOptions {
   int ef_search = 0;                // ANN candidate list per table; 0: each store's default
   size_t candidates_per_table = 0;  // hits fetched per table; 0: top_k, 2*top_k when deduplicating
   bool partial_results = false;     // a failing table is reported in `failures` instead of throwing
+  /// A metadata filter (ragperf/filter.h) applied in every table; "" for none. Part of the
+  /// semantic cache's scope (by its canonical text).
+  std::string where{};
 };
+
+/// The SearchOptions each table is searched with: candidates_per_table hits (0: 2 * top_k when
+/// deduplicating, else top_k), and exact, ef_search and where as given.
+SearchOptions per_table_search_options(const RetrieveOptions& options);
 
 /// One merged hit.
 struct RetrievedHit {

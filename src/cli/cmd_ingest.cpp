@@ -29,6 +29,7 @@ struct IngestArgs {
   bool no_prune = false;
   bool follow_symlinks = false;
   uint64_t max_file_bytes = uint64_t{64} << 20;
+  bool filter_index = false;
 };
 
 void setup_ingest(CLI::App& app) {
@@ -63,6 +64,9 @@ void setup_ingest(CLI::App& app) {
                   "Skip files larger than this many bytes (default 67108864, 64 MiB)")
       ->check(CLI::PositiveNumber)
       ->envname("RAGPERF_INGEST_MAX_FILE_BYTES");
+  cmd->add_flag("--filter-index", args->filter_index,
+                "Also create the indexes that serve metadata filters (query --where) on "
+                "PostgreSQL: GIN on the metadata, text_pattern_ops on the source");
   cmd->callback([args, overlap] {
     ragperf::Settings settings = ragperf::load_settings();
     ragperf::IngestOptions options;
@@ -105,6 +109,13 @@ void setup_ingest(CLI::App& app) {
     }
     std::cout << "table " << options.table << " (" << store->describe()
               << "): " << ragperf::format_summary(stats) << "\n";
+    if (args->filter_index) {
+      const std::vector<std::string> created = store->create_filter_indexes(options.table);
+      std::cout << "filter indexes: ";
+      if (created.empty()) std::cout << "none needed (present already, or the store has none)";
+      for (size_t i = 0; i < created.size(); ++i) std::cout << (i ? ", " : "") << created[i];
+      std::cout << "\n";
+    }
   });
 }
 

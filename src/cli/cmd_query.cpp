@@ -14,6 +14,7 @@
 #include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
+#include "ragperf/filter.h"
 #include "ragperf/model_locator.h"
 #include "ragperf/query_pipeline.h"
 #include "ragperf/retriever.h"
@@ -35,6 +36,7 @@ struct QueryArgs {
   size_t snippet = 200;
   std::string rerank_model;
   size_t rerank_candidates = 50;
+  std::string where;
 };
 
 std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
@@ -66,6 +68,7 @@ void run_query(const QueryArgs& args, bool text_given) {
     throw ragperf::InputError("the query TEXT is empty; give the question to search for");
   }
   for (const auto& t : args.tables) ragperf::TableRef::parse(t);  // names checked before loading
+  ragperf::Filter::parse(args.where);                             // so is the filter
 
   const ragperf::Settings settings = ragperf::load_settings();
   std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
@@ -120,6 +123,7 @@ void run_query(const QueryArgs& args, bool text_given) {
   target.options.partial_results = args.partial;
   target.options.deduplicate = !args.no_dedup;
   target.options.ef_search = args.ef_search;
+  target.options.where = args.where;
   if (!args.rerank_model.empty()) {
     target.rerank.model =
         ragperf::CrossEncoder::load(ragperf::resolve_model(args.rerank_model, settings));
@@ -198,6 +202,9 @@ void setup_query(CLI::App& app) {
   cmd->add_option("--ef-search", args->ef_search,
                   "ANN candidate list per table (0: the store's default): higher = better "
                   "recall, slower");
+  cmd->add_option("--where", args->where,
+                  "Only chunks this metadata filter accepts, e.g. \"source ^= 'docs/' and "
+                  "meta.year >= 2020\" (syntax: README, Filters)");
   cmd->add_option("--snippet", args->snippet, "Characters of each hit's text to print (200)");
   cmd->add_option("--rerank-model", args->rerank_model,
                   "Rerank the candidates with this cross-encoder (folder or hub id, such as "

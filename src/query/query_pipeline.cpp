@@ -10,6 +10,7 @@
 #include "ragperf/async_embedding.h"
 #include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
+#include "ragperf/filter.h"
 #include "ragperf/monitor.h"
 #include "ragperf/semantic_cache.h"
 
@@ -37,6 +38,8 @@ std::string options_key(const QueryTarget& t) {
   if (t.rerank.model) {
     add("rerank=" + t.rerank.model->id() + "/" + std::to_string(t.rerank.candidates));
   }
+  // The filter's canonical text: filters that mean the same share entries.
+  if (const Filter f = Filter::parse(o.where); !f.empty()) add("where=" + f.canonical());
   return key;
 }
 
@@ -264,12 +267,7 @@ struct QueryPipeline::Impl {
     if (misses.empty()) co_return out;
     check_rerank(target.rerank);
     const RetrieveOptions ro = search_options(target);
-    SearchOptions so;
-    so.exact = ro.exact;
-    so.ef_search = ro.ef_search;
-    so.top_k = ro.candidates_per_table != 0 ? ro.candidates_per_table
-               : ro.deduplicate             ? 2 * ro.top_k
-                                            : ro.top_k;
+    const SearchOptions so = per_table_search_options(ro);
     std::vector<std::vector<float>> queries;
     queries.reserve(misses.size());
     for (size_t i : misses) queries.push_back(vectors[i]);

@@ -17,6 +17,7 @@
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
+#include "ragperf/filter.h"
 #include "ragperf/monitor.h"
 #include "ragperf/runtime.h"
 
@@ -207,12 +208,7 @@ struct ParallelRetriever::Impl {
                        " floats but the retriever's dimension is " + std::to_string(im.dim) +
                        "; embed it with model " + im.model_id);
     }
-    SearchOptions so;
-    so.exact = options.exact;
-    so.ef_search = options.ef_search;
-    so.top_k = options.candidates_per_table != 0 ? options.candidates_per_table
-               : options.deduplicate             ? 2 * options.top_k
-                                                 : options.top_k;
+    const SearchOptions so = per_table_search_options(options);
     const size_t n = im.tables.size();
     std::vector<double> table_s(n, 0.0);
     const Clock::time_point query_start = Clock::now();
@@ -279,8 +275,20 @@ struct ParallelRetriever::Impl {
     if (o.ef_search < 0) {
       throw InputError("ef_search=" + std::to_string(o.ef_search) + " must be >= 0 (0: default)");
     }
+    Filter::parse(o.where);  // InputError naming the part, before any table is searched
   }
 };
+
+SearchOptions per_table_search_options(const RetrieveOptions& options) {
+  SearchOptions so;
+  so.exact = options.exact;
+  so.ef_search = options.ef_search;
+  so.where = options.where;
+  so.top_k = options.candidates_per_table != 0 ? options.candidates_per_table
+             : options.deduplicate             ? 2 * options.top_k
+                                               : options.top_k;
+  return so;
+}
 
 ParallelRetriever::ParallelRetriever(std::shared_ptr<VectorStore> store,
                                      std::shared_ptr<EmbeddingModel> model,

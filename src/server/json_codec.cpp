@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "base/utf8.h"
+#include "ragperf/filter.h"
 #include "ragperf/query_pipeline.h"
 
 namespace ragperf::server {
@@ -109,6 +110,17 @@ QueryRequest parse_query_request(std::string_view body, size_t max_top_k) {
   if (const auto e = j.find("exact"); e != j.end() && !e->is_null()) {
     if (!e->is_boolean()) wrong_type("exact", *e, "true or false");
     r.exact = e->get<bool>();
+  }
+  if (const auto w = j.find("where"); w != j.end() && !w->is_null()) {
+    if (!w->is_string()) {
+      wrong_type("where", *w, "a filter string like \"meta.lang = 'en' and source ^= 'docs/'\"");
+    }
+    r.where = w->get<std::string>();
+    try {
+      Filter::parse(r.where);
+    } catch (const InputError& e) {
+      throw HttpError(422, e.what(), "where");
+    }
   }
   if (const auto rr = j.find("rerank"); rr != j.end() && !rr->is_null()) {
     if (rr->is_boolean()) {

@@ -25,6 +25,8 @@ struct QueryRequest {
   /// "rerank": true or {"candidates": N}: rerank with the server's cross-encoder.
   bool rerank = false;
   size_t rerank_candidates = 0;  // 0: the server's default
+  /// "where": a metadata filter (ragperf/filter.h), checked here; "" for none.
+  std::string where;
 };
 
 /// POST /embed.

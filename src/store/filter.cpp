@@ -108,7 +108,7 @@ class Parser {
     std::string shown = at.kind == Tok::kEnd ? std::string("the end") : "'" + excerpt(at.pos) + "'";
     throw InputError("filter: " + what + " at byte " + std::to_string(at.pos) + " (" + shown +
                      ") of \"" + std::string(text_) +
-                     "\"; see ragperf/filter.h or the README's filter section for the syntax");
+                     "\"; the syntax is in the README's \"Metadata filters\" section");
   }
 
   std::string excerpt(size_t pos) const {

@@ -155,6 +155,31 @@ TEST_F(QueryCli, RejectsBadArguments) {
   EXPECT_NE(r.err.find("/nonexistent/model"), std::string::npos) << r.err;
 }
 
+TEST_F(QueryCli, WhereKeepsOnlyTheChunksTheFilterAccepts) {
+  // Every chunk of vacuum.txt, however well the others match the question.
+  CommandResult r = home_.run(
+      "query 'building indexes concurrently' --tables docs --top-k 3 --json "
+      "--where \"source ^= '" +
+      home_.corpus().string() + "/vac' and meta.chunk >= 0\"" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["hits"].empty());
+  for (const auto& h : j["hits"]) {
+    EXPECT_NE(h["source"].get<std::string>().find("vacuum.txt"), std::string::npos) << h.dump();
+  }
+  // A filter nothing matches: no hits, no error.
+  r = home_.run("query 'index' --json --where \"meta.title = 'no such title'\"" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["hits"].empty());
+  // A filter that does not parse: one line naming the part, before the model loads.
+  r = home_.run("query 'index' --where \"meta.title = \" --model /nonexistent");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("filter: expected a value"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("at byte 13 (the end)"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 TEST_F(QueryCli, RerankModelReordersTheCandidatesAndKeepsTheirRetrievalScores) {
   const std::string reranker =
       (ragperf::testing::shared_dir() / "models" / "cross-encoders" / "bert-ce-l2-h384-f16")

@@ -171,6 +171,29 @@ TEST_F(QueryPipelineTest, OptionsThatChangeTheHitsAreSeparateCacheScopes) {
   EXPECT_EQ(pipeline.query(reversed, "planner join").cache, CacheOutcome::kExactHit);
 }
 
+TEST_F(QueryPipelineTest, AFilterIsAppliedInEveryTableAndIsPartOfTheCacheScope) {
+  SemanticCache cache;
+  QueryPipeline pipeline(store_, model_, {.cache = &cache});
+  QueryTarget alpha_only = both(8);
+  alpha_only.options.where = "source = 'alpha.txt'";
+  const QueryAnswer a = pipeline.query(alpha_only, "vacuum dead rows");
+  EXPECT_EQ(a.cache, CacheOutcome::kMiss);
+  ASSERT_EQ(a.result.hits.size(), 4u);  // alpha's four chunks, nothing of beta
+  for (const auto& h : a.result.hits) EXPECT_EQ(h.source, "alpha.txt") << h.id;
+  // Unfiltered: another scope (beta's chunks come back too), not answered from the filtered one.
+  const QueryAnswer all = pipeline.query(both(8), "vacuum dead rows");
+  EXPECT_EQ(all.cache, CacheOutcome::kMiss);
+  EXPECT_GT(all.result.hits.size(), 4u);
+  // The same filter written differently is the same scope.
+  QueryTarget same = both(8);
+  same.options.where = "  SOURCE='alpha.txt' ";
+  EXPECT_EQ(pipeline.query(same, "vacuum dead rows").cache, CacheOutcome::kExactHit);
+  // A filter that does not parse is an InputError before any search.
+  QueryTarget bad = both();
+  bad.options.where = "source = ";
+  EXPECT_THROW(pipeline.query(bad, "vacuum dead rows"), InputError);
+}
+
 TEST_F(QueryPipelineTest, AnAnswerReadBeforeAnInvalidationIsNotCached) {
   SemanticCache cache;
   auto store = std::make_shared<InvalidatingStore>(*store_, cache);

@@ -58,6 +58,29 @@ TEST_F(ServerQuery, ReturnsRankedHitsThenACacheHitOnRepeat) {
   EXPECT_EQ(parts_.cache->get_stats().exact_hits, 1u);
 }
 
+TEST_F(ServerQuery, WhereFiltersTheHitsAndABadFilterIs422NamingIt) {
+  HttpClient client(server_->port());
+  nlohmann::json q = {{"text", "create an index concurrently so writes are not locked"},
+                      {"tables", {"docs"}},
+                      {"top_k", 3},
+                      {"where", "meta.n >= 2"}};
+  const Reply r = client.post_json("/query", q);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json a = r.json();
+  ASSERT_FALSE(a["hits"].empty());
+  for (const auto& h : a["hits"]) EXPECT_GE(h["metadata"]["n"].get<int>(), 2) << h.dump();
+  EXPECT_NE(a["hits"][0]["id"], "docs-0");  // the best match overall is filtered out
+  q["where"] = "meta.n >= ";
+  const Reply bad = client.post_json("/query", q);
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_EQ(bad.json()["field"], "where") << bad.body;
+  EXPECT_NE(bad.json()["error"].get<std::string>().find("filter: expected a value"),
+            std::string::npos)
+      << bad.body;
+  q["where"] = 7;
+  EXPECT_EQ(client.post_json("/query", q).status, 422);
+}
+
 TEST_F(ServerQuery, SameWordsInAnotherOrderAreASemanticHit) {
   // The static model averages word vectors: the reordered text embeds identically, so the
   // similarity tier answers though the exact tier (normalised text) does not.
