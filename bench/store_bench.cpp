@@ -2,8 +2,7 @@
 // recall@10 on a 50k-chunk synthetic collection, the cost of building the index vs reopening
 // with the persisted one, and the time to open a 100k-chunk store and answer its first query.
 //
-// Data: embedding-like vectors (clustered points in a 32-dim latent space mapped linearly into
-// `dim` dimensions plus noise, fixed seeds), cosine metric.
+// Data: embedding-like vectors (bench/clustered_vectors.h, fixed seeds), cosine metric.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -14,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "clustered_vectors.h"
 #include "command.h"
 #include "ragperf/local_store.h"
 #include "report.h"
@@ -41,42 +41,7 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-class Data {
- public:
-  Data(size_t dim, uint32_t space_seed) : dim_(dim), map_(kLatent * dim), centres_(200) {
-    std::mt19937 rng(space_seed);
-    std::normal_distribution<float> g(0, 1);
-    for (auto& x : map_) x = g(rng);
-    for (auto& c : centres_) {
-      c.resize(kLatent);
-      for (auto& x : c) x = g(rng);
-    }
-  }
-  /// `n` vectors from seed `seed`, row-major.
-  std::vector<float> sample(size_t n, uint32_t seed) const {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> g(0, 1);
-    std::uniform_int_distribution<size_t> pick(0, centres_.size() - 1);
-    std::vector<float> out(n * dim_);
-    std::vector<float> z(kLatent);
-    for (size_t i = 0; i < n; ++i) {
-      const auto& c = centres_[pick(rng)];
-      for (size_t l = 0; l < kLatent; ++l) z[l] = c[l] + 0.5f * g(rng);
-      for (size_t j = 0; j < dim_; ++j) {
-        float s = 0.05f * g(rng);
-        for (size_t l = 0; l < kLatent; ++l) s += z[l] * map_[l * dim_ + j];
-        out[i * dim_ + j] = s;
-      }
-    }
-    return out;
-  }
-
- private:
-  static constexpr size_t kLatent = 32;
-  size_t dim_;
-  std::vector<float> map_;
-  std::vector<std::vector<float>> centres_;
-};
+using Data = ragperf::bench::ClusteredVectors;
 
 /// Adds `n` chunks (ids from `first`) in batches of 2000; returns the seconds spent.
 double fill(ragperf::LocalStore& store, const std::string& table, const Data& data, size_t first,
