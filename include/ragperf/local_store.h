@@ -86,6 +86,15 @@ class LocalStore : public VectorStore {
   std::vector<SearchResult> search_batch(const std::string& collection,
                                          std::span<const std::span<const float>> queries,
                                          const SearchOptions& options) override;
+  /// SQLite FTS5 (porter stemming, unicode61), BM25; on the compute pool.
+  boost::asio::awaitable<std::vector<Hit>> async_text_search(std::string collection,
+                                                             std::string text,
+                                                             SearchOptions options) override;
+  /// On the calling thread.
+  std::vector<Hit> text_search(const std::string& collection, const std::string& text,
+                               const SearchOptions& options) override;
+  bool enable_text_search(const std::string& collection) override;
+  bool has_text_search(const std::string& collection) override;
   size_t count(const std::string& collection) override;
   void drop(const std::string& collection) override;
   std::string describe() const override;

@@ -61,6 +61,9 @@ struct PgVectorStoreOptions {
   /// 0: the index scan yields its candidates ef_search at a time and the filter keeps a fraction
   /// of them, so a larger list keeps recall up (measured: `ragperf bench filter`).
   int filtered_ef_search = 200;
+  /// Text search configuration of the tsvector column enable_text_search() adds (a name from
+  /// pg_ts_config: english, simple, german, ...). Fixed per table when it is added.
+  std::string text_search_config = "english";
   /// statement_timeout of every search (SET LOCAL in its transaction; index builds, COPY and
   /// the registry's statements are not bounded by it). A search past it fails with TimeoutError
   /// naming the table. Zero: no limit. Default 30 s.
@@ -110,6 +113,15 @@ class PgVectorStore : public VectorStore {
   size_t count(const std::string& collection) override;
   void drop(const std::string& collection) override;
   std::vector<std::string> create_filter_indexes(const std::string& collection) override;
+  /// websearch_to_tsquery (ANDs made ORs) against a GIN-indexed generated tsvector column,
+  /// ranked by ts_rank_cd.
+  boost::asio::awaitable<std::vector<Hit>> async_text_search(std::string collection,
+                                                             std::string text,
+                                                             SearchOptions options) override;
+  /// Adds `ragperf_tsv tsvector GENERATED ALWAYS AS (to_tsvector(config, text)) STORED` (a table
+  /// rewrite) and its GIN index, and records the configuration in the registry.
+  bool enable_text_search(const std::string& collection) override;
+  bool has_text_search(const std::string& collection) override;
   std::string describe() const override;
 
   /// The SELECT that search() runs on `collection` ($1: the query vector, $2: top_k), for

@@ -91,6 +91,10 @@ struct Hit {
   std::string metadata_json;  // a JSON object as text ("{}" when none)
   std::string source;         // Chunk::source
   std::string source_table;   // the collection the hit came from
+  /// Hybrid search (ragperf/retriever.h): the hit's 1-based rank in the vector list and in the
+  /// text list, 0 when it was not in that list. A plain search leaves both 0.
+  size_t vector_rank = 0;
+  size_t text_rank = 0;
 };
 
 struct SearchOptions {
@@ -155,6 +159,27 @@ class VectorStore {
   /// invalid name. IngestPipeline uses it to prune files that vanished (IngestOptions::prune).
   /// The default throws UnavailableError (a store that cannot list its sources cannot prune).
   virtual std::vector<std::string> list_sources(const std::string& collection);
+
+  // ---- full-text search (hybrid retrieval, ragperf/retriever.h) ----
+
+  /// The best options.top_k chunks for the words of `text`, best first, by the store's text
+  /// ranking (score higher = better): BM25 of SQLite FTS5 (LocalStore) or ts_rank_cd over a
+  /// GIN-indexed tsvector (PgVectorStore). Any text is accepted: words are OR-ed (a chunk needs
+  /// one of them; more and rarer ones rank higher), punctuation is ignored, no query syntax can
+  /// fail. options.where applies; exact and ef_search do not. InputError when the collection has
+  /// no full-text index ("run ragperf migrate --table T"). The default: UnavailableError.
+  virtual boost::asio::awaitable<std::vector<Hit>> async_text_search(std::string collection,
+                                                                     std::string text,
+                                                                     SearchOptions options);
+  /// Blocking async_text_search() (never on a Runtime I/O thread).
+  virtual std::vector<Hit> text_search(const std::string& collection, const std::string& text,
+                                       const SearchOptions& options);
+  /// The migration that adds full-text search to an existing collection (index + backfill):
+  /// true when it was added, false when the collection had it. Run by `ragperf migrate` and by
+  /// ingest (IngestOptions::text_search), never by a query. The default: UnavailableError.
+  virtual bool enable_text_search(const std::string& collection);
+  /// Whether the collection has full-text search. The default: false.
+  virtual bool has_text_search(const std::string& collection);
 
   /// Creates what lets the planner serve filtered searches (SearchOptions::where) on
   /// `collection` from an index instead of the vector index alone, and returns the names of the

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <unordered_set>
 
 #include "base/distance.h"
+#include "base/utf8.h"
 #include "ragperf/error.h"
 #include "ragperf/filter.h"
 #include "ragperf/runtime.h"
@@ -48,7 +50,39 @@ CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(collection, source);
 CREATE TABLE IF NOT EXISTS sources(
   collection TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,
   PRIMARY KEY(collection, source));
+CREATE TABLE IF NOT EXISTS text_search(collection TEXT PRIMARY KEY);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  text, content='chunks', content_rowid='rid', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks
+  WHEN EXISTS (SELECT 1 FROM text_search WHERE collection = new.collection)
+  BEGIN INSERT INTO chunks_fts(rowid, text) VALUES (new.rid, new.text); END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks
+  WHEN EXISTS (SELECT 1 FROM text_search WHERE collection = old.collection)
+  BEGIN INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rid, old.text); END;
 )sql";
+
+/// The FTS5 query for `text`: each word (a run of ASCII letters and digits, or of non-ASCII
+/// UTF-8 bytes) as a quoted string, OR-ed, at most 64 of them; "" when there is none. No text
+/// can make a query FTS5 rejects.
+std::string fts5_query(std::string_view text) {
+  std::string out;
+  size_t words = 0;
+  for (size_t i = 0; i < text.size() && words < 64;) {
+    auto word_byte = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    if (!word_byte(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && word_byte(static_cast<unsigned char>(text[end]))) ++end;
+    if (words++) out += " OR ";
+    out += '"';
+    out.append(text.substr(i, end - i));
+    out += '"';
+    i = end;
+  }
+  return out;
+}
 
 std::string unknown_collection(const std::string& name) {
   return "table '" + name +
@@ -950,6 +984,81 @@ std::vector<Hit> LocalStore::search(const std::string& collection, std::span<con
   return impl_->fetch_hits(collection, std::move(found), options.top_k);
 }
 
+boost::asio::awaitable<std::vector<Hit>> LocalStore::async_text_search(std::string collection,
+                                                                       std::string text,
+                                                                       SearchOptions options) {
+  auto scan = [this, c = std::move(collection), t = std::move(text), options] {
+    return text_search(c, t, options);
+  };
+  co_return co_await impl_->runtime->on_compute(std::move(scan));
+}
+
+std::vector<Hit> LocalStore::text_search(const std::string& collection, const std::string& text,
+                                         const SearchOptions& options) {
+  CollectionRow row = impl_->require_collection(collection);
+  if (options.top_k == 0) throw InputError("top_k must be at least 1");
+  if (auto at = base::invalid_utf8_offset(text)) {
+    throw InputError("query text is not valid UTF-8 (byte " + std::to_string(*at) + ")");
+  }
+  if (!has_text_search(collection)) {
+    throw InputError("table " + collection +
+                     " has no full-text index; run `ragperf migrate --table " + collection +
+                     "` (or ingest into it again) to add one");
+  }
+  const Filter filter = Filter::parse(options.where);
+  const std::string match = fts5_query(text);
+  if (match.empty()) return {};
+  const store::FilterSql f = filter.empty() ? store::FilterSql{} : store::sqlite_filter(filter, 4);
+  std::vector<Candidate> found;
+  {
+    std::lock_guard lock(impl_->db_mu);
+    auto st = impl_->db->prepare(
+        "SELECT c.rid, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid "
+        "WHERE chunks_fts MATCH ?1 AND c.collection = ?2" +
+        (f.condition.empty() ? std::string() : " AND " + f.condition) +
+        " ORDER BY 2, c.rid LIMIT ?3");
+    st.bind(1, match);
+    st.bind(2, collection);
+    const size_t limit = std::min<size_t>(options.top_k, 1u << 30);
+    st.bind(3, static_cast<int64_t>(limit));
+    for (size_t i = 0; i < f.params.size(); ++i) {
+      const int at = static_cast<int>(i) + 4;
+      if (f.params[i].is_number) {
+        st.bind_double(at, f.params[i].number);
+      } else {
+        st.bind(at, f.params[i].text);
+      }
+    }
+    while (st.step()) found.push_back({static_cast<float>(-st.real(1)), st.int64(0)});
+  }
+  return impl_->fetch_hits(collection, std::move(found), options.top_k);
+}
+
+bool LocalStore::enable_text_search(const std::string& collection) {
+  impl_->require_collection(collection);
+  std::unique_lock lock(impl_->mu);
+  std::lock_guard db_lock(impl_->db_mu);
+  Transaction tx(*impl_->db);
+  auto add = impl_->db->prepare("INSERT OR IGNORE INTO text_search(collection) VALUES(?)");
+  add.bind(1, collection);
+  add.run();
+  if (impl_->db->changes() == 0) return false;  // had it
+  auto fill = impl_->db->prepare(
+      "INSERT INTO chunks_fts(rowid, text) SELECT rid, text FROM chunks WHERE collection=?");
+  fill.bind(1, collection);
+  fill.run();
+  tx.commit();
+  return true;
+}
+
+bool LocalStore::has_text_search(const std::string& collection) {
+  validate_identifier(collection, "table");
+  std::lock_guard lock(impl_->db_mu);
+  auto st = impl_->db->prepare("SELECT 1 FROM text_search WHERE collection=?");
+  st.bind(1, collection);
+  return st.step();
+}
+
 size_t LocalStore::count(const std::string& collection) {
   return impl_->require_collection(collection).info.count;
 }
@@ -962,7 +1071,7 @@ void LocalStore::drop(const std::string& collection) {
     Transaction tx(*impl_->db);
     for (const char* sql :
          {"DELETE FROM chunks WHERE collection=?", "DELETE FROM sources WHERE collection=?",
-          "DELETE FROM collections WHERE name=?"}) {
+          "DELETE FROM collections WHERE name=?", "DELETE FROM text_search WHERE collection=?"}) {
       auto st = impl_->db->prepare(sql);
       st.bind(1, collection);
       st.run();

@@ -81,8 +81,12 @@ float score_of(Metric m, double d) {
 struct Entry {
   CollectionInfo info;
   PgColumns cols;
-  bool owned = true;  // created by ragperf (drop() may drop the table)
+  bool owned = true;        // created by ragperf (drop() may drop the table)
+  std::string text_config;  // text search configuration of its ragperf_tsv column; "": none
 };
+
+/// The tsvector column enable_text_search() adds.
+constexpr const char* kTsvColumn = "ragperf_tsv";
 
 void validate_columns(const PgColumns& c) {
   validate_identifier(c.id, "column");
@@ -98,6 +102,17 @@ std::string unknown(const std::string& name) {
          "' is not a ragperf collection in this database; ingest into it first (ragperf ingest "
          "PATH --table " +
          name + ")";
+}
+
+/// The start of the names of the indexes ragperf adds to `table`: the table's name (cut to 40
+/// bytes) and a hash of the whole name, so two long names that share 40 bytes do not share
+/// indexes.
+std::string index_stem(const std::string& table) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : table) h = (h ^ c) * 16777619u;
+  char hash[9];
+  std::snprintf(hash, sizeof hash, "%08x", h);
+  return table.substr(0, 40) + "_" + hash;
 }
 
 }  // namespace
@@ -133,6 +148,9 @@ struct PgVectorStore::Impl {
       auto ready = co_await conn.fetchrow(
           "SELECT to_regclass('ragperf_collections') IS NOT NULL AND "
           "to_regclass('ragperf_sources') IS NOT NULL AND "
+          "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+          "to_regclass('ragperf_collections') AND attname = 'text_config' AND NOT attisdropped) "
+          "AND "
           "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')");
       if (ready && (*ready)[0].as_bool()) co_return;
       bool raced = false;
@@ -165,6 +183,9 @@ struct PgVectorStore::Impl {
         "hash_col text NOT NULL DEFAULT 'content_hash', "
         "source_col text NOT NULL DEFAULT 'source', "
         "embedding_col text NOT NULL DEFAULT 'embedding')");
+    // Added in the registry of ragperf 0.2 (full-text search); NULL: the table has none.
+    co_await conn.execute(
+        "ALTER TABLE ragperf_collections ADD COLUMN IF NOT EXISTS text_config text");
     co_await conn.execute(
         "CREATE TABLE IF NOT EXISTS ragperf_sources (collection text NOT NULL, "
         "source text NOT NULL, hash text NOT NULL, PRIMARY KEY (collection, source))");
@@ -184,13 +205,15 @@ struct PgVectorStore::Impl {
     e.cols.content_hash = r["hash_col"].as_text();
     e.cols.source = r["source_col"].as_text();
     e.cols.embedding = r["embedding_col"].as_text();
+    if (!r["text_config"].is_null()) e.text_config = r["text_config"].as_text();
     validate_columns(e.cols);  // the registry is data too: never trusted blindly
+    if (!e.text_config.empty()) validate_identifier(e.text_config, "text search configuration");
     return e;
   }
 
   static constexpr const char* kRegistrySelect =
       "SELECT name, dim, metric, model_id, owned, id_col, text_col, metadata_col, hash_col, "
-      "source_col, embedding_col FROM ragperf_collections";
+      "source_col, embedding_col, text_config FROM ragperf_collections";
 
   /// The registry entry (from the cache unless `refresh`), or nullopt.
   awaitable<std::optional<Entry>> lookup(std::string name, bool refresh) {
@@ -360,6 +383,12 @@ struct PgVectorStore::Impl {
     const auto limit = static_cast<long long>(
         std::min<size_t>(opts.top_k, static_cast<size_t>(std::numeric_limits<long long>::max())));
     db::Params params = db::make_params(query, limit);
+    append_params(params, filter);
+    return {sql, std::move(params)};
+  }
+
+  /// The filter's parameters after a search's own ($1, $2).
+  static void append_params(db::Params& params, const store::FilterSql& filter) {
     for (const store::FilterParam& p : filter.params) {
       if (p.is_number) {
         params.emplace_back(p.number);
@@ -367,7 +396,6 @@ struct PgVectorStore::Impl {
         params.emplace_back(p.text);
       }
     }
-    return {sql, std::move(params)};
   }
 
   /// The hits of one SELECT of search_sql(), best first (ANN ties broken by id here).
@@ -431,6 +459,67 @@ struct PgVectorStore::Impl {
                                            SearchOptions opts) {
     opts.exact = true;
     co_return co_await search(std::move(name), std::move(query), std::move(opts));
+  }
+
+  /// Full-text search: websearch_to_tsquery() parses the text (quoted phrases stay phrases), its
+  /// ANDs become ORs (a chunk needs one of the words; ts_rank_cd ranks chunks with more, and
+  /// closer, matches higher), the GIN index on ragperf_tsv serves the @@.
+  awaitable<std::vector<Hit>> text_search(std::string name, std::string text, SearchOptions opts) {
+    Entry e = co_await require(name);
+    if (opts.top_k == 0) throw InputError("top_k must be at least 1");
+    if (e.text_config.empty()) {
+      throw InputError("table " + name + " has no full-text index; run `ragperf migrate --table " +
+                       name + "` (or ingest into it again) to add one");
+    }
+    const store::FilterSql filter = filter_of(e, name, opts);
+    const PgColumns& c = e.cols;
+    const std::string config = "'" + e.text_config + "'::regconfig";
+    const std::string sql =
+        "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
+        (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
+        (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", ts_rank_cd(" +
+        kTsvColumn + ", w.q)::float8 FROM " + quote(e.info.name) +
+        ", (SELECT replace(websearch_to_tsquery(" + config + ", $1)::text, '&', '|')::tsquery) " +
+        "AS w(q) WHERE " + kTsvColumn + " @@ w.q" +
+        (filter.condition.empty() ? std::string() : " AND " + filter.condition) +
+        " ORDER BY 5 DESC, " + quote(c.id) + " LIMIT $2";
+    // $1 the text, $2 the LIMIT, the filter's parameters from $3 (as a vector search's).
+    db::Statement select{sql, db::make_params(text, static_cast<long long>(std::min<size_t>(
+                                                        opts.top_k, size_t{1} << 62)))};
+    append_params(select.params, filter);
+    std::vector<db::Statement> batch;
+    batch.push_back({"BEGIN", {}});
+    if (const double ms = options.search_timeout.count() * 1000; ms > 0) {
+      const auto whole_ms = static_cast<long long>(std::min(std::max(ms, 1.0), 2147483647.0));
+      batch.push_back({"SET LOCAL statement_timeout = " + std::to_string(whole_ms), {}});
+    }
+    batch.push_back(std::move(select));
+    batch.push_back({"COMMIT", {}});
+    std::vector<db::Result> results;
+    std::exception_ptr error;
+    {
+      auto conn = co_await pool->acquire();
+      try {
+        results = co_await conn.pipeline(std::move(batch));
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(as_timeout(error, name));
+    const db::Result& r = results[results.size() - 2];
+    std::vector<Hit> hits;
+    for (int i = 0; i < r.rows(); ++i) {
+      db::Row row = r[i];
+      Hit h;
+      h.id = row[0].as_text();
+      h.text = row[1].as_text();
+      h.metadata_json = row[2].as_text();
+      h.source = row[3].as_text();
+      h.score = static_cast<float>(row[4].as_double());
+      h.source_table = name;
+      hits.push_back(std::move(h));
+    }
+    co_return hits;
   }
 
   /// `error`, or a TimeoutError naming `name` when it is the server cancelling a search that ran
@@ -910,17 +999,55 @@ void PgVectorStore::drop(const std::string& collection) {
   im.cache.erase(collection);
 }
 
+boost::asio::awaitable<std::vector<Hit>> PgVectorStore::async_text_search(std::string collection,
+                                                                          std::string text,
+                                                                          SearchOptions options) {
+  co_return co_await impl_->text_search(std::move(collection), std::move(text), std::move(options));
+}
+
+bool PgVectorStore::enable_text_search(const std::string& collection) {
+  Impl& im = *impl_;
+  const std::string config = im.options.text_search_config;
+  validate_identifier(config, "text search configuration");
+  auto body = [&]() -> awaitable<bool> {
+    Entry e = co_await im.require(collection);
+    if (!e.text_config.empty()) co_return false;
+    auto conn = co_await im.pool->acquire();
+    auto known = co_await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = $1)", config);
+    if (!known || !(*known)[0].as_bool()) {
+      throw InputError("text search configuration '" + config +
+                       "' is not known to the server; pick one of SELECT cfgname FROM "
+                       "pg_ts_config (e.g. english, simple)");
+    }
+    const std::string t = quote(collection);
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS " + kTsvColumn +
+                          " tsvector GENERATED ALWAYS AS (to_tsvector('" + config +
+                          "'::regconfig, coalesce(" + quote(e.cols.text) + ", ''))) STORED");
+    co_await conn.execute("CREATE INDEX IF NOT EXISTS " + quote(index_stem(collection) + "_tsv") +
+                          " ON " + t + " USING gin (" + kTsvColumn + ")");
+    co_await conn.execute("UPDATE ragperf_collections SET text_config = $1 WHERE name = $2", config,
+                          collection);
+    co_await conn.execute("COMMIT");
+    co_return true;
+  };
+  const bool added = im.pool->run(body());
+  im.pool->run(im.lookup(collection, true));  // the cached entry learns its text_config
+  return added;
+}
+
+bool PgVectorStore::has_text_search(const std::string& collection) {
+  Impl& im = *impl_;
+  auto e = im.pool->run(im.lookup(collection, true));
+  return e && !e->text_config.empty();
+}
+
 std::vector<std::string> PgVectorStore::create_filter_indexes(const std::string& collection) {
   Impl& im = *impl_;
   auto body = [&]() -> awaitable<std::vector<std::string>> {
     Entry e = co_await im.require(collection);
-    // Index names: the table's name (cut to 40 bytes) and a hash of the whole name, so two long
-    // names that share 40 bytes do not share indexes.
-    uint32_t h = 2166136261u;
-    for (unsigned char c : collection) h = (h ^ c) * 16777619u;
-    char hash[9];
-    std::snprintf(hash, sizeof hash, "%08x", h);
-    const std::string stem = collection.substr(0, 40) + "_" + hash;
+    const std::string stem = index_stem(collection);
     std::vector<std::pair<std::string, std::string>> wanted;  // name, CREATE INDEX body
     if (!e.cols.metadata.empty()) {
       wanted.push_back(
@@ -947,7 +1074,11 @@ std::vector<std::string> PgVectorStore::create_filter_indexes(const std::string&
 
 std::unique_ptr<VectorStore> open_pgvector_store(const Settings& settings) {
   auto pool = std::make_shared<DatabaseConnectionPool>(PoolConfig::from_settings(settings));
-  return std::make_unique<PgVectorStore>(std::move(pool));
+  PgVectorStoreOptions options;
+  if (auto config = settings.lookup("RAGPERF_TEXT_SEARCH_CONFIG"); config && !config->empty()) {
+    options.text_search_config = *config;
+  }
+  return std::make_unique<PgVectorStore>(std::move(pool), options);
 }
 
 }  // namespace ragperf

@@ -74,6 +74,10 @@ int64_t Statement::int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
 
+double Statement::real(int column) const {
+  return sqlite3_column_double(stmt_, column);
+}
+
 std::string Statement::text(int column) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   int n = sqlite3_column_bytes(stmt_, column);

@@ -40,6 +40,7 @@ class Statement {
   void reset();
 
   int64_t int64(int column) const;
+  double real(int column) const;
   std::string text(int column) const;
   /// The blob as floats; `count` receives the number of floats (bytes / 4).
   const float* floats(int column, size_t* count) const;

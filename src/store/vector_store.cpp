@@ -95,6 +95,30 @@ std::vector<std::string> VectorStore::list_sources(const std::string& collection
                          collection + "'; ingest with --no-prune (IngestOptions::prune = false)");
 }
 
+boost::asio::awaitable<std::vector<Hit>> VectorStore::async_text_search(std::string collection,
+                                                                        std::string text,
+                                                                        SearchOptions options) {
+  (void)text;
+  (void)options;
+  throw UnavailableError("this store (" + describe() + ") has no full-text search (table " +
+                         collection + "); use mode vector");
+  co_return std::vector<Hit>{};
+}
+
+std::vector<Hit> VectorStore::text_search(const std::string& collection, const std::string& text,
+                                          const SearchOptions& options) {
+  return Runtime::shared()->run_blocking(async_text_search(collection, text, options));
+}
+
+bool VectorStore::enable_text_search(const std::string& collection) {
+  throw UnavailableError("this store (" + describe() + ") has no full-text search (table " +
+                         collection + ")");
+}
+
+bool VectorStore::has_text_search(const std::string&) {
+  return false;
+}
+
 std::vector<std::string> VectorStore::create_filter_indexes(const std::string& collection) {
   (void)count(collection);  // validates the name and that the collection exists
   return {};
