@@ -73,6 +73,25 @@ enum class Fusion {
 const char* to_string(Fusion fusion);
 Fusion parse_fusion(std::string_view text);
 
+/// What a query is matched with in each table.
+enum class SearchMode {
+  kVector,  // the embedding's nearest neighbours (VectorStore::search)
+  kText,    // full-text search on the query's words (VectorStore::text_search)
+  kHybrid,  // both at once, fused per table (HybridFusion)
+};
+/// "vector" / "text" / "hybrid"; parse_search_mode throws InputError naming the text otherwise.
+const char* to_string(SearchMode mode);
+SearchMode parse_search_mode(std::string_view text);
+
+/// How a table's vector and text lists become one in kHybrid.
+enum class HybridFusion {
+  kRrf,       // sum of 1 / (rrf_k + rank) over the two lists
+  kWeighted,  // text_weight * text + (1 - text_weight) * vector, each min-max scaled to [0, 1]
+};
+/// "rrf" / "weighted"; parse_hybrid_fusion throws InputError naming the text otherwise.
+const char* to_string(HybridFusion fusion);
+HybridFusion parse_hybrid_fusion(std::string_view text);
+
 struct RetrieveOptions {
   size_t top_k = 4;         // hits wanted after merging (>= 1)
   bool deduplicate = true;  // one hit per distinct text (best copy kept, all tables listed)
@@ -85,6 +104,11 @@ struct RetrieveOptions {
   /// A metadata filter (ragperf/filter.h) applied in every table; "" for none. Part of the
   /// semantic cache's scope (by its canonical text).
   std::string where{};
+  /// vector (the default), text or hybrid; text and hybrid need the tables' full-text index
+  /// (`ragperf migrate`) and the query's text (not retrieve_by_vector() alone).
+  SearchMode mode = SearchMode::kVector;
+  HybridFusion hybrid_fusion = HybridFusion::kRrf;  // uses rrf_k too
+  double text_weight = 0.5;                         // kWeighted: in [0, 1]
 };
 
 /// The SearchOptions each table is searched with: candidates_per_table hits (0: 2 * top_k when
@@ -104,6 +128,10 @@ struct RetrievedHit {
   std::vector<std::string> source_tables;  // every table holding this text, best copy first
   /// Set when the hit was reranked: the retrieval ranking score it had before.
   std::optional<float> retrieval_score{};
+  /// kHybrid: the kept copy's 1-based rank in its table's vector list and text list (0: not in
+  /// that list); kText: text_rank only; kVector: vector_rank only.
+  size_t vector_rank = 0;
+  size_t text_rank = 0;
 };
 
 /// A table that failed in a partial_results call.
@@ -184,10 +212,19 @@ class ParallelRetriever {
                                                  RetrieveOptions options = {});
 
   /// Awaitable forms; they run on the awaiting coroutine's executor.
+  /// (Overloads rather than a defaulted `RetrieveOptions options = {}`: GCC 12 destroys a
+  /// default argument's temporary twice when it is created inside a co_await expression.)
   boost::asio::awaitable<RetrieveResult> async_retrieve_parallel(std::string query,
-                                                                 RetrieveOptions options = {});
+                                                                 RetrieveOptions options);
+  boost::asio::awaitable<RetrieveResult> async_retrieve_parallel(std::string query);
   boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(std::vector<float> query,
-                                                                  RetrieveOptions options = {});
+                                                                  RetrieveOptions options);
+  boost::asio::awaitable<RetrieveResult> async_retrieve_by_vector(std::vector<float> query);
+  /// The query's text and its embedding (computed by the caller): no embedding stage; the text
+  /// serves text and hybrid modes.
+  boost::asio::awaitable<RetrieveResult> async_retrieve_embedded(std::string text,
+                                                                 std::vector<float> query,
+                                                                 RetrieveOptions options);
 
   /// The embedding stage alone: `query` embedded with the retriever's model ([dim()] floats),
   /// for callers that need the vector before searching (QueryPipeline's semantic cache).

@@ -5,8 +5,9 @@
 //   std::string payload = encode_hits(hits);
 //   std::optional<std::vector<RetrievedHit>> back = decode_hits(payload);   // nullopt: malformed
 //
-// Layout (little-endian): "RPH3", u32 count, then per hit: f32 score, f32 similarity, u8 1 when
-// reranked (else 0), f32 retrieval_score (0 when not reranked), five
+// Layout (little-endian): "RPH4", u32 count, then per hit: f32 score, f32 similarity, u8 1 when
+// reranked (else 0), f32 retrieval_score (0 when not reranked), u32 vector_rank, u32 text_rank,
+// five
 // u32-length-prefixed strings (id, text, metadata_json, source, source_table), u32 count of
 // source_tables and as many u32-length-prefixed strings.
 #pragma once

@@ -40,6 +40,15 @@ std::string options_key(const QueryTarget& t) {
   }
   // The filter's canonical text: filters that mean the same share entries.
   if (const Filter f = Filter::parse(o.where); !f.empty()) add("where=" + f.canonical());
+  if (o.mode != SearchMode::kVector) add(std::string("mode=") + to_string(o.mode));
+  if (o.mode == SearchMode::kHybrid) {
+    add(std::string("hybrid=") + to_string(o.hybrid_fusion));
+    if (o.hybrid_fusion == HybridFusion::kWeighted) {
+      add("text_weight=" + std::to_string(o.text_weight));
+    } else if (o.fusion != Fusion::kRrf) {
+      add("rrf_k=" + std::to_string(o.rrf_k));  // hybrid RRF uses it even with score fusion
+    }
+  }
   return key;
 }
 
@@ -211,7 +220,7 @@ struct QueryPipeline::Impl {
     const uint64_t epoch = cache ? cache->epoch() : 0;
     std::shared_ptr<ParallelRetriever> retriever = im.retriever(target.tables);
     QueryAnswer a;
-    a.result = co_await retriever->async_retrieve_by_vector(vector, search_options(target));
+    a.result = co_await retriever->async_retrieve_embedded(text, vector, search_options(target));
     co_await im.rerank(target, text, a.result);
     a.cache = cache ? CacheOutcome::kMiss : CacheOutcome::kOff;
     im.remember(target, epoch, text, vector, a.result);
@@ -371,7 +380,8 @@ boost::asio::awaitable<std::vector<Outcome<QueryAnswer>>> QueryPipeline::async_a
   }
   const bool one_plain_table =
       target.tables.size() == 1 && TableRef::parse(target.tables.front()).location.empty();
-  if (one_plain_table && impl_->store) {
+  // Only vector searches have a batched form (VectorStore::async_search_batch).
+  if (one_plain_table && impl_->store && target.options.mode == SearchMode::kVector) {
     return Impl::answer_group(impl_, std::move(target), std::move(texts), std::move(vectors));
   }
   std::vector<boost::asio::awaitable<QueryAnswer>> each;

@@ -93,6 +93,8 @@ std::vector<RetrievedHit> merge_hits(std::vector<std::vector<Hit>> per_table,
     h.text = std::move(c.hit.text);
     h.score = static_cast<float>(c.score);
     h.similarity = c.hit.score;
+    h.vector_rank = c.hit.vector_rank;
+    h.text_rank = c.hit.text_rank;
     h.metadata_json = c.hit.metadata_json.empty() ? "{}" : std::move(c.hit.metadata_json);
     h.source = std::move(c.hit.source);
     h.source_table = table_names[c.table];

@@ -20,6 +20,7 @@
 #include "ragperf/filter.h"
 #include "ragperf/monitor.h"
 #include "ragperf/runtime.h"
+#include "retrieve/hybrid.h"
 
 namespace ragperf {
 
@@ -165,9 +166,11 @@ struct ParallelRetriever::Impl {
     return &s;
   }
 
-  // One table's search; its own time goes into `table_s` (owned by the awaiting call).
+  // One table's search in `ro.mode`; its own time goes into `table_s` (owned by the
+  // awaiting call). Hybrid runs the vector and the text search at once and fuses them.
   boost::asio::awaitable<std::vector<Hit>> search_table(size_t i, std::vector<float> query,
-                                                        SearchOptions so, double& table_s) {
+                                                        std::string text, SearchOptions so,
+                                                        RetrieveOptions ro, double& table_s) {
     const Clock::time_point t0 = Clock::now();
     VectorStore* s = nullptr;
     if (is_checked(i)) {
@@ -175,7 +178,24 @@ struct ParallelRetriever::Impl {
     } else {
       s = co_await runtime->on_compute([this, i] { return open_and_check(i); });
     }
-    std::vector<Hit> hits = co_await s->async_search(refs[i].name, std::move(query), so);
+    const std::string& name = refs[i].name;
+    std::vector<Hit> hits;
+    if (ro.mode == SearchMode::kHybrid) {
+      std::vector<boost::asio::awaitable<std::vector<Hit>>> both;
+      both.push_back(s->async_search(name, std::move(query), so));
+      both.push_back(s->async_text_search(name, std::move(text), so));
+      std::vector<Outcome<std::vector<Hit>>> lists = co_await when_all(std::move(both));
+      for (auto& l : lists) {
+        if (!l.ok()) std::rethrow_exception(l.error);
+      }
+      hits = retrieve::fuse_hybrid(std::move(lists[0].value), std::move(lists[1].value), ro);
+    } else if (ro.mode == SearchMode::kText) {
+      hits = co_await s->async_text_search(name, std::move(text), so);
+      for (size_t r = 0; r < hits.size(); ++r) hits[r].text_rank = r + 1;
+    } else {
+      hits = co_await s->async_search(name, std::move(query), so);
+      for (size_t r = 0; r < hits.size(); ++r) hits[r].vector_rank = r + 1;
+    }
     table_s = seconds_since(t0);
     co_return hits;
   }
@@ -198,12 +218,19 @@ struct ParallelRetriever::Impl {
     InFlight counted(&im);
     const Clock::time_point start = Clock::now();
     validate(options);
+    if (!text && options.mode != SearchMode::kVector) {
+      throw InputError(std::string("mode ") + to_string(options.mode) +
+                       " needs the query's text, not only its vector; retrieve by text (or "
+                       "async_retrieve_embedded)");
+    }
+    std::string query_text;  // (no ?: with a temporary here: GCC 12 miscompiles it in coroutines)
+    if (text) query_text = *text;
     double embed_s = 0;
-    if (text) {
+    if (text && query.empty() && options.mode != SearchMode::kText) {
       const Clock::time_point t0 = Clock::now();
       query = co_await im.embed(std::move(*text));
       embed_s = seconds_since(t0);
-    } else if (query.size() != im.dim) {
+    } else if (options.mode != SearchMode::kText && query.size() != im.dim) {
       throw InputError("query vector has " + std::to_string(query.size()) +
                        " floats but the retriever's dimension is " + std::to_string(im.dim) +
                        "; embed it with model " + im.model_id);
@@ -214,7 +241,9 @@ struct ParallelRetriever::Impl {
     const Clock::time_point query_start = Clock::now();
     std::vector<boost::asio::awaitable<std::vector<Hit>>> searches;
     searches.reserve(n);
-    for (size_t i = 0; i < n; ++i) searches.push_back(im.search_table(i, query, so, table_s[i]));
+    for (size_t i = 0; i < n; ++i) {
+      searches.push_back(im.search_table(i, query, query_text, so, options, table_s[i]));
+    }
     std::vector<Outcome<std::vector<Hit>>> outcomes = co_await when_all(std::move(searches));
     const double query_s = seconds_since(query_start);
 
@@ -276,6 +305,10 @@ struct ParallelRetriever::Impl {
       throw InputError("ef_search=" + std::to_string(o.ef_search) + " must be >= 0 (0: default)");
     }
     Filter::parse(o.where);  // InputError naming the part, before any table is searched
+    if (!(o.text_weight >= 0 && o.text_weight <= 1)) {
+      throw InputError("text_weight=" + std::to_string(o.text_weight) +
+                       " must be between 0 and 1 (the text list's share of the weighted score)");
+    }
   }
 };
 
@@ -394,6 +427,21 @@ RetrieveResult ParallelRetriever::retrieve(std::string query, RetrieveOptions op
 boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_parallel(
     std::string query, RetrieveOptions options) {
   return Impl::call(impl_, std::move(query), {}, options);
+}
+
+boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_parallel(
+    std::string query) {
+  return async_retrieve_parallel(std::move(query), RetrieveOptions{});
+}
+
+boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_by_vector(
+    std::vector<float> query) {
+  return async_retrieve_by_vector(std::move(query), RetrieveOptions{});
+}
+
+boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_embedded(
+    std::string text, std::vector<float> query, RetrieveOptions options) {
+  return Impl::call(impl_, std::move(text), std::move(query), std::move(options));
 }
 
 boost::asio::awaitable<RetrieveResult> ParallelRetriever::async_retrieve_by_vector(

@@ -101,6 +101,8 @@ std::string to_json(const RetrieveResult& result, std::span<const std::string> t
                     {"source", h.source},
                     {"metadata", metadata}});
     if (h.retrieval_score) hits.back()["retrieval_score"] = *h.retrieval_score;
+    if (h.vector_rank) hits.back()["vector_rank"] = h.vector_rank;
+    if (h.text_rank) hits.back()["text_rank"] = h.text_rank;
   }
   j["hits"] = std::move(hits);
   nlohmann::json tables = nlohmann::json::object();

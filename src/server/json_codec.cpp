@@ -197,6 +197,8 @@ nlohmann::json hits_to_json(const std::vector<RetrievedHit>& hits) {
                    {"source_tables", h.source_tables},
                    {"metadata", std::move(metadata)}});
     if (h.retrieval_score) out.back()["retrieval_score"] = *h.retrieval_score;
+    if (h.vector_rank) out.back()["vector_rank"] = h.vector_rank;
+    if (h.text_rank) out.back()["text_rank"] = h.text_rank;
   }
   return out;
 }
