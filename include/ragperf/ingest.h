@@ -196,6 +196,10 @@ struct IngestOptions {
   /// Files larger than this are skipped with the reason (they stay stored if ingested before).
   /// `ragperf ingest --max-file-bytes`; default 64 MiB.
   uint64_t max_file_bytes = uint64_t{64} << 20;
+  /// Give the table full-text search (VectorStore::enable_text_search: the migration of a table
+  /// made before it, once) so that text and hybrid queries work on it; a store without full-text
+  /// search is left as it is. `ragperf ingest --no-text-search` turns it off.
+  bool text_search = true;
 };
 
 /// A file the pipeline did not ingest, and why.

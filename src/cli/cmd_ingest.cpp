@@ -30,6 +30,7 @@ struct IngestArgs {
   bool follow_symlinks = false;
   uint64_t max_file_bytes = uint64_t{64} << 20;
   bool filter_index = false;
+  bool no_text_search = false;
 };
 
 void setup_ingest(CLI::App& app) {
@@ -67,6 +68,8 @@ void setup_ingest(CLI::App& app) {
   cmd->add_flag("--filter-index", args->filter_index,
                 "Also create the indexes that serve metadata filters (query --where) on "
                 "PostgreSQL: GIN on the metadata, text_pattern_ops on the source");
+  cmd->add_flag("--no-text-search", args->no_text_search,
+                "Do not give the table full-text search (query --mode text/hybrid need it)");
   cmd->callback([args, overlap] {
     ragperf::Settings settings = ragperf::load_settings();
     ragperf::IngestOptions options;
@@ -81,6 +84,7 @@ void setup_ingest(CLI::App& app) {
     options.prune = !args->no_prune;
     options.follow_symlinks = args->follow_symlinks;
     options.max_file_bytes = args->max_file_bytes;
+    options.text_search = !args->no_text_search;
     ragperf::validate_identifier(options.table, "table");
     std::vector<std::filesystem::path> paths(args->paths.begin(), args->paths.end());
     ragperf::collect_files(paths);  // a missing path fails before the model loads

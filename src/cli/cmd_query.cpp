@@ -37,6 +37,9 @@ struct QueryArgs {
   std::string rerank_model;
   size_t rerank_candidates = 50;
   std::string where;
+  std::string mode = "vector";
+  std::string hybrid_fusion = "rrf";
+  double text_weight = 0.5;
 };
 
 std::string describe_tables(const std::vector<ragperf::CollectionInfo>& infos) {
@@ -124,6 +127,9 @@ void run_query(const QueryArgs& args, bool text_given) {
   target.options.deduplicate = !args.no_dedup;
   target.options.ef_search = args.ef_search;
   target.options.where = args.where;
+  target.options.mode = ragperf::parse_search_mode(args.mode);
+  target.options.hybrid_fusion = ragperf::parse_hybrid_fusion(args.hybrid_fusion);
+  target.options.text_weight = args.text_weight;
   if (!args.rerank_model.empty()) {
     target.rerank.model =
         ragperf::CrossEncoder::load(ragperf::resolve_model(args.rerank_model, settings));
@@ -202,6 +208,15 @@ void setup_query(CLI::App& app) {
   cmd->add_option("--ef-search", args->ef_search,
                   "ANN candidate list per table (0: the store's default): higher = better "
                   "recall, slower");
+  cmd->add_option("--mode", args->mode,
+                  "vector (embeddings, the default), text (full-text) or hybrid (both, fused)")
+      ->check(CLI::IsMember({"vector", "text", "hybrid"}));
+  cmd->add_option("--hybrid-fusion", args->hybrid_fusion,
+                  "How hybrid fuses a table's two lists: rrf (the default) or weighted")
+      ->check(CLI::IsMember({"rrf", "weighted"}));
+  cmd->add_option("--text-weight", args->text_weight,
+                  "Weighted hybrid fusion: the text list's share, 0..1 (0.5)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--where", args->where,
                   "Only chunks this metadata filter accepts, e.g. \"source ^= 'docs/' and "
                   "meta.year >= 2020\" (syntax: README, Filters)");

@@ -120,6 +120,13 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   }
   const std::string& table = options_.table;
   store_->ensure_collection(table, model_->dim(), options_.metric, model_->id());
+  if (options_.text_search) {
+    try {
+      store_->enable_text_search(table);  // a no-op once the table has it
+    } catch (const UnavailableError&) {
+      // A store without full-text search: vector search only.
+    }
+  }
   Chunker chunker([this](std::string_view t) { return model_->count_tokens(t); }, options_.chunker);
   const ChunkerOptions& co = chunker.options();
   const std::string hash_suffix =

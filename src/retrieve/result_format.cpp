@@ -139,6 +139,13 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
                     static_cast<double>(*h.retrieval_score));
       out += head;
     }
+    if (h.vector_rank && h.text_rank) {
+      std::snprintf(head, sizeof head, "(vector #%zu, text #%zu)  ", h.vector_rank, h.text_rank);
+      out += head;
+    } else if (h.text_rank) {
+      std::snprintf(head, sizeof head, "(text #%zu)  ", h.text_rank);
+      out += head;
+    }
     out += base::printable(h.source_table);
     for (size_t t = 1; t < h.source_tables.size(); ++t) {
       out += '+';

@@ -182,6 +182,7 @@ boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& requ
   target.options.top_k = q.top_k;
   target.options.exact = q.exact;
   target.options.where = q.where;
+  target.options.mode = q.mode;
   target.metric = tables.metric;
   if (q.rerank) {
     if (!components_.reranker) {

@@ -111,6 +111,14 @@ QueryRequest parse_query_request(std::string_view body, size_t max_top_k) {
     if (!e->is_boolean()) wrong_type("exact", *e, "true or false");
     r.exact = e->get<bool>();
   }
+  if (const auto m = j.find("mode"); m != j.end() && !m->is_null()) {
+    if (!m->is_string()) wrong_type("mode", *m, "\"vector\", \"text\" or \"hybrid\"");
+    try {
+      r.mode = parse_search_mode(m->get<std::string>());
+    } catch (const InputError& e) {
+      throw HttpError(422, e.what(), "mode");
+    }
+  }
   if (const auto w = j.find("where"); w != j.end() && !w->is_null()) {
     if (!w->is_string()) {
       wrong_type("where", *w, "a filter string like \"meta.lang = 'en' and source ^= 'docs/'\"");

@@ -27,6 +27,8 @@ struct QueryRequest {
   size_t rerank_candidates = 0;  // 0: the server's default
   /// "where": a metadata filter (ragperf/filter.h), checked here; "" for none.
   std::string where;
+  /// "mode": "vector" (default), "text" or "hybrid".
+  SearchMode mode = SearchMode::kVector;
 };
 
 /// POST /embed.

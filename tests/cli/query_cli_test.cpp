@@ -180,6 +180,51 @@ TEST_F(QueryCli, WhereKeepsOnlyTheChunksTheFilterAccepts) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+TEST_F(QueryCli, TextAndHybridModesAndTheMigrationTheyNeed) {
+  // ingest gives its tables full-text search: text and hybrid work at once.
+  CommandResult r =
+      home_.run("query 'VACUUM FULL' --tables docs --mode text --json" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["hits"].empty());
+  EXPECT_NE(j["hits"][0]["text"].get<std::string>().find("VACUUM FULL"), std::string::npos);
+  EXPECT_EQ(j["hits"][0]["text_rank"], 1);
+  EXPECT_FALSE(j["hits"][0].contains("vector_rank"));
+  r = home_.run("query 'VACUUM FULL exclusive lock' --tables docs --mode hybrid --json" +
+                model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["hits"].empty());
+  EXPECT_TRUE(j["hits"][0].contains("vector_rank")) << j.dump();
+  EXPECT_TRUE(j["hits"][0].contains("text_rank")) << j.dump();
+  r = home_.run("query 'VACUUM FULL exclusive lock' --tables docs --mode hybrid" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("(vector #"), std::string::npos) << r.out;
+
+  // A table without it: the query says what to run; migrate adds it once.
+  r = home_.run("ingest '" + home_.corpus().string() + "' --table plain --no-text-search" +
+                model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = home_.run("query 'vacuum' --tables plain --mode text" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("ragperf migrate --table plain"), std::string::npos) << r.err;
+  r = home_.run("migrate --table plain");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("full-text search added"), std::string::npos) << r.out;
+  r = home_.run("migrate --table plain --filter-index");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("full-text search present already"), std::string::npos) << r.out;
+  r = home_.run("query 'vacuum' --tables plain --mode text --json" + model_flag());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out)["hits"].empty());
+  r = home_.run("migrate --table nosuch");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("table nosuch does not exist"), std::string::npos) << r.err;
+  r = home_.run("query 'vacuum' --mode bm25" + model_flag());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--mode"), std::string::npos) << r.err;
+}
+
 TEST_F(QueryCli, RerankModelReordersTheCandidatesAndKeepsTheirRetrievalScores) {
   const std::string reranker =
       (ragperf::testing::shared_dir() / "models" / "cross-encoders" / "bert-ce-l2-h384-f16")

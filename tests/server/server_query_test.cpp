@@ -81,6 +81,32 @@ TEST_F(ServerQuery, WhereFiltersTheHitsAndABadFilterIs422NamingIt) {
   EXPECT_EQ(client.post_json("/query", q).status, 422);
 }
 
+TEST_F(ServerQuery, ModeSelectsTextOrHybridAndAnUnknownModeIs422) {
+  ASSERT_TRUE(parts_.store->enable_text_search("docs"));
+  HttpClient client(server_->port());
+  nlohmann::json q = {{"text", "create an index concurrently"},
+                      {"tables", {"docs"}},
+                      {"top_k", 3},
+                      {"mode", "hybrid"}};
+  const Reply r = client.post_json("/query", q);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json a = r.json();
+  ASSERT_FALSE(a["hits"].empty());
+  // docs-0 is first in the text list and second in the vector list: first once fused.
+  EXPECT_EQ(a["hits"][0]["id"], "docs-0");
+  EXPECT_EQ(a["hits"][0]["text_rank"], 1) << a.dump();
+  EXPECT_GE(a["hits"][0]["vector_rank"].get<int>(), 1) << a.dump();
+  q["mode"] = "text";
+  const nlohmann::json t = client.post_json("/query", q).json();
+  ASSERT_FALSE(t["hits"].empty());
+  EXPECT_FALSE(t["hits"][0].contains("vector_rank"));
+  EXPECT_EQ(t["cache"], "miss");  // another mode is another cache scope
+  q["mode"] = "bm25";
+  const Reply bad = client.post_json("/query", q);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(bad.json()["field"], "mode") << bad.body;
+}
+
 TEST_F(ServerQuery, SameWordsInAnotherOrderAreASemanticHit) {
   // The static model averages word vectors: the reordered text embeds identically, so the
   // similarity tier answers though the exact tier (normalised text) does not.
