@@ -20,9 +20,11 @@
 // top_k, model, metric, filters). Payloads are opaque bytes (serialised hits, an LLM answer).
 // Capacity is global with least-recently-used eviction; each entry has a time to live.
 //
-// Known weakness of every semantic cache: a question and its negation ("is X safe" / "is X not
-// safe") embed close together. tests/data/negation_pairs.tsv measures it; set
-// `exact_only = true` when a wrong cached answer is worse than a slower right one.
+// Known weakness of every semantic cache: a question and its opposite ("is X safe" / "is X not
+// safe", "enable X" / "disable X", "json to jsonb" / "jsonb to json") embed close together, often
+// closer than two wordings of one question. bench/cache_threshold.py measures both with the
+// pairs of bench/data/cache-pairs/ (curves: README.md, Semantic cache); set `exact_only = true`
+// when a wrong cached answer is worse than a slower right one.
 //
 // Similarity lookups scan 256-bit random-hyperplane signatures of a scope's contiguous embedding
 // matrix and compute exact cosines only for rows whose signature is close enough to reach the
@@ -75,10 +77,12 @@ struct SemanticCacheOptions {
   size_t max_text_bytes = 4096;
   /// Default time to live of an entry; zero: entries never expire. Must not be negative.
   std::chrono::duration<double> ttl = std::chrono::hours(1);
-  /// Cosine similarity in [-1, 1] a query needs to reuse a stored entry's payload. 0.95 keeps
-  /// paraphrases ("how do I reset my password" ~ "how can I reset my password") but is still
-  /// crossed by most negations with sentence embeddings; see README, Semantic cache.
-  double similarity_threshold = 0.95;
+  /// Cosine similarity in [-1, 1] a query needs to reuse a stored entry's payload. The default
+  /// is the lowest threshold at which all-MiniLM-L6-v2 answers at most 2 % of opposite-meaning
+  /// questions (bench/cache_threshold.py): in practice only near-duplicates ("... postgres" ~
+  /// "... postgres?") hit, no reworded paraphrase. Lower it only with a model that separates
+  /// paraphrases from opposites better; see README, Semantic cache.
+  double similarity_threshold = 0.998;
   /// Only the exact tier answers; embeddings given to lookup()/store() are ignored.
   bool exact_only = false;
   /// A semantic hit also needs the same number of negation words (not, no, never, without,

@@ -52,7 +52,9 @@ class SemanticCache:
     case-folded, whitespace collapsed) and a similarity tier (the query embedding's cosine
     similarity to a stored one at least ``similarity_threshold``).
 
-    ``similarity_threshold``: cosine similarity in [-1, 1] a query needs to reuse an entry;
+    ``similarity_threshold``: cosine similarity in [-1, 1] a query needs to reuse an entry (default
+    0.998: the lowest at which all-MiniLM-L6-v2 answers at most 2 % of opposite-meaning questions,
+    so only near-duplicates hit; ``bench/cache_threshold.py`` and the README give both curves);
     ``ttl``: seconds an entry lives (``0``: never expires); ``capacity``: entries kept, the least
     recently used evicted beyond it; ``exact_only``: only the exact tier answers;
     ``negation_guard``: a semantic hit also needs the same negation words ("is X safe" never
@@ -61,7 +63,7 @@ class SemanticCache:
     Give it to ``BatchProcessor(..., cache=cache)`` to answer repeated queries without embedding or
     searching, or use it directly::
 
-        cache = SemanticCache(similarity_threshold=0.95, ttl=3600, capacity=10_000)
+        cache = SemanticCache(similarity_threshold=0.998, ttl=3600, capacity=10_000)
         vec = await embed.embed_single(query)
         hit = cache.lookup(query, vec)          # None, or {"value", "kind", "similarity", "query"}
         if hit is None:
@@ -69,7 +71,7 @@ class SemanticCache:
             cache.store(query, answer, vec)
     """
 
-    def __init__(self, similarity_threshold=0.95, ttl=3600.0, capacity=10000, *, exact_only=False,
+    def __init__(self, similarity_threshold=0.998, ttl=3600.0, capacity=10000, *, exact_only=False,
                  negation_guard=True, monitor=None):
         if isinstance(similarity_threshold, bool) or not isinstance(similarity_threshold, numbers.Real):
             raise TypeError(f"similarity_threshold must be a number, not {type(similarity_threshold).__name__}")

@@ -15,7 +15,7 @@ class CacheHit(TypedDict):
 class SemanticCache:
     def __init__(
         self,
-        similarity_threshold: float = 0.95,
+        similarity_threshold: float = 0.998,
         ttl: float = 3600.0,
         capacity: int = 10000,
         *,

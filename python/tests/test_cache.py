@@ -44,6 +44,9 @@ def test_values_scopes_and_exact_only():
     assert cache.get("bytes", scope="another") is None  # scopes do not see each other's entries
     cache.store("bytes", "scoped", scope="another")
     assert cache.get("bytes", scope="another") == "scoped" and cache.get("bytes") == b"\x00\xff"
+    # The default: the lowest threshold at which all-MiniLM-L6-v2 answers <= 2 % of opposite-meaning
+    # questions (bench/cache_threshold.py; the same value as SemanticCacheOptions in C++).
+    assert cache.similarity_threshold == pytest.approx(0.998)
     exact = ragperf.SemanticCache(exact_only=True)
     exact.store("q", 1, v)
     assert exact.exact_only and exact.lookup("other", v) is None and exact.get("q") == 1

@@ -6,6 +6,8 @@
 #include <list>
 #include <mutex>
 #include <shared_mutex>
+#include <sstream>
+#include <string>
 #include <unordered_map>
 
 #include "base/distance.h"
@@ -18,6 +20,13 @@ namespace ragperf {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// `value` as a person writes it (0.998, not std::to_string's 0.998000).
+std::string shortest(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
 
 struct StringHash {
   using is_transparent = void;
@@ -221,7 +230,8 @@ SemanticCache::SemanticCache(SemanticCacheOptions options, PerformanceMonitor* m
     throw ConfigError("SemanticCache similarity_threshold " +
                       std::to_string(options.similarity_threshold) +
                       " is outside [-1, 1]; it is a cosine similarity (1 = identical), not a "
-                      "distance; 0.95 is the default");
+                      "distance; " +
+                      shortest(SemanticCacheOptions{}.similarity_threshold) + " is the default");
   if (!std::isfinite(options.ttl.count()) || options.ttl.count() < 0)
     throw ConfigError("SemanticCache ttl " + std::to_string(options.ttl.count()) +
                       " s is negative or not finite; use seconds > 0, or 0 for no expiry");

@@ -43,7 +43,7 @@ struct ServeArgs {
   size_t cache_capacity = 10000;
   size_t cache_max_bytes = size_t{256} << 20;
   double cache_ttl_s = 3600;
-  double cache_threshold = 0.95;
+  double cache_threshold = ragperf::SemanticCacheOptions{}.similarity_threshold;
   bool cache_exact_only = false;
   double shutdown_grace_s = 30;
   std::string rerank_model;
@@ -181,8 +181,9 @@ void setup_serve(CLI::App& app) {
                   "Seconds a cached answer lives (3600); 0: until evicted")
       ->envname("RAGPERF_CACHE_TTL");
   cmd->add_option("--cache-threshold", args->cache_threshold,
-                  "Cosine similarity a paraphrase needs to reuse a cached answer (0.95): lower "
-                  "= more hits, more wrong answers")
+                  "Cosine similarity a paraphrase needs to reuse a cached answer (0.998: with "
+                  "all-MiniLM-L6-v2 only near-duplicates hit; README, Semantic cache): lower = "
+                  "more hits, more wrong answers")
       ->envname("RAGPERF_CACHE_THRESHOLD");
   cmd->add_flag("--cache-exact-only", args->cache_exact_only,
                 "Answer from the cache only for the same normalised text (no similarity tier)");

@@ -338,6 +338,9 @@ TEST(SemanticCache, BadOptionsThrowConfigError) {
   EXPECT_NE(error_of([] { SemanticCache c({.capacity = 0}); }).find("capacity"), std::string::npos);
   EXPECT_THROW(SemanticCache({.capacity = 0}), ConfigError);
   EXPECT_THROW(SemanticCache({.similarity_threshold = 1.5}), ConfigError);
+  EXPECT_NE(
+      error_of([] { SemanticCache c({.similarity_threshold = 1.5}); }).find("0.998 is the default"),
+      std::string::npos);
   EXPECT_THROW(SemanticCache({.similarity_threshold = -1.01}), ConfigError);
   EXPECT_THROW(SemanticCache({.similarity_threshold = std::nan("")}), ConfigError);
   EXPECT_NE(error_of([] { SemanticCache c({.similarity_threshold = 2}); }).find("[-1, 1]"),
