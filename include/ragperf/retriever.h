@@ -129,7 +129,7 @@ struct RetrievedHit {
   /// Set when the hit was reranked: the retrieval ranking score it had before.
   std::optional<float> retrieval_score{};
   /// kHybrid: the kept copy's 1-based rank in its table's vector list and text list (0: not in
-  /// that list); kText: text_rank only; kVector: vector_rank only.
+  /// that list); kText: text_rank; kVector: both 0.
   size_t vector_rank = 0;
   size_t text_rank = 0;
 };

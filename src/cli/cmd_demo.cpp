@@ -173,12 +173,24 @@ void run_demo(const DemoArgs& args) {
   const std::vector<std::string> names = {args.table};
   ragperf::RetrieveOptions qo;
   qo.top_k = args.top_k;
+  // Hybrid (vector + full-text, fused by RRF) beside the vector answer: on the manual's labelled
+  // questions (bench/data/pgdocs) it finds more of the right pages (README, "Search quality").
+  ragperf::RetrieveOptions hybrid = qo;
+  hybrid.mode = ragperf::SearchMode::kHybrid;
+  const bool with_hybrid = store->has_text_search(args.table);
+  ragperf::ParallelRetriever hybrid_retriever(store, model, {args.table}, model->dim());
   for (size_t i = 0; i < questions.size(); ++i) {
     ragperf::RetrieveResult r = retriever.retrieve(questions[i], qo);
     std::cout << "\nQ" << i + 1 << ": " << questions[i] << "\n"
-              << ragperf::format_result(r, names, 240);
+              << (with_hybrid ? "  vector search:\n" : "") << ragperf::format_result(r, names, 240);
+    if (with_hybrid) {
+      std::cout << "  hybrid search (vector + full-text, reciprocal-rank fusion):\n"
+                << ragperf::format_result(hybrid_retriever.retrieve(questions[i], hybrid), names,
+                                          240);
+    }
   }
-  std::cout << "\nstage latency over " << questions.size() << " questions (p50 / p99):";
+  std::cout << "\nvector search stage latency over " << questions.size()
+            << " questions (p50 / p99):";
   for (const char* stage : {"embed", "query", "merge", "total"}) {
     if (auto s = monitor.get_stats(stage)) {
       std::cout << " " << stage << " " << fmt_s(s->p50_s) << " / " << fmt_s(s->p99_s) << ";";
@@ -192,7 +204,12 @@ void run_demo(const DemoArgs& args) {
       << "\nnext:\n"
       << "  ask your own question:  ragperf query \"how do I grant read access to a schema\" "
          "--tables "
-      << args.table << model_flag << "\n"
+      << args.table << model_flag << " --mode hybrid\n"
+      << "  filter by metadata:     ragperf query \"vacuum\" --tables " << args.table << model_flag
+      << " --where \"source ^= '" << corpus.string() << "/sql-'\"\n"
+      << "  measure search quality (from the ragperf checkout):\n"
+      << "      ragperf bench quality --set bench/data/pgdocs --table " << args.table << " --model "
+      << (demo_model ? demo_model_folder(settings).string() : model_name) << "\n"
       << "  use PostgreSQL + pgvector instead of the embedded store:\n"
       << "      export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB   # pgvector "
          "installed\n"

@@ -194,7 +194,6 @@ struct ParallelRetriever::Impl {
       for (size_t r = 0; r < hits.size(); ++r) hits[r].text_rank = r + 1;
     } else {
       hits = co_await s->async_search(name, std::move(query), so);
-      for (size_t r = 0; r < hits.size(); ++r) hits[r].vector_rank = r + 1;
     }
     table_s = seconds_since(t0);
     co_return hits;

@@ -142,8 +142,9 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
     if (h.vector_rank && h.text_rank) {
       std::snprintf(head, sizeof head, "(vector #%zu, text #%zu)  ", h.vector_rank, h.text_rank);
       out += head;
-    } else if (h.text_rank) {
-      std::snprintf(head, sizeof head, "(text #%zu)  ", h.text_rank);
+    } else if (h.vector_rank || h.text_rank) {
+      std::snprintf(head, sizeof head, "(%s #%zu)  ", h.vector_rank ? "vector" : "text",
+                    h.vector_rank ? h.vector_rank : h.text_rank);
       out += head;
     }
     out += base::printable(h.source_table);
