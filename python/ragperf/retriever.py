@@ -100,20 +100,29 @@ class ParallelRetriever:
     def tables(self):
         return list(self._core.tables)
 
-    async def retrieve_parallel(self, query, top_k=4, deduplicate=True):
+    async def retrieve_parallel(self, query, top_k=4, deduplicate=True, *, where=None, mode=None):
         """The best ``top_k`` hits over every table, best first: dicts with ``score``, ``text``,
-        ``source_table``, ``id``, ``metadata``, ``similarity``, ``source``, ``source_tables``."""
+        ``source_table``, ``id``, ``metadata``, ``similarity``, ``source``, ``source_tables``.
+        ``where``: a metadata filter such as ``"meta.lang = 'en' and source ^= 'docs/'"`` (the
+        README's "Metadata filters"); only chunks it accepts come back. A filter that does not
+        parse raises ``ragperf.InputError`` naming the part. ``mode``: ``"vector"`` (the default),
+        ``"text"`` (full-text) or ``"hybrid"`` (both, fused by reciprocal rank; hits then carry
+        ``vector_rank`` and ``text_rank``)."""
         check_text(query, "query")
+        if where is not None:
+            check_text(where, "where")
+        if mode is not None:
+            check_text(mode, "mode")
         top_k = check_positive_int(top_k, "top_k", allow_none=False)
         if self._missing:  # tables made after this retriever: registered once they exist
             self._missing = await asyncio.to_thread(_adopt_plain_tables, self._store, self._missing, self._embed)
         fut, resolve = pending()
-        self._core.submit(query, top_k, bool(deduplicate), resolve)
+        self._core.submit(query, top_k, bool(deduplicate), resolve, where, mode)
         return await fut
 
-    async def retrieve(self, query, top_k=4, deduplicate=True):
+    async def retrieve(self, query, top_k=4, deduplicate=True, *, where=None, mode=None):
         """Same as retrieve_parallel (the guide's monitoring example calls it)."""
-        return await self.retrieve_parallel(query, top_k, deduplicate)
+        return await self.retrieve_parallel(query, top_k, deduplicate, where=where, mode=mode)
 
 
 class BatchProcessor:

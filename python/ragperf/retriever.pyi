@@ -22,8 +22,16 @@ class ParallelRetriever:
     ) -> None: ...
     @property
     def tables(self) -> list[str]: ...
-    async def retrieve_parallel(self, query: str, top_k: int = 4, deduplicate: bool = True) -> list[Hit]: ...
-    async def retrieve(self, query: str, top_k: int = 4, deduplicate: bool = True) -> list[Hit]: ...
+    async def retrieve_parallel(
+        self, query: str, top_k: int = 4, deduplicate: bool = True, *, where: str | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        """The best top_k hits over every table; `where`: a metadata filter (README: Metadata
+        filters); `mode`: "vector" (default), "text" or "hybrid"."""
+    async def retrieve(
+        self, query: str, top_k: int = 4, deduplicate: bool = True, *, where: str | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]: ...
 
 class BatchProcessor:
     def __init__(

@@ -74,6 +74,17 @@ class VectorStore:
     def count(self, table):
         return self._core.count(check_text(table, "table"))
 
+    def enable_text_search(self, table):
+        """The migration that gives ``table`` full-text search (``mode="text"`` / ``"hybrid"``
+        retrieval): an FTS5 index (embedded store) or a generated tsvector column with a GIN index
+        (PostgreSQL). True when it was added, False when the table had it."""
+        return self._core.enable_text_search(check_text(table, "table"))
+
+    def create_filter_indexes(self, table):
+        """Indexes that serve ``where=`` filters on PostgreSQL (GIN on the metadata, a prefix index
+        on the source); the names created (none when present, or on the embedded store)."""
+        return self._core.create_filter_indexes(check_text(table, "table"))
+
     def drop(self, table):
         self._core.drop(check_text(table, "table"))
 

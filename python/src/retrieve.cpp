@@ -35,6 +35,8 @@ py::dict hit_dict(const H& h) {
   if constexpr (std::is_same_v<H, RetrievedHit>) d["source_tables"] = h.source_tables;
   d["source"] = h.source;
   d["metadata"] = json_loads(h.metadata_json);
+  if (h.vector_rank) d["vector_rank"] = h.vector_rank;  // hybrid search: ranks in each list
+  if (h.text_rank) d["text_rank"] = h.text_rank;
   return d;
 }
 
@@ -111,17 +113,20 @@ void bind_retrieve(py::module_& m) {
       .def(
           "submit",
           [](PyRetriever& self, py::handle query, size_t top_k, bool deduplicate,
-             py::object resolve) {
+             py::object resolve, py::handle where, py::handle mode) {
             std::string text = text_arg(query, "query");
             RetrieveOptions options;
             options.top_k = top_k;
             options.deduplicate = deduplicate;
+            if (!where.is_none()) options.where = text_arg(where, "where");
+            if (!mode.is_none()) options.mode = parse_search_mode(text_arg(mode, "mode"));
             auto done = make_callback<RetrieveResult>(
                 std::move(resolve),
                 [](RetrieveResult r) -> py::object { return hits_list(r.hits); });
             without_gil([&] { self.retriever->submit(std::move(text), options, std::move(done)); });
           },
-          py::arg("query"), py::arg("top_k"), py::arg("deduplicate"), py::arg("resolve"))
+          py::arg("query"), py::arg("top_k"), py::arg("deduplicate"), py::arg("resolve"),
+          py::arg("where") = py::none(), py::arg("mode") = py::none())
       .def_property_readonly("tables",
                              [](const PyRetriever& self) { return self.retriever->tables(); })
       .def_property_readonly("dim", [](const PyRetriever& self) { return self.retriever->dim(); });

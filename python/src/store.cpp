@@ -129,6 +129,18 @@ void bind_store(py::module_& m) {
           },
           py::arg("name"))
       .def(
+          "enable_text_search",
+          [](PyStore& self, const std::string& name) {
+            return without_gil([&] { return self.store->enable_text_search(name); });
+          },
+          py::arg("name"))
+      .def(
+          "create_filter_indexes",
+          [](PyStore& self, const std::string& name) {
+            return without_gil([&] { return self.store->create_filter_indexes(name); });
+          },
+          py::arg("name"))
+      .def(
           "drop",
           [](PyStore& self, const std::string& name) {
             without_gil([&] { self.store->drop(name); });

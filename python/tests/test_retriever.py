@@ -68,6 +68,37 @@ async def test_exact_text_is_the_best_hit_and_dedup_merges_tables(embed, corpus)
     assert [h["text"] for h in undeduped[:2]] == ["shared text in two tables"] * 2
 
 
+async def test_where_filters_every_table(embed, corpus):
+    store, vectors = corpus
+    r = ragperf.ParallelRetriever(embed_model=embed, tables=list(TABLES), store=store)
+    query = "how does postgres handle concurrent transactions?"
+    hits = await r.retrieve_parallel(query, top_k=9, deduplicate=False, where="meta.n >= 1 and meta.table != 'papers'")
+    assert {(h["source_table"], h["metadata"]["n"]) for h in hits} == {
+        ("documents", 1), ("documents", 2), ("articles", 1), ("articles", 2)}
+    assert hits == sorted(hits, key=lambda h: -h["score"])
+    assert await r.retrieve(query, top_k=3, where="meta.n = 99") == []
+    with pytest.raises(ragperf.InputError, match="filter: expected a value"):
+        await r.retrieve_parallel(query, where="meta.n >= ")
+    with pytest.raises(TypeError, match="where must be str"):
+        await r.retrieve_parallel(query, where=3)
+
+
+async def test_text_and_hybrid_modes(embed, corpus):
+    store, _ = corpus
+    r = ragperf.ParallelRetriever(embed_model=embed, tables=["documents"], store=store)
+    with pytest.raises(ragperf.InputError, match="ragperf migrate --table documents"):
+        await r.retrieve_parallel("MVCC", mode="text")
+    store.enable_text_search("documents")
+    hits = await r.retrieve_parallel("MVCC concurrency", top_k=3, mode="text")
+    assert hits[0]["text"] == TABLES["documents"][0]
+    assert hits[0]["text_rank"] == 1 and "vector_rank" not in hits[0]
+    hybrid = await r.retrieve_parallel("MVCC concurrency control", top_k=3, mode="hybrid")
+    assert hybrid[0]["text"] == TABLES["documents"][0]
+    assert hybrid[0]["vector_rank"] >= 1 and hybrid[0]["text_rank"] == 1
+    with pytest.raises(ragperf.InputError, match="search mode 'bm25'"):
+        await r.retrieve_parallel("MVCC", mode="bm25")
+
+
 async def test_default_local_store_when_pool_is_none(embed, corpus):
     # RAGPERF_HOME/store is the default embedded store (conftest points RAGPERF_HOME at tmp_path)
     texts = TABLES["documents"]
