@@ -64,6 +64,10 @@ struct PgVectorStoreOptions {
   /// Text search configuration of the tsvector column enable_text_search() adds (a name from
   /// pg_ts_config: english, simple, german, ...). Fixed per table when it is added.
   std::string text_search_config = "english";
+  /// Element type of the embedding column of tables this store creates: "vector" (float32) or
+  /// "halfvec" (float16: half the table and index memory; RAGPERF_PG_STORAGE, `ragperf ingest
+  /// --storage`). Existing tables keep theirs; searches read each table's type.
+  std::string storage = "vector";
   /// statement_timeout of every search (SET LOCAL in its transaction; index builds, COPY and
   /// the registry's statements are not bounded by it). A search past it fails with TimeoutError
   /// naming the table. Zero: no limit. Default 30 s.

@@ -31,6 +31,7 @@ struct IngestArgs {
   uint64_t max_file_bytes = uint64_t{64} << 20;
   bool filter_index = false;
   bool no_text_search = false;
+  std::string storage;  // "" : RAGPERF_PG_STORAGE or vector
 };
 
 void setup_ingest(CLI::App& app) {
@@ -68,10 +69,15 @@ void setup_ingest(CLI::App& app) {
   cmd->add_flag("--filter-index", args->filter_index,
                 "Also create the indexes that serve metadata filters (query --where) on "
                 "PostgreSQL: GIN on the metadata, text_pattern_ops on the source");
+  cmd->add_option("--storage", args->storage,
+                  "PostgreSQL: element type of a table this creates, vector (float32, default) or "
+                  "halfvec (float16, half the memory); RAGPERF_PG_STORAGE")
+      ->check(CLI::IsMember({"vector", "halfvec"}));
   cmd->add_flag("--no-text-search", args->no_text_search,
                 "Do not give the table full-text search (query --mode text/hybrid need it)");
   cmd->callback([args, overlap] {
     ragperf::Settings settings = ragperf::load_settings();
+    if (!args->storage.empty()) settings.variables["RAGPERF_PG_STORAGE"] = args->storage;
     ragperf::IngestOptions options;
     options.table = args->table;
     options.chunker.max_tokens = args->chunk_tokens;

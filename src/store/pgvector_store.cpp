@@ -52,16 +52,17 @@ const char* op_of(Metric m) {
   return "<=>";
 }
 
-const char* opclass_of(Metric m) {
+/// The HNSW operator class for `metric` over a column of `type` ("vector" or "halfvec").
+std::string opclass_of(Metric m, const std::string& type) {
   switch (m) {
-    case Metric::kCosine:
-      return "vector_cosine_ops";
     case Metric::kInnerProduct:
-      return "vector_ip_ops";
+      return type + "_ip_ops";
     case Metric::kL2:
-      return "vector_l2_ops";
+      return type + "_l2_ops";
+    case Metric::kCosine:
+      break;
   }
-  return "vector_cosine_ops";
+  return type + "_cosine_ops";
 }
 
 /// Distance from pgvector's operator -> score (higher is better).
@@ -83,6 +84,7 @@ struct Entry {
   PgColumns cols;
   bool owned = true;        // created by ragperf (drop() may drop the table)
   std::string text_config;  // text search configuration of its ragperf_tsv column; "": none
+  std::string vector_type = "vector";  // the embedding column's type: vector or halfvec
 };
 
 /// The tsvector column enable_text_search() adds.
@@ -206,6 +208,9 @@ struct PgVectorStore::Impl {
     e.cols.source = r["source_col"].as_text();
     e.cols.embedding = r["embedding_col"].as_text();
     if (!r["text_config"].is_null()) e.text_config = r["text_config"].as_text();
+    if (!r["vector_type"].is_null() && r["vector_type"].as_text() == "halfvec") {
+      e.vector_type = "halfvec";
+    }
     validate_columns(e.cols);  // the registry is data too: never trusted blindly
     if (!e.text_config.empty()) validate_identifier(e.text_config, "text search configuration");
     return e;
@@ -213,7 +218,9 @@ struct PgVectorStore::Impl {
 
   static constexpr const char* kRegistrySelect =
       "SELECT name, dim, metric, model_id, owned, id_col, text_col, metadata_col, hash_col, "
-      "source_col, embedding_col, text_config FROM ragperf_collections";
+      "source_col, embedding_col, text_config, (SELECT t.typname::text FROM pg_attribute a JOIN "
+      "pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass(quote_ident(name)) AND "
+      "a.attname = embedding_col AND NOT a.attisdropped) AS vector_type FROM ragperf_collections";
 
   /// The registry entry (from the cache unless `refresh`), or nullopt.
   awaitable<std::optional<Entry>> lookup(std::string name, bool refresh) {
@@ -279,6 +286,11 @@ struct PgVectorStore::Impl {
     }
     co_await conn.execute("CREATE TEMP TABLE ragperf_load (LIKE " + quote(e.info.name) +
                           " INCLUDING DEFAULTS) ON COMMIT DROP");
+    if (e.vector_type == "halfvec") {
+      // COPY writes pgvector's binary `vector`; the upsert below casts it to halfvec.
+      co_await conn.execute("ALTER TABLE ragperf_load ALTER COLUMN " + quote(c.embedding) +
+                            " TYPE vector(" + std::to_string(e.info.dim) + ")");
+    }
     db::BinaryCopyWriter w;
     for (size_t i : order) {
       const Chunk& ch = chunks[i];
@@ -307,7 +319,9 @@ struct PgVectorStore::Impl {
   /// served by a bitmap scan of the metadata's GIN index, see create_filter_index()).
   static std::string search_sql(const Entry& e, bool exact, const store::FilterSql& filter) {
     const PgColumns& c = e.cols;
-    std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1)";
+    // A halfvec column is compared with the query cast to halfvec, which its index serves.
+    std::string dist = "(" + quote(c.embedding) + " " + op_of(e.info.metric) + " $1" +
+                       (e.vector_type == "halfvec" ? "::vector::halfvec" : "") + ")";
     std::string where;
     if (!filter.condition.empty()) where = " WHERE " + filter.condition;
     return "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
@@ -650,6 +664,10 @@ PgVectorStore::PgVectorStore(std::shared_ptr<DatabaseConnectionPool> pool,
                              PgVectorStoreOptions options)
     : impl_(std::make_unique<Impl>()) {
   if (!pool) throw ConfigError("PgVectorStore needs a connection pool (got none: `pool` is null)");
+  if (options.storage != "vector" && options.storage != "halfvec") {
+    throw ConfigError("PgVectorStore storage '" + options.storage +
+                      "' is not known; use vector (float32) or halfvec (float16, half the memory)");
+  }
   impl_->pool = std::move(pool);
   impl_->options = options;
   impl_->pool->initialize();
@@ -723,10 +741,11 @@ CollectionInfo PgVectorStore::ensure_collection(const std::string& name, size_t 
     co_await conn.execute("CREATE TABLE " + t +
                           " (id text PRIMARY KEY, text text NOT NULL, metadata jsonb NOT NULL "
                           "DEFAULT '{}', content_hash text NOT NULL DEFAULT '', source text NOT "
-                          "NULL DEFAULT '', embedding vector(" +
-                          std::to_string(dim) + ") NOT NULL)");
+                          "NULL DEFAULT '', embedding " +
+                          im.options.storage + "(" + std::to_string(dim) + ") NOT NULL)");
     co_await conn.execute("CREATE INDEX ON " + t + " (source)");
-    co_await conn.execute("CREATE INDEX ON " + t + " USING hnsw (embedding " + opclass_of(metric) +
+    co_await conn.execute("CREATE INDEX ON " + t + " USING hnsw (embedding " +
+                          opclass_of(metric, im.options.storage) +
                           ") WITH (m = " + std::to_string(im.options.hnsw_m) +
                           ", ef_construction = " + std::to_string(im.options.hnsw_ef_construction) +
                           ")");
@@ -1077,6 +1096,9 @@ std::unique_ptr<VectorStore> open_pgvector_store(const Settings& settings) {
   PgVectorStoreOptions options;
   if (auto config = settings.lookup("RAGPERF_TEXT_SEARCH_CONFIG"); config && !config->empty()) {
     options.text_search_config = *config;
+  }
+  if (auto storage = settings.lookup("RAGPERF_PG_STORAGE"); storage && !storage->empty()) {
+    options.storage = *storage;
   }
   return std::make_unique<PgVectorStore>(std::move(pool), options);
 }
