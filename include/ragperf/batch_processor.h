@@ -90,6 +90,7 @@
 #include <vector>
 
 #include "ragperf/error.h"
+#include "ragperf/retriever.h"
 #include "ragperf/vector_store.h"
 
 namespace ragperf {
@@ -121,8 +122,11 @@ struct BatchProcessorOptions {
   /// Queries admitted and not yet answered (queued, embedding or searching); beyond it
   /// add_query() throws OverloadedError. >= 1.
   size_t max_queue = 10000;
-  /// top_k, exact and ef_search of every search.
+  /// top_k, exact, ef_search and the metadata filter (`where`) of every search.
   SearchOptions search{};
+  /// vector (the default; a batch's searches go to the store together), text or hybrid (each
+  /// query's searches run on their own, at once; the table needs full-text search).
+  SearchMode mode = SearchMode::kVector;
   /// How a batch's searches run: spread over the threads, or pipelined in one search_batch().
   BatchSearchMode search_mode = BatchSearchMode::kAuto;
   /// kPipelined: the most groups a batch is split into (one search_batch() call and one pooled

@@ -182,6 +182,8 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
   target.options.deduplicate = false;
   target.options.exact = options.search.exact;
   target.options.ef_search = options.search.ef_search;
+  target.options.where = options.search.where;
+  target.options.mode = options.mode;
   target.metric = to_string(info->metric);
   search_mode = options.search_mode;
   if (search_mode == BatchSearchMode::kAuto) {

@@ -126,6 +126,42 @@ TEST(BatchProcessor, RunsWhenBatchSizeQueriesWait) {
   EXPECT_EQ(s.completed, 4u);
 }
 
+TEST(BatchProcessor, TheFilterAndTheModeApplyToEveryQueryOfABatch) {
+  Fixture fx;
+  BatchProcessorOptions o = opts(2, kLong);
+  o.search.where = "source = 'elsewhere'";
+  {
+    BatchProcessor p(fx.model, fx.store, "docs", o);
+    auto a = p.add_query("alpha question");
+    auto b = p.add_query("bravo question");
+    ASSERT_TRUE(ready(a));
+    ASSERT_TRUE(ready(b));
+    EXPECT_TRUE(a.get().empty());  // no chunk's source is "elsewhere"
+    EXPECT_TRUE(b.get().empty());
+  }
+  o.search.where = "source = 'corpus'";
+  {
+    BatchProcessor p(fx.model, fx.store, "docs", o);
+    auto a = p.add_query("alpha question");
+    auto b = p.add_query("bravo question");
+    ASSERT_TRUE(ready(a));
+    EXPECT_EQ(ids(a.get()), ids(fx.direct("alpha question")));
+    EXPECT_EQ(ids(b.get()), ids(fx.direct("bravo question")));
+  }
+  fx.store->enable_text_search("docs");
+  o.search.where.clear();
+  o.mode = SearchMode::kText;
+  BatchProcessor p(fx.model, fx.store, "docs", o);
+  auto a = p.add_query("golf");
+  auto b = p.add_query("hotel");
+  ASSERT_TRUE(ready(a));
+  ASSERT_TRUE(ready(b));
+  const Hits golf = a.get();
+  ASSERT_FALSE(golf.empty());
+  for (const Hit& h : golf) EXPECT_NE(h.text.find("golf"), std::string::npos) << h.text;
+  for (const Hit& h : b.get()) EXPECT_NE(h.text.find("hotel"), std::string::npos) << h.text;
+}
+
 TEST(BatchProcessor, BatchIsAtMostBatchSize) {
   Fixture fx;
   BatchProcessor p(fx.model, fx.store, "docs", opts(3, kLong));
