@@ -824,12 +824,13 @@ std::vector<CollectionInfo> PgVectorStore::collections() {
     auto r = co_await im.pool->fetch(
         "SELECT r.name, r.dim, r.metric, r.model_id, r.owned, r.id_col, r.text_col, "
         "r.metadata_col, r.hash_col, r.source_col, r.embedding_col, r.text_config, "
+        "NULL::text AS vector_type, "  // not needed for CollectionInfo
         "GREATEST(COALESCE(c.reltuples, 0), 0)::bigint FROM ragperf_collections r "
         "LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(r.name)) ORDER BY r.name");
     std::vector<CollectionInfo> out;
     for (int i = 0; i < r.rows(); ++i) {
       Entry e = Impl::entry_from(r[i]);
-      e.info.count = static_cast<size_t>(r[i][12].as_int());
+      e.info.count = static_cast<size_t>(r[i][13].as_int());
       out.push_back(e.info);
     }
     co_return out;
