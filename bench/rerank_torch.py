@@ -20,7 +20,7 @@ cross-encoder/ms-marco-MiniLM-L-6-v2's shape, the shape ``ragperf bench rerank``
 --model (6 layers, hidden 384, 12 heads, FFN 1536, 512 positions, one-label
 BertForSequenceClassification head, identity activation; transformers' random init, seed 42,
 F32 safetensors) with the real uncased vocabulary that bench/random_bert.cpp copies
-($RAGPERF_SHARED_DIR or /work/shared, models/all-MiniLM-L6-v2-tokenizer-only). The cost of a pass
+($RAGPERF_SHARED_DIR, else ../shared beside the checkout, models/all-MiniLM-L6-v2-tokenizer-only). The cost of a pass
 depends on the shape, not on the values. ``ragperf bench rerank`` removes its own folder, so time
 both engines on this one:
 
@@ -103,7 +103,7 @@ def word_texts(vocab_file, count, lo, hi, seed):
 
 
 def default_tokenizer_folder():
-    shared = os.environ.get("RAGPERF_SHARED_DIR") or "/work/shared"
+    shared = os.environ.get("RAGPERF_SHARED_DIR") or str(pathlib.Path(__file__).resolve().parents[2] / "shared")
     return pathlib.Path(shared) / "models" / "all-MiniLM-L6-v2-tokenizer-only"
 
 
