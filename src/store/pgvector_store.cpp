@@ -361,6 +361,36 @@ struct PgVectorStore::Impl {
              std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; }));
   }
 
+  /// BEGIN and the search's statement_timeout (SET LOCAL: index builds and COPY are not bounded).
+  std::vector<db::Statement> begin_with_timeout() const {
+    std::vector<db::Statement> batch;
+    batch.push_back({"BEGIN", {}});
+    if (const double ms = options.search_timeout.count() * 1000; ms > 0) {
+      // At least 1 ms: statement_timeout = 0 would mean no limit at all.
+      const auto whole_ms = static_cast<long long>(std::min(std::max(ms, 1.0), 2147483647.0));
+      batch.push_back({"SET LOCAL statement_timeout = " + std::to_string(whole_ms), {}});
+    }
+    return batch;
+  }
+
+  /// Runs a search's statements (BEGIN ... SELECT, COMMIT) in one round trip on a pooled
+  /// connection and returns the SELECT's result; a search past search_timeout is a
+  /// TimeoutError naming `name`.
+  awaitable<db::Result> run_select(std::string name, std::vector<db::Statement> batch) {
+    std::vector<db::Result> results;
+    std::exception_ptr error;
+    {
+      auto conn = co_await pool->acquire();
+      try {
+        results = co_await conn.pipeline(std::move(batch));
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(as_timeout(error, name));
+    co_return std::move(results[results.size() - 2]);
+  }
+
   /// BEGIN and the planner settings of a search with `opts` (hnsw.ef_search and, when
   /// `filtered`, iterative index scans; or index scans off for an exact search); the SELECTs and
   /// a COMMIT follow.
@@ -369,13 +399,7 @@ struct PgVectorStore::Impl {
              : filtered         ? options.filtered_ef_search
                                 : options.ef_search;
     ef = std::max<int>(ef, static_cast<int>(std::min<size_t>(opts.top_k, 1000)));
-    std::vector<db::Statement> batch;
-    batch.push_back({"BEGIN", {}});
-    if (const double ms = options.search_timeout.count() * 1000; ms > 0) {
-      // At least 1 ms: statement_timeout = 0 would mean no limit at all.
-      const auto whole_ms = static_cast<long long>(std::min(std::max(ms, 1.0), 2147483647.0));
-      batch.push_back({"SET LOCAL statement_timeout = " + std::to_string(whole_ms), {}});
-    }
+    std::vector<db::Statement> batch = begin_with_timeout();
     if (opts.exact) {
       batch.push_back({"SET LOCAL enable_indexscan = off", {}});
     } else {
@@ -445,18 +469,8 @@ struct PgVectorStore::Impl {
     std::vector<db::Statement> batch = search_prologue(opts, !filter.condition.empty());
     batch.push_back(select_of(search_sql(e, opts.exact, filter), query, opts, filter));
     batch.push_back({"COMMIT", {}});
-    std::vector<db::Result> results;
-    std::exception_ptr error;
-    {
-      auto conn = co_await pool->acquire();
-      try {
-        results = co_await conn.pipeline(std::move(batch));
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(as_timeout(error, name));
-    std::vector<Hit> hits = hits_of(results[results.size() - 2], e, name, opts);
+    const db::Result r = co_await run_select(name, std::move(batch));
+    std::vector<Hit> hits = hits_of(r, e, name, opts);
     if (short_answer(hits, opts, filter)) co_return co_await exact_search(name, query, opts);
     co_return hits;
   }
@@ -501,26 +515,10 @@ struct PgVectorStore::Impl {
     db::Statement select{sql, db::make_params(text, static_cast<long long>(std::min<size_t>(
                                                         opts.top_k, size_t{1} << 62)))};
     append_params(select.params, filter);
-    std::vector<db::Statement> batch;
-    batch.push_back({"BEGIN", {}});
-    if (const double ms = options.search_timeout.count() * 1000; ms > 0) {
-      const auto whole_ms = static_cast<long long>(std::min(std::max(ms, 1.0), 2147483647.0));
-      batch.push_back({"SET LOCAL statement_timeout = " + std::to_string(whole_ms), {}});
-    }
+    std::vector<db::Statement> batch = begin_with_timeout();
     batch.push_back(std::move(select));
     batch.push_back({"COMMIT", {}});
-    std::vector<db::Result> results;
-    std::exception_ptr error;
-    {
-      auto conn = co_await pool->acquire();
-      try {
-        results = co_await conn.pipeline(std::move(batch));
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(as_timeout(error, name));
-    const db::Result& r = results[results.size() - 2];
+    const db::Result r = co_await run_select(name, std::move(batch));
     std::vector<Hit> hits;
     for (int i = 0; i < r.rows(); ++i) {
       db::Row row = r[i];
