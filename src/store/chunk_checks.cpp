@@ -38,4 +38,9 @@ void validate_chunks(const CollectionInfo& info, std::span<const Chunk> chunks) 
   }
 }
 
+void throw_no_text_search(const std::string& table) {
+  throw InputError("table " + table + " has no full-text index; run `ragperf migrate --table " +
+                   table + "` (or ingest into it again) to add one");
+}
+
 }  // namespace ragperf::store

@@ -16,4 +16,8 @@ void check_finite(std::span<const float> v, const std::string& what);
 /// collection's, a non-finite embedding, or metadata that is not a JSON object.
 void validate_chunks(const CollectionInfo& info, std::span<const Chunk> chunks);
 
+/// Throws the InputError of a text search on `table`, which has no full-text index: it names the
+/// migration that adds one.
+[[noreturn]] void throw_no_text_search(const std::string& table);
+
 }  // namespace ragperf::store

@@ -67,8 +67,8 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks
 std::string fts5_query(std::string_view text) {
   std::string out;
   size_t words = 0;
+  auto word_byte = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
   for (size_t i = 0; i < text.size() && words < 64;) {
-    auto word_byte = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
     if (!word_byte(static_cast<unsigned char>(text[i]))) {
       ++i;
       continue;
@@ -1001,9 +1001,7 @@ std::vector<Hit> LocalStore::text_search(const std::string& collection, const st
     throw InputError("query text is not valid UTF-8 (byte " + std::to_string(*at) + ")");
   }
   if (!has_text_search(collection)) {
-    throw InputError("table " + collection +
-                     " has no full-text index; run `ragperf migrate --table " + collection +
-                     "` (or ingest into it again) to add one");
+    store::throw_no_text_search(collection);
   }
   const Filter filter = Filter::parse(options.where);
   const std::string match = fts5_query(text);

@@ -312,11 +312,38 @@ struct PgVectorStore::Impl {
 
   // ---- search ----------------------------------------------------------------------------
 
+  /// "SELECT id, text, metadata, source, " (as text) of `e`'s columns: the hit columns every
+  /// search selects before its score (hit_of() reads them).
+  static std::string hit_columns(const Entry& e) {
+    const PgColumns& c = e.cols;
+    return "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
+           (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
+           (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", ";
+  }
+
+  /// The hit of one row of a hit_columns() SELECT, with `score`.
+  static Hit hit_of(const db::Row& row, const std::string& name, float score) {
+    Hit h;
+    h.id = row[0].as_text();
+    h.text = row[1].as_text();
+    h.metadata_json = row[2].as_text();
+    h.source = row[3].as_text();
+    h.score = score;
+    h.source_table = name;
+    return h;
+  }
+
+  /// A search's LIMIT ($2): top_k, a top_k beyond int8 being no limit at all.
+  static long long limit_of(const SearchOptions& opts) {
+    return static_cast<long long>(
+        std::min<size_t>(opts.top_k, static_cast<size_t>(std::numeric_limits<long long>::max())));
+  }
+
   /// The SELECT of search(): $1 the query vector, $2 the LIMIT, then the filter's parameters
   /// ($3...). ANN orders by the distance expression alone, which is what lets the planner use
   /// the HNSW index (an extra sort key such as the id rules the index out); exact search also
   /// orders by id and runs with index scans off, so it is a full sort (a filter may still be
-  /// served by a bitmap scan of the metadata's GIN index, see create_filter_index()).
+  /// served by a bitmap scan of the metadata's GIN index, see create_filter_indexes()).
   static std::string search_sql(const Entry& e, bool exact, const store::FilterSql& filter) {
     const PgColumns& c = e.cols;
     // A halfvec column is compared with the query cast to halfvec, which its index serves.
@@ -324,11 +351,8 @@ struct PgVectorStore::Impl {
                        (e.vector_type == "halfvec" ? "::vector::halfvec" : "") + ")";
     std::string where;
     if (!filter.condition.empty()) where = " WHERE " + filter.condition;
-    return "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
-           (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
-           (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", " + dist +
-           "::float8 FROM " + quote(e.info.name) + where + " ORDER BY " + dist +
-           (exact ? ", " + quote(c.id) : std::string()) + " LIMIT $2";
+    return hit_columns(e) + dist + "::float8 FROM " + quote(e.info.name) + where + " ORDER BY " +
+           dist + (exact ? ", " + quote(c.id) : std::string()) + " LIMIT $2";
   }
 
   /// The filter of `opts` compiled for `e`'s columns (parameters from $3); empty for none.
@@ -418,9 +442,7 @@ struct PgVectorStore::Impl {
   /// filter's parameters after them).
   static db::Statement select_of(const std::string& sql, std::span<const float> query,
                                  const SearchOptions& opts, const store::FilterSql& filter) {
-    const auto limit = static_cast<long long>(
-        std::min<size_t>(opts.top_k, static_cast<size_t>(std::numeric_limits<long long>::max())));
-    db::Params params = db::make_params(query, limit);
+    db::Params params = db::make_params(query, limit_of(opts));
     append_params(params, filter);
     return {sql, std::move(params)};
   }
@@ -443,14 +465,7 @@ struct PgVectorStore::Impl {
     hits.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
       db::Row row = r[i];
-      Hit h;
-      h.id = row[0].as_text();
-      h.text = row[1].as_text();
-      h.metadata_json = row[2].as_text();
-      h.source = row[3].as_text();
-      h.score = score_of(e.info.metric, row[4].as_double());
-      h.source_table = name;
-      hits.push_back(std::move(h));
+      hits.push_back(hit_of(row, name, score_of(e.info.metric, row[4].as_double())));
     }
     if (!opts.exact) {
       // The ANN query orders by distance alone (so the HNSW index can serve it); ties by id.
@@ -496,40 +511,29 @@ struct PgVectorStore::Impl {
     Entry e = co_await require(name);
     if (opts.top_k == 0) throw InputError("top_k must be at least 1");
     if (e.text_config.empty()) {
-      throw InputError("table " + name + " has no full-text index; run `ragperf migrate --table " +
-                       name + "` (or ingest into it again) to add one");
+      store::throw_no_text_search(name);
     }
     const store::FilterSql filter = filter_of(e, name, opts);
     const PgColumns& c = e.cols;
     const std::string config = "'" + e.text_config + "'::regconfig";
     const std::string sql =
-        "SELECT " + quote(c.id) + "::text, " + quote(c.text) + "::text, " +
-        (c.metadata.empty() ? std::string("'{}'") : quote(c.metadata) + "::text") + ", " +
-        (c.source.empty() ? std::string("''") : quote(c.source) + "::text") + ", ts_rank_cd(" +
-        kTsvColumn + ", w.q)::float8 FROM " + quote(e.info.name) +
+        hit_columns(e) + "ts_rank_cd(" + kTsvColumn + ", w.q)::float8 FROM " + quote(e.info.name) +
         ", (SELECT replace(websearch_to_tsquery(" + config + ", $1)::text, '&', '|')::tsquery) " +
         "AS w(q) WHERE " + kTsvColumn + " @@ w.q" +
         (filter.condition.empty() ? std::string() : " AND " + filter.condition) +
         " ORDER BY 5 DESC, " + quote(c.id) + " LIMIT $2";
     // $1 the text, $2 the LIMIT, the filter's parameters from $3 (as a vector search's).
-    db::Statement select{sql, db::make_params(text, static_cast<long long>(std::min<size_t>(
-                                                        opts.top_k, size_t{1} << 62)))};
+    db::Statement select{sql, db::make_params(text, limit_of(opts))};
     append_params(select.params, filter);
     std::vector<db::Statement> batch = begin_with_timeout();
     batch.push_back(std::move(select));
     batch.push_back({"COMMIT", {}});
     const db::Result r = co_await run_select(name, std::move(batch));
     std::vector<Hit> hits;
+    hits.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
       db::Row row = r[i];
-      Hit h;
-      h.id = row[0].as_text();
-      h.text = row[1].as_text();
-      h.metadata_json = row[2].as_text();
-      h.source = row[3].as_text();
-      h.score = static_cast<float>(row[4].as_double());
-      h.source_table = name;
-      hits.push_back(std::move(h));
+      hits.push_back(hit_of(row, name, static_cast<float>(row[4].as_double())));
     }
     co_return hits;
   }
