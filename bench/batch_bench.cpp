@@ -314,11 +314,7 @@ void run_bench(const Options& opt) {
     throw ragperf::InputError("--store " + opt.store + ": use auto, local or pg");
   }
   std::unique_ptr<ragperf::bench::ThrowawayServer> server;
-  if (opt.store == "pg" && settings.database_url.empty()) {
-    std::cerr << "batch: DATABASE_URL unset; starting a throwaway PostgreSQL ...\n";
-    server = std::make_unique<ragperf::bench::ThrowawayServer>();
-    settings.database_url = server->url;
-  }
+  if (opt.store == "pg") ragperf::bench::ensure_database(settings, server, "bench batch");
   if (opt.store == "local") settings.database_url.clear();
   const bool on_pg = !settings.database_url.empty();
   std::shared_ptr<ragperf::VectorStore> store;

@@ -197,11 +197,7 @@ void run_pg(const Options& o, ragperf::bench::Report& report,
             const ragperf::bench::ClusteredVectors& data, const std::vector<float>& queries) {
   ragperf::Settings settings = ragperf::load_settings();
   std::unique_ptr<ragperf::bench::ThrowawayServer> server;
-  if (settings.database_url.empty()) {
-    std::fprintf(stderr, "bench filter: no DATABASE_URL, starting a throwaway PostgreSQL...\n");
-    server = std::make_unique<ragperf::bench::ThrowawayServer>();
-    settings.database_url = server->url;
-  }
+  ragperf::bench::ensure_database(settings, server, "bench filter");
   ragperf::PoolConfig cfg = ragperf::PoolConfig::from_url(settings.database_url);
   cfg.min_size = 1;
   cfg.max_size = 2;

@@ -41,11 +41,7 @@ struct Measured {
 void run(const Options& o) {
   ragperf::Settings settings = ragperf::load_settings();
   std::unique_ptr<ragperf::bench::ThrowawayServer> server;
-  if (settings.database_url.empty()) {
-    std::fprintf(stderr, "bench halfvec: no DATABASE_URL, starting a throwaway PostgreSQL...\n");
-    server = std::make_unique<ragperf::bench::ThrowawayServer>();
-    settings.database_url = server->url;
-  }
+  ragperf::bench::ensure_database(settings, server, "bench halfvec");
   ragperf::PoolConfig cfg = ragperf::PoolConfig::from_url(settings.database_url);
   cfg.min_size = 1;
   cfg.max_size = 2;

@@ -252,7 +252,7 @@ void run(const Options& o) {
       const auto t0 = Clock::now();
       const ragperf::RetrieveResult r = retriever.retrieve(q.text, ro);
       s.seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-      score_query(s, top_documents(r, !has_corpus || !o.table.empty(), o.k), rel->second);
+      score_query(s, top_documents(r, !o.table.empty(), o.k), rel->second);
       ++judged;
     }
     if (judged == 0) {

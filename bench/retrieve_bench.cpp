@@ -216,12 +216,7 @@ void run_bench(const BenchArgs& args) {
   ragperf::Settings settings = ragperf::load_settings();
   ragperf::bench::Report report("retrieve");
   std::unique_ptr<ragperf::bench::ThrowawayServer> server;
-  if (settings.database_url.empty()) {
-    std::cerr << "bench retrieve: DATABASE_URL unset; starting a throwaway PostgreSQL ..."
-              << std::endl;
-    server = std::make_unique<ragperf::bench::ThrowawayServer>();
-    settings.database_url = server->url;
-  }
+  ragperf::bench::ensure_database(settings, server, "bench retrieve");
   auto model = std::make_shared<SyntheticModel>(args.dim);
   std::shared_ptr<ragperf::VectorStore> pg = ragperf::open_pgvector_store(settings);
   const std::vector<std::string> tables = {"ragperf_bench_t1", "ragperf_bench_t2",

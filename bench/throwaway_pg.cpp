@@ -66,4 +66,13 @@ ThrowawayServer::~ThrowawayServer() {
   }
 }
 
+void ensure_database(Settings& settings, std::unique_ptr<ThrowawayServer>& server,
+                     const std::string& bench) {
+  if (!settings.database_url.empty()) return;
+  std::fprintf(stderr, "%s: DATABASE_URL unset; starting a throwaway PostgreSQL ...\n",
+               bench.c_str());
+  server = std::make_unique<ThrowawayServer>();
+  settings.database_url = server->url;
+}
+
 }  // namespace ragperf::bench

@@ -10,7 +10,7 @@
 #include "ragperf/filter.h"
 #include "ragperf/pgvector_store.h"
 #include "store/filter_cases.h"
-#include "testing/testing.h"
+#include "testing/test_database.h"
 
 namespace ragperf {
 namespace {
@@ -18,15 +18,7 @@ namespace {
 class PgFilterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string url = testing::database_url();
-    if (url.empty()) {
-      GTEST_FAIL() << "DATABASE_URL is not set: start a server with scripts/pg_start.sh DIR and "
-                      "export DATABASE_URL, or run scripts/test.sh";
-    }
-    PoolConfig cfg = PoolConfig::from_url(url);
-    cfg.min_size = 1;
-    cfg.max_size = 4;
-    pool_ = std::make_shared<DatabaseConnectionPool>(cfg);
+    pool_ = testing::test_pool(4);
     store_ = std::make_unique<PgVectorStore>(pool_);
   }
   void TearDown() override {
@@ -36,9 +28,8 @@ class PgFilterTest : public ::testing::Test {
     store_.reset();
     if (pool_) pool_->close();
   }
-  /// A table name no other test process uses (ctest runs test cases in parallel).
   std::string table(const std::string& base) {
-    tables_.push_back(filter_cases::join({base, "_", std::to_string(::getpid())}));
+    tables_.push_back(testing::unique_table(base));
     return tables_.back();
   }
   std::shared_ptr<DatabaseConnectionPool> pool_;

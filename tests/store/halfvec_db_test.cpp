@@ -3,7 +3,6 @@
 // float32) and reads work; the hits match a float32 brute force within half precision; a store
 // with vector storage opened on the same database reads the table too.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,22 +12,16 @@
 #include "ragperf/error.h"
 #include "ragperf/pgvector_store.h"
 #include "store/filter_cases.h"
-#include "testing/testing.h"
+#include "testing/test_database.h"
 
 namespace ragperf {
 namespace {
 
 TEST(PgHalfvec, TablesStoreHalfPrecisionAndSearchThroughTheirIndex) {
-  const std::string url = testing::database_url();
-  if (url.empty()) GTEST_FAIL() << "DATABASE_URL is not set: run scripts/test.sh";
-  PoolConfig cfg = PoolConfig::from_url(url);
-  cfg.min_size = 1;
-  cfg.max_size = 2;
-  auto pool = std::make_shared<DatabaseConnectionPool>(cfg);
+  auto pool = testing::test_pool(2);
   PgVectorStoreOptions half_options;
   half_options.storage = "halfvec";
-  const std::string pid = std::to_string(::getpid());
-  const std::string half = filter_cases::join({"hv_half_", pid});
+  const std::string half = testing::unique_table("hv_half");
   {
     PgVectorStore half_store(pool, half_options);
     PgVectorStore full_store(pool);  // vector storage: reads the halfvec table as well

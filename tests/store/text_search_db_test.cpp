@@ -2,24 +2,18 @@
 // contract of text_cases.h, the migration's column and GIN index, the registry remembering it,
 // and an unknown text search configuration.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "ragperf/db_pool.h"
 #include "ragperf/pgvector_store.h"
 #include "store/text_cases.h"
-#include "testing/testing.h"
+#include "testing/test_database.h"
 
 namespace ragperf {
 namespace {
 
 TEST(PgTextSearch, FollowsTheContractAndUsesItsIndex) {
-  const std::string url = testing::database_url();
-  if (url.empty()) GTEST_FAIL() << "DATABASE_URL is not set: run scripts/test.sh";
-  PoolConfig cfg = PoolConfig::from_url(url);
-  cfg.min_size = 1;
-  cfg.max_size = 2;
-  auto pool = std::make_shared<DatabaseConnectionPool>(cfg);
-  const std::string table = std::string("txt_").append(std::to_string(::getpid()));
+  auto pool = testing::test_pool(2);
+  const std::string table = testing::unique_table("txt");
   {
     PgVectorStore store(pool);
     text_cases::check(store, table);
