@@ -102,7 +102,8 @@ class UnknownWordsError : public InputError {
 struct QueryPipelineOptions {
   /// Optional, not owned: answers repeated queries (both tiers) and stores the misses.
   SemanticCache* cache = nullptr;
-  /// Optional, not owned: given to the retrievers (stages query, merge, total of each search).
+  /// Optional, not owned: records "embed" (async_query's embedding) and "rerank"; the retrievers
+  /// record query, merge and total (the search and merge) of each search.
   PerformanceMonitor* monitor = nullptr;
   /// Where the embedding and the searches are awaited; null: Runtime::shared().
   std::shared_ptr<Runtime> runtime = nullptr;
@@ -129,6 +130,10 @@ class QueryPipeline {
   boost::asio::awaitable<QueryAnswer> async_query(QueryTarget target, std::string text);
   /// Blocking form of async_query().
   QueryAnswer query(QueryTarget target, std::string text);
+
+  /// Makes (and keeps) the retriever for `tables` now, so that a bad table name is reported here
+  /// (InputError) instead of at the first query; returns the tables as the retriever names them.
+  std::vector<std::string> prepare(const std::vector<std::string>& tables);
 
   /// The first stage alone: the exact tier's answer, or nullopt (also when there is no cache).
   std::optional<QueryAnswer> lookup_exact(const QueryTarget& target, std::string_view text);

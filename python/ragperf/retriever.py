@@ -52,6 +52,11 @@ def _adopt_plain_tables(store, tables, embed):
     return missing
 
 
+def _check_cache(cache):
+    if cache is not None and not isinstance(cache, SemanticCache):
+        raise TypeError(f"cache must be a ragperf.SemanticCache or None, not {type(cache).__name__}")
+
+
 def _embedder(embed_model):
     from .embedding import AsyncEmbedding
 
@@ -71,7 +76,10 @@ class ParallelRetriever:
     (``None``: the model's). On a pool, a table the guide's own SQL made (``id``, ``text``,
     ``embedding vector(dim)``) and ragperf does not know yet is registered here as holding
     ``embed_model``'s vectors (or, made later, at the first call that finds it; BatchProcessor
-    registers its table in its constructor).
+    registers its table in its constructor). ``cache``: a SemanticCache that answers repeated
+    queries (an exact repeat without embedding, a similar one without searching) and keeps the
+    answers of the others, as ``/query`` does; its entries are scoped by tables, ``top_k`` and
+    every option that changes the hits.
 
     Example::
 
@@ -82,7 +90,7 @@ class ParallelRetriever:
     """
 
     def __init__(self, pool=None, embed_model=None, tables=None, embed_dim=None, *, store=None,
-                 monitor=None):
+                 monitor=None, cache=None):
         if tables is None:
             raise TypeError("tables is required: a list of table names")
         tables = check_texts(tables, "tables")
@@ -90,11 +98,18 @@ class ParallelRetriever:
             raise ValueError("tables is empty: name at least one table")
         embed_dim = check_positive_int(embed_dim, "embed_dim")
         self._embed = _embedder(embed_model)
+        _check_cache(cache)
         self._store = _store_for(pool, store)
         self._missing = _adopt_plain_tables(self._store, tables, self._embed)
         self._monitor = monitor
+        self._cache = cache
         self._core = _core.Retriever(self._store._core, self._embed._core, tables, embed_dim,
-                                     monitor._core if monitor is not None else None)
+                                     monitor._core if monitor is not None else None,
+                                     cache._core if cache is not None else None)
+
+    @property
+    def cache(self):
+        return self._cache
 
     @property
     def tables(self):
@@ -134,6 +149,9 @@ class BatchProcessor:
     default, as the guide's contract is size-or-timeout).
     ``cache``: a SemanticCache that answers repeated queries (an exact repeat without entering a
     batch, a similar one after embedding, without a search); answers are stored into it.
+    ``top_k`` (``None``: 4), ``where`` (a metadata filter, checked here: InputError naming
+    the part) and ``mode`` (``"vector"``, ``"text"``, ``"hybrid"``) apply to every query of this
+    processor, as ParallelRetriever's arguments of the same names do to one call.
 
     Example::
 
@@ -145,22 +163,29 @@ class BatchProcessor:
     """
 
     def __init__(self, embed_model=None, pool=None, table=None, batch_size=None, timeout=None, *,
-                 store=None, monitor=None, cache=None, flush_when_idle=False):
+                 store=None, monitor=None, cache=None, flush_when_idle=False, top_k=None, where=None,
+                 mode=None):
         if table is None:
             raise TypeError("table is required: the table to search")
         check_text(table, "table")
         batch_size = check_positive_int(batch_size, "batch_size")
         timeout = check_seconds(timeout, "timeout")
+        if top_k is not None:
+            top_k = check_positive_int(top_k, "top_k")
+        if where is not None:
+            check_text(where, "where")
+        if mode is not None:
+            check_text(mode, "mode")
         self._embed = _embedder(embed_model)
-        if cache is not None and not isinstance(cache, SemanticCache):
-            raise TypeError(f"cache must be a ragperf.SemanticCache or None, not {type(cache).__name__}")
+        _check_cache(cache)
         self._store = _store_for(pool, store)
         _adopt_plain_tables(self._store, [table], self._embed)
         self._monitor = monitor
         self._cache = cache
         self._core = _core.Batcher(self._embed._core, self._store._core, table, batch_size, timeout,
                                    monitor._core if monitor is not None else None,
-                                   cache._core if cache is not None else None, bool(flush_when_idle))
+                                   cache._core if cache is not None else None, bool(flush_when_idle),
+                                   top_k, where, mode)
 
     @property
     def cache(self):

@@ -19,9 +19,12 @@ class ParallelRetriever:
         *,
         store: Optional[VectorStore] = None,
         monitor: Optional[PerformanceMonitor] = None,
+        cache: Optional[SemanticCache] = None,
     ) -> None: ...
     @property
     def tables(self) -> list[str]: ...
+    @property
+    def cache(self) -> Optional[SemanticCache]: ...
     async def retrieve_parallel(
         self, query: str, top_k: int = 4, deduplicate: bool = True, *, where: str | None = None,
         mode: str | None = None,
@@ -46,6 +49,9 @@ class BatchProcessor:
         monitor: Optional[PerformanceMonitor] = None,
         cache: Optional[SemanticCache] = None,
         flush_when_idle: bool = False,
+        top_k: Optional[int] = None,
+        where: Optional[str] = None,
+        mode: Optional[str] = None,
     ) -> None: ...
     @property
     def cache(self) -> Optional[SemanticCache]: ...

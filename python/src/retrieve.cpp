@@ -3,13 +3,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <type_traits>
 
 #include "bindings.h"
 #include "ragperf/batch_processor.h"
 #include "ragperf/config.h"
+#include "ragperf/query_pipeline.h"
 #include "ragperf/retriever.h"
 
 namespace ragperf::python {
@@ -47,13 +50,36 @@ py::list hits_list(const std::vector<H>& hits) {
   return out;
 }
 
+// ParallelRetriever for Python: the one query path (QueryPipeline) with a fixed table list, so
+// that a SemanticCache, when given, answers repeated queries as it does for /query.
 struct PyRetriever {
   std::shared_ptr<PyEmbedding> embedding;
   std::shared_ptr<PyStore> store;
   std::shared_ptr<PerformanceMonitor> monitor;
-  std::unique_ptr<ParallelRetriever> retriever;
-  ~PyRetriever() { reset_without_gil(retriever); }  // waits for calls in flight
+  std::shared_ptr<PyCache> cache;  // may be null
+  std::unique_ptr<QueryPipeline> pipeline;
+  QueryTarget target;  // tables and metric; each call sets its options
+  size_t dim = 0;
+  ~PyRetriever() { reset_without_gil(pipeline); }
 };
+
+// "cosine", or "cosine+l2" for mixed tables: the plain tables' metrics (part of the cache scope,
+// as the server computes it); tables not registered (yet) and "name@location" ones add nothing.
+std::string metric_of(VectorStore& store, const std::vector<std::string>& tables) {
+  std::set<std::string> metrics;
+  for (const std::string& t : tables) {
+    if (t.find('@') != std::string::npos) continue;
+    if (std::optional<CollectionInfo> info = store.collection(t)) {
+      metrics.insert(to_string(info->metric));
+    }
+  }
+  std::string out;
+  for (const std::string& m : metrics) {
+    if (!out.empty()) out += '+';
+    out += m;
+  }
+  return out;
+}
 
 struct PyBatch {
   std::shared_ptr<PyEmbedding> embedding;
@@ -91,45 +117,67 @@ py::dict batch_stats(const BatchStats& s) {
 
 void bind_retrieve(py::module_& m) {
   py::class_<PyRetriever, std::shared_ptr<PyRetriever>>(m, "Retriever")
-      .def(py::init([](std::shared_ptr<PyStore> store, std::shared_ptr<PyEmbedding> embedding,
-                       std::vector<std::string> tables, std::optional<size_t> embed_dim,
-                       std::shared_ptr<PerformanceMonitor> monitor) {
-             auto self = std::make_shared<PyRetriever>();
-             self->embedding = embedding;
-             self->store = store;
-             self->monitor = monitor;
-             without_gil([&] {
-               ParallelRetrieverOptions options;
-               options.monitor = monitor.get();
-               options.open_location = default_store_opener(load_settings());
-               self->retriever = std::make_unique<ParallelRetriever>(
-                   store ? store->store : nullptr, embedding->embedder, std::move(tables),
-                   embed_dim.value_or(embedding->model->dim()), std::move(options));
-             });
-             return self;
-           }),
-           py::arg("store"), py::arg("embedding"), py::arg("tables"), py::arg("embed_dim"),
-           py::arg("monitor") = nullptr)
+      .def(
+          py::init([](std::shared_ptr<PyStore> store, std::shared_ptr<PyEmbedding> embedding,
+                      std::vector<std::string> tables, std::optional<size_t> embed_dim,
+                      std::shared_ptr<PerformanceMonitor> monitor, std::shared_ptr<PyCache> cache) {
+            auto self = std::make_shared<PyRetriever>();
+            self->embedding = embedding;
+            self->store = store;
+            self->monitor = monitor;
+            self->cache = cache;
+            self->dim = embedding->model->dim();
+            if (embed_dim && *embed_dim != self->dim) {
+              throw ConfigError("ParallelRetriever: embed_dim=" + std::to_string(*embed_dim) +
+                                " but model " + embedding->model->id() + " has dimension " +
+                                std::to_string(self->dim) +
+                                "; pass embed_dim=" + std::to_string(self->dim) +
+                                " (or leave it out) or a model of "
+                                "dimension " +
+                                std::to_string(*embed_dim));
+            }
+            without_gil([&] {
+              QueryPipelineOptions options;
+              options.monitor = monitor.get();
+              options.cache = cache ? cache->cache.get() : nullptr;
+              options.open_location = default_store_opener(load_settings());
+              self->pipeline = std::make_unique<QueryPipeline>(store->store, embedding->embedder,
+                                                               std::move(options));
+              self->target.tables = self->pipeline->prepare(tables);
+              self->target.metric = metric_of(*store->store, self->target.tables);
+            });
+            return self;
+          }),
+          py::arg("store"), py::arg("embedding"), py::arg("tables"), py::arg("embed_dim"),
+          py::arg("monitor") = nullptr, py::arg("cache") = nullptr)
       .def(
           "submit",
-          [](PyRetriever& self, py::handle query, size_t top_k, bool deduplicate,
+          [](std::shared_ptr<PyRetriever> self, py::handle query, size_t top_k, bool deduplicate,
              py::object resolve, py::handle where, py::handle mode) {
             std::string text = text_arg(query, "query");
-            RetrieveOptions options;
-            options.top_k = top_k;
-            options.deduplicate = deduplicate;
-            if (!where.is_none()) options.where = text_arg(where, "where");
-            if (!mode.is_none()) options.mode = parse_search_mode(text_arg(mode, "mode"));
+            QueryTarget target = self->target;
+            target.options.top_k = top_k;
+            target.options.deduplicate = deduplicate;
+            if (!where.is_none()) target.options.where = text_arg(where, "where");
+            if (!mode.is_none()) target.options.mode = parse_search_mode(text_arg(mode, "mode"));
             auto done = make_callback<RetrieveResult>(
                 std::move(resolve),
                 [](RetrieveResult r) -> py::object { return hits_list(r.hits); });
-            without_gil([&] { self.retriever->submit(std::move(text), options, std::move(done)); });
+            without_gil([&] {
+              // The handler keeps this wrapper (the cache and monitor the pipeline borrows)
+              // alive until the query ends; it is released on the Runtime with its last use.
+              boost::asio::co_spawn(Runtime::shared()->io_executor(),
+                                    self->pipeline->async_query(std::move(target), std::move(text)),
+                                    [keep = self, done = std::move(done)](
+                                        std::exception_ptr error, QueryAnswer answer) mutable {
+                                      done(error, std::move(answer.result));
+                                    });
+            });
           },
           py::arg("query"), py::arg("top_k"), py::arg("deduplicate"), py::arg("resolve"),
           py::arg("where") = py::none(), py::arg("mode") = py::none())
-      .def_property_readonly("tables",
-                             [](const PyRetriever& self) { return self.retriever->tables(); })
-      .def_property_readonly("dim", [](const PyRetriever& self) { return self.retriever->dim(); });
+      .def_property_readonly("tables", [](const PyRetriever& self) { return self.target.tables; })
+      .def_property_readonly("dim", [](const PyRetriever& self) { return self.dim; });
 
   py::class_<StopHandle, std::shared_ptr<StopHandle>>(m, "StopHandle")
       .def("cancel", [](StopHandle& self) { return self.source.request_stop(); });
@@ -138,7 +186,9 @@ void bind_retrieve(py::module_& m) {
       .def(py::init([](std::shared_ptr<PyEmbedding> embedding, std::shared_ptr<PyStore> store,
                        std::string table, std::optional<size_t> batch_size,
                        std::optional<double> timeout, std::shared_ptr<PerformanceMonitor> monitor,
-                       std::shared_ptr<PyCache> cache, bool flush_when_idle) {
+                       std::shared_ptr<PyCache> cache, bool flush_when_idle,
+                       std::optional<size_t> top_k, std::optional<std::string> where,
+                       std::optional<std::string> mode) {
              auto self = std::make_shared<PyBatch>();
              self->embedding = embedding;
              self->store = store;
@@ -152,6 +202,9 @@ void bind_retrieve(py::module_& m) {
                options.monitor = monitor.get();
                options.cache = cache ? cache->cache.get() : nullptr;
                options.flush_when_idle = flush_when_idle;
+               if (top_k) options.search.top_k = *top_k;
+               if (where) options.search.where = *where;
+               if (mode) options.mode = parse_search_mode(*mode);
                self->processor = std::make_unique<BatchProcessor>(
                    embedding->embedder, store->store, std::move(table), std::move(options));
              });
@@ -159,7 +212,8 @@ void bind_retrieve(py::module_& m) {
            }),
            py::arg("embedding"), py::arg("store"), py::arg("table"), py::arg("batch_size"),
            py::arg("timeout"), py::arg("monitor") = nullptr, py::arg("cache") = nullptr,
-           py::arg("flush_when_idle") = false)
+           py::arg("flush_when_idle") = false, py::arg("top_k") = py::none(),
+           py::arg("where") = py::none(), py::arg("mode") = py::none())
       .def(
           "submit",
           [](PyBatch& self, py::handle query, py::object resolve) {

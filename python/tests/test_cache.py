@@ -143,3 +143,34 @@ async def test_batch_processor_answers_repeats_from_the_cache(embed, tmp_path):
     assert monitor.get_stats("cache")["count"] >= 3
     assert cache.invalidate_table("docs") == 2 and len(cache) == 0
     await bp.close()
+
+
+async def test_parallel_retriever_answers_repeats_from_the_cache(embed, tmp_path):
+    texts = ["PostgreSQL uses MVCC", "pgvector adds nearest neighbour search", "HNSW trades recall for speed"]
+    store = ragperf.VectorStore.local(tmp_path / "store")
+    store.add("docs", texts, await embed.embed_batch(texts), model_id=embed.model_id)
+    store.add("notes", texts[:1], await embed.embed_batch(texts[:1]), model_id=embed.model_id)
+    monitor = ragperf.PerformanceMonitor()
+    cache = ragperf.SemanticCache(similarity_threshold=0.99, ttl=60, capacity=100)
+    with pytest.raises(TypeError, match="cache must be a ragperf.SemanticCache"):
+        ragperf.ParallelRetriever(None, embed, ["docs"], store=store, cache=[])
+    r = ragperf.ParallelRetriever(None, embed, ["docs", "notes"], embed_dim=384, store=store, cache=cache,
+                                  monitor=monitor)
+    assert r.cache is cache
+    first = await r.retrieve_parallel(texts[1], top_k=2)
+    assert first[0]["text"] == texts[1] and len(cache) == 1
+    again = await r.retrieve_parallel(texts[1], top_k=2)  # an exact repeat: no embedding, no search
+    assert again == first
+    assert cache.get_stats()["exact_hits"] == 1
+    assert monitor.get_stats("embed")["count"] == 1 and monitor.get_stats("query")["count"] == 1
+    # Another top_k or filter is another question: searched, not answered from the first entry.
+    three = await r.retrieve_parallel(texts[1], top_k=3)
+    assert len(three) == 3 and len(cache) == 2
+    only_notes = await r.retrieve_parallel(texts[1], top_k=2, where="source ^= 'nowhere'")
+    assert only_notes == [] and monitor.get_stats("query")["count"] == 3
+    # Without a cache every call searches.
+    plain = ragperf.ParallelRetriever(None, embed, ["docs"], store=store, monitor=monitor)
+    assert plain.cache is None
+    await plain.retrieve_parallel(texts[1])
+    await plain.retrieve_parallel(texts[1])
+    assert monitor.get_stats("query")["count"] == 5

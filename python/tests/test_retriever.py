@@ -216,3 +216,19 @@ async def test_the_retrievers_stages_land_in_the_monitor(embed, corpus):
     assert stats["retrieval"]["count"] == 3
     assert stats["total"]["count"] == 3 and stats["merge"]["count"] == 3
     assert stats["total"]["p50"] <= stats["retrieval"]["p50"] * 1.05
+
+
+async def test_batch_processor_top_k_where_and_mode(embed, corpus):
+    store, _ = corpus
+    bp = ragperf.BatchProcessor(embed, None, "documents", 4, 0.01, store=store, top_k=2, where="meta.n >= 1")
+    hits = await asyncio.wait_for(bp.query("vector search in postgres"), 30)
+    assert len(hits) == 2 and all(h["metadata"]["n"] >= 1 for h in hits)
+    await bp.close()
+    with pytest.raises(ragperf.InputError, match="meta.n >="):
+        ragperf.BatchProcessor(embed, None, "documents", store=store, where="meta.n >= ")
+    with pytest.raises(ValueError, match="mode"):
+        ragperf.BatchProcessor(embed, None, "documents", store=store, mode="sideways")
+    with pytest.raises(TypeError, match="where must be str"):
+        ragperf.BatchProcessor(embed, None, "documents", store=store, where=1)
+    with pytest.raises(ValueError, match="top_k=0"):
+        ragperf.BatchProcessor(embed, None, "documents", store=store, top_k=0)

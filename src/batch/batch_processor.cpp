@@ -19,6 +19,7 @@
 #include "ragperf/async_embedding.h"
 #include "ragperf/config.h"
 #include "ragperf/embedding_model.h"
+#include "ragperf/filter.h"
 #include "ragperf/monitor.h"
 #include "ragperf/query_pipeline.h"
 #include "ragperf/runtime.h"
@@ -165,6 +166,7 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
     throw ConfigError("BatchProcessor search.top_k=0: ask for at least one hit");
   }
   validate_identifier(table, "table");
+  (void)Filter::parse(options.search.where);  // a bad filter fails here, not in every query
   const auto info = store->collection(table);
   if (!info) {
     throw InputError("table " + table + " does not exist in " + store->describe() +

@@ -242,6 +242,7 @@ struct QueryPipeline::Impl {
     const Clock::time_point embed_start = Clock::now();
     std::vector<float> vector = co_await retriever->async_embed(text);
     const double embed_s = seconds_since(embed_start);
+    if (im.options.monitor) im.options.monitor->record("embed", embed_s);
     QueryAnswer a = co_await answer_embedded(self, std::move(target), std::move(text),
                                              std::move(vector), start);
     a.result.timings.embed_s = embed_s;
@@ -353,6 +354,10 @@ QueryPipeline::~QueryPipeline() = default;
 boost::asio::awaitable<QueryAnswer> QueryPipeline::async_query(QueryTarget target,
                                                                std::string text) {
   return Impl::run(impl_, std::move(target), std::move(text));
+}
+
+std::vector<std::string> QueryPipeline::prepare(const std::vector<std::string>& tables) {
+  return impl_->retriever(tables)->tables();
 }
 
 QueryAnswer QueryPipeline::query(QueryTarget target, std::string text) {

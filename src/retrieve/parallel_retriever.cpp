@@ -225,7 +225,9 @@ struct ParallelRetriever::Impl {
     std::string query_text;  // (no ?: with a temporary here: GCC 12 miscompiles it in coroutines)
     if (text) query_text = *text;
     double embed_s = 0;
+    bool embedded = false;  // here, not by the caller (QueryPipeline records its own)
     if (text && query.empty() && options.mode != SearchMode::kText) {
+      embedded = true;
       const Clock::time_point t0 = Clock::now();
       query = co_await im.embed(std::move(*text));
       embed_s = seconds_since(t0);
@@ -287,7 +289,7 @@ struct ParallelRetriever::Impl {
     result.timings.table_s = std::move(table_s);
     result.timings.total_s = seconds_since(start);
     if (PerformanceMonitor* m = im.options.monitor) {
-      if (text) m->record("embed", result.timings.embed_s);
+      if (embedded) m->record("embed", result.timings.embed_s);
       m->record("query", result.timings.query_s);
       m->record("merge", result.timings.merge_s);
       m->record("total", result.timings.total_s);
