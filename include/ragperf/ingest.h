@@ -14,15 +14,18 @@
 //
 // Pruning (IngestOptions::prune, on in `ragperf ingest` unless --no-prune): after a run that
 // finished without an exception, every stored source of the table that lies under one of the
-// given paths (inside a folder given, or equal to a file given; compared as canonical absolute
-// paths, symlinks resolved, like source names) but was not visited by this run, because the file
+// given paths (inside a folder given, or equal to a file given; compared as absolute paths with
+// their folders resolved, like source names) but was not visited by this run, because the file
 // was deleted or renamed, is no longer a regular file, or is no longer ingestible (unsupported
-// extension, now under a hidden '.' folder), is removed with VectorStore::remove_source().
+// extension, now under a hidden '.' folder), or was found but refused (a symbolic link leading
+// outside the folders given, without follow_symlinks), is removed with
+// VectorStore::remove_source().
 // Sources outside the given paths are never touched, so folders ingested into the same table
 // separately keep their chunks. Files skipped for errors (unreadable, binary, invalid UTF-8)
 // still exist and keep their chunks, as do files that exist but could not be listed (a folder
-// without read permission). A file reached through a symlink is stored under its target's path:
-// when the link alone disappears and the target lies outside every given path, its chunks stay.
+// without read permission), and so do files over max_file_bytes. A file is stored under the path
+// where it was found (its folders resolved, its own name kept): a file reached through a symbolic
+// link is stored under the link's name, so its chunks go when the link does.
 //
 // Readers accept UTF-8 text only (a leading BOM is dropped). Content with NUL bytes or invalid
 // UTF-8 is binary: the pipeline skips such files and reports them with the reason.
@@ -191,10 +194,12 @@ struct IngestOptions {
   bool prune = false;
   /// Files found in a given folder through a symbolic link that leads outside every folder given
   /// are skipped (with the reason) unless this is set: ingesting a folder never reads what lies
-  /// outside it. Files named directly are always read.
+  /// outside it. Files named directly are always read. `ragperf ingest --follow-symlinks`.
   bool follow_symlinks = false;
   /// Files larger than this are skipped with the reason (they stay stored if ingested before).
-  /// `ragperf ingest --max-file-bytes`; default 64 MiB.
+  /// Checked on the opened file and on what is read, so a file that grows while it is read, or
+  /// states no size, is held to it too. `ragperf ingest --max-file-bytes`
+  /// (RAGPERF_INGEST_MAX_FILE_BYTES); default 64 MiB. 0 is a ConfigError.
   uint64_t max_file_bytes = uint64_t{64} << 20;
   /// Give the table full-text search (VectorStore::enable_text_search: the migration of a table
   /// made before it, once) so that text and hybrid queries work on it; a store without full-text
@@ -212,7 +217,7 @@ struct IngestStats {
   size_t n_files_seen = 0;       // files found under the paths (every type)
   size_t n_files_ingested = 0;   // new or changed: their chunks were replaced
   size_t n_files_unchanged = 0;  // same content hash as stored: nothing written
-  size_t n_files_skipped = 0;    // unsupported type, unreadable or binary (see `skipped`)
+  size_t n_files_skipped = 0;    // unsupported, unreadable, binary, too large or a link leading out
   size_t n_chunks = 0;           // chunks embedded and stored (during a run: embedded so far)
   size_t n_tokens = 0;           // tokens in those chunks
   double read_s = 0;             // read, hash, unchanged check, parse, chunk
@@ -260,7 +265,8 @@ std::string format_summary(const IngestStats& stats);
 std::vector<std::filesystem::path> collect_files(std::span<const std::filesystem::path> paths);
 
 /// Reads, chunks, embeds and stores files. Each file is one source in the store, identified by
-/// its canonical absolute path (symlinks resolved) and versioned by a content hash (SHA-256 of the
+/// the absolute path where it was found (its folders resolved, its own name kept even for a
+/// symbolic link) and versioned by a content hash (SHA-256 of the
 /// bytes plus the chunking parameters): an unchanged file is skipped, a changed one has all its
 /// chunks replaced in one transaction (VectorStore::replace_source), a file that now yields no
 /// chunks has its old chunks removed. Files deleted from disk keep their chunks unless

@@ -14,7 +14,10 @@
 // `<endpoint>/<id>/resolve/<revision>/<file>`, with
 // HF_TOKEN as bearer token when set; HF_HUB_OFFLINE=1 forbids downloads. Files are fetched into a
 // temporary folder that is renamed into place only when every required file arrived whole, so an
-// interrupted or failed download never leaves a broken model behind.
+// interrupted or failed download never leaves a broken model behind. A file larger than
+// RAGPERF_MODEL_MAX_FILE_BYTES (default 4 GiB) stops its download, and a file whose SHA-256
+// differs from the one the hub states for it (the X-Linked-Etag header the Hugging Face hub sends
+// for LFS files, the weights among them) is refused: both fail the download with a ModelError.
 //
 // Thread-safety: resolve_model may be called from several threads and processes at once; two
 // concurrent downloads of one model both succeed (the second rename yields to the first).
@@ -50,7 +53,8 @@ const std::vector<ModelFile>& model_files();
 
 /// The model folder for `name_or_path`: an existing folder is returned unchanged; a hub id is
 /// resolved in the cache and downloaded when missing. Throws ModelError naming the id, the URL
-/// or path, and what to do (e.g. "no internet? set EMBED_MODEL to a local folder").
+/// or path, and what to do (e.g. "no internet? set EMBED_MODEL to a local folder"); ConfigError
+/// for a RAGPERF_MODEL_MAX_FILE_BYTES that is not a positive whole number.
 std::filesystem::path resolve_model(const std::string& name_or_path, const Settings& settings);
 
 }  // namespace ragperf

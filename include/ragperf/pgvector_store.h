@@ -29,6 +29,11 @@
 // (validated identifiers; metadata, content_hash and source may be absent). Adopted tables are
 // never dropped by drop(), which only forgets them.
 //
+// A table dropped outside ragperf (DROP TABLE by hand) while its registration stays: the next
+// ensure_collection() (every ingest) creates a table ragperf made afresh, forgetting its old
+// sources, and refuses an adopted one with an InputError saying what to do; a search of it fails
+// with an InputError naming the table and the remedy, never the raw "relation does not exist".
+//
 // Thread-safety: every method may be called from any thread except the pool's own; the blocking
 // methods run their work on the pool (pool.run) and many may run at once.
 #pragma once

@@ -253,11 +253,15 @@ std::vector<RetrievedHit> merge_hits(std::vector<std::vector<Hit>> per_table,
 /// "source_tables", "source", "metadata"}], "timings": {"embed_s", "query_s", "merge_s",
 /// "total_s", "tables": {name: s}}, "failures": [{"table", "code", "message"}]} (failures only
 /// when there are some). `query`, when not empty, is added as "query". No trailing newline.
+/// Control characters in strings are escaped (\u001b, also DEL and C1 as \u007f, \u009b), so the
+/// line is safe on a terminal and decodes to the stored text.
 std::string to_json(const RetrieveResult& result, std::span<const std::string> table_names,
                     const std::string& query = "");
 
 /// For people: one block per hit ("  1. 0.8123  pgdocs  file.html" and an indented snippet of at
-/// most `snippet_chars` characters, whitespace collapsed), then one line of stage timings.
+/// most `snippet_chars` characters, whitespace collapsed), then one line of stage timings. Text
+/// from the store (table names, file names, snippets, errors) has its control characters shown
+/// as visible escapes (\x1B), never written raw.
 std::string format_result(const RetrieveResult& result, std::span<const std::string> table_names,
                           size_t snippet_chars = 200);
 

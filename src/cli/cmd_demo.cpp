@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/printable.h"
 #include "command.h"
 #include "model_choice.h"
 #include "ragperf/config.h"
@@ -107,7 +108,8 @@ void run_demo(const DemoArgs& args) {
   }
 
   const ragperf::Settings settings = ragperf::load_settings();
-  std::cout << "ragperf demo: retrieval over " << corpus.string() << "\n\n";
+  std::cout << "ragperf demo: retrieval over " << ragperf::base::printable(corpus.string())
+            << "\n\n";
 
   // 1. Where the data lives.
   std::shared_ptr<ragperf::VectorStore> store = ragperf::open_store(settings);
@@ -147,8 +149,8 @@ void run_demo(const DemoArgs& args) {
   options.table = args.table;
   options.embed_batch = static_cast<size_t>(std::max(settings.embed_batch, 1));
   ragperf::IngestPipeline pipeline(model, store, options);
-  std::cout << "ingesting " << corpus.string() << " into table " << args.table << " ..."
-            << std::endl;
+  std::cout << "ingesting " << ragperf::base::printable(corpus.string()) << " into table "
+            << args.table << " ..." << std::endl;
   auto progress = ragperf::make_console_progress(stderr);
   const std::vector<fs::path> paths = {corpus};
   ragperf::IngestStats stats = pipeline.run(paths, progress.get());
@@ -181,7 +183,7 @@ void run_demo(const DemoArgs& args) {
   ragperf::ParallelRetriever hybrid_retriever(store, model, {args.table}, model->dim());
   for (size_t i = 0; i < questions.size(); ++i) {
     ragperf::RetrieveResult r = retriever.retrieve(questions[i], qo);
-    std::cout << "\nQ" << i + 1 << ": " << questions[i] << "\n"
+    std::cout << "\nQ" << i + 1 << ": " << ragperf::base::printable(questions[i]) << "\n"
               << (with_hybrid ? "  vector search:\n" : "") << ragperf::format_result(r, names, 240);
     if (with_hybrid) {
       std::cout << "  hybrid search (vector + full-text, reciprocal-rank fusion):\n"

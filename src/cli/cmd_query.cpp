@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/printable.h"
 #include "command.h"
 #include "json_lines.h"
 #include "model_choice.h"
@@ -146,7 +147,7 @@ void run_query(const QueryArgs& args, bool text_given) {
     if (args.json) {
       std::cout << ragperf::to_json(r, names, args.text) << "\n";
     } else {
-      std::cout << "query: " << args.text << "\n"
+      std::cout << "query: " << ragperf::base::printable(args.text) << "\n"
                 << "tables: ";
       for (size_t i = 0; i < names.size(); ++i) std::cout << (i ? ", " : "") << names[i];
       std::cout << " in " << store->describe() << "; model " << model->id() << "\n"
@@ -168,8 +169,10 @@ void run_query(const QueryArgs& args, bool text_given) {
     } catch (const ragperf::Error& e) {
       failed = true;
       nlohmann::json err = {{"error", e.what()}, {"line", number}};
-      std::cout << err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-      std::cerr << "ragperf: error: " << e.what() << "\n";
+      std::cout << ragperf::base::printable_json(
+                       err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+                << "\n";
+      std::cerr << "ragperf: error: " << ragperf::base::printable(e.what()) << "\n";
     }
     std::cout.flush();
   }

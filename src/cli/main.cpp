@@ -1,7 +1,9 @@
 // The `ragperf` command: subcommands register themselves (command.h); this file only parses,
-// dispatches and turns every failure into one line on stderr and a non-zero exit.
+// dispatches and turns every failure into one line on stderr and a non-zero exit. Messages name
+// files and values from outside, so their control characters are written as visible escapes.
 #include <iostream>
 
+#include "base/printable.h"
 #include "command.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
@@ -33,11 +35,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const ragperf::Error& e) {
     std::cout.flush();
-    std::cerr << "ragperf: error: " << e.what() << "\n";
+    std::cerr << "ragperf: error: " << ragperf::base::printable(e.what()) << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "ragperf: error: " << e.what() << "\n";
+    std::cerr << "ragperf: error: " << ragperf::base::printable(e.what()) << "\n";
     return 1;
   }
   return ragperf::cli::exit_status();

@@ -6,11 +6,13 @@
 #include <sstream>
 #include <string>
 
+#include "embed/model_file.h"
 #include "ragperf/error.h"
 
 namespace ragperf::embed {
 
 nlohmann::json read_json_file(const std::filesystem::path& file) {
+  require_regular_file(file);
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     throw ModelError("cannot read " + file.string() + ": " + std::strerror(errno) +

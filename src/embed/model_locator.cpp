@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "base/sha256.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
 
@@ -22,6 +24,11 @@ namespace ragperf {
 namespace {
 
 namespace fs = std::filesystem;
+
+// RAGPERF_MODEL_MAX_FILE_BYTES: the largest file a download accepts. 4 GiB holds the weights
+// of the largest BERT-family embedders (bge-m3: 2.3 GB) and stops a hub that sends without end.
+constexpr uint64_t kDefaultMaxFileBytes = uint64_t{4} << 30;
+constexpr const char* kMaxFileBytesVar = "RAGPERF_MODEL_MAX_FILE_BYTES";
 
 constexpr const char* kOfflineHint =
     "no internet? set EMBED_MODEL (or --model) to a local model folder, or HF_ENDPOINT to a "
@@ -138,31 +145,58 @@ void curl_init_once() {
 
 struct Transfer {
   FILE* file = nullptr;
-  std::string commit;  // X-Repo-Commit response header
+  uint64_t max_bytes = 0;     // the body may hold at most this many bytes
+  uint64_t n_bytes = 0;       // body bytes written so far
+  bool too_large = false;     // the body passed max_bytes: the transfer was stopped
+  base::Sha256 sha256;        // of the body
+  std::string commit;         // X-Repo-Commit response header
+  std::string linked_sha256;  // X-Linked-Etag: the SHA-256 the hub states for an LFS file
 };
+
+// The value of header `key` (lower-case, with the colon) in `line`, trimmed, or nullopt.
+std::optional<std::string> header_value(std::string_view line, std::string_view key) {
+  if (line.size() <= key.size()) return std::nullopt;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != key[i]) return std::nullopt;
+  }
+  std::string v(line.substr(key.size()));
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(v.begin());
+  return v;
+}
+
+// A SHA-256 as a hub states it in an ETag ("\"<64 hex>\"", maybe weak: W/"..."), lower-case;
+// empty when the tag is not one (a git blob id has 40 digits).
+std::string sha256_of_etag(std::string tag) {
+  if (tag.rfind("W/", 0) == 0) tag.erase(0, 2);
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+    tag = tag.substr(1, tag.size() - 2);
+  if (tag.size() != 64) return "";
+  for (char& c : tag) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return "";
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return tag;
+}
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  std::string_view line(data, size * n);
-  constexpr std::string_view kKey = "x-repo-commit:";
-  if (line.size() > kKey.size()) {
-    bool match = true;
-    for (size_t i = 0; i < kKey.size() && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(line[i])) == kKey[i];
-    }
-    if (match) {
-      std::string v(line.substr(kKey.size()));
-      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
-      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(v.begin());
-      t->commit = v;
-    }
-  }
+  const std::string_view line(data, size * n);
+  if (auto v = header_value(line, "x-repo-commit:")) t->commit = *v;
+  if (auto v = header_value(line, "x-linked-etag:")) t->linked_sha256 = sha256_of_etag(*v);
   return size * n;
 }
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  return std::fwrite(data, size, n, t->file) * size == size * n ? size * n : 0;
+  const size_t bytes = size * n;
+  if (bytes > t->max_bytes - t->n_bytes) {
+    t->too_large = true;
+    return 0;  // stops the transfer (CURLE_WRITE_ERROR)
+  }
+  t->n_bytes += bytes;
+  t->sha256.update(std::string_view(data, bytes));
+  return std::fwrite(data, size, n, t->file) * size == bytes ? bytes : 0;
 }
 
 struct CurlHandle {
@@ -190,11 +224,14 @@ std::string url_escape(CURL* h, const std::string& s) {
 
 enum class FetchResult { kOk, kNotFound };
 
-/// Downloads `url` into `dest`; kNotFound on HTTP 404; throws ModelError on anything else.
+/// Downloads `url` into `dest`, at most `max_bytes` bytes; kNotFound on HTTP 404; throws
+/// ModelError on anything else, for a file over the limit and for one whose SHA-256 differs from
+/// the one the hub states (X-Linked-Etag, sent for the large LFS files such as the weights).
 FetchResult fetch(CurlHandle& c, const std::string& url, const fs::path& dest,
-                  const std::string& repo, std::string& commit) {
+                  const std::string& repo, uint64_t max_bytes, std::string& commit) {
   fs::create_directories(dest.parent_path());
   Transfer t;
+  t.max_bytes = max_bytes;
   t.file = std::fopen(dest.c_str(), "wb");
   if (t.file == nullptr) {
     throw ModelError("cannot create " + dest.string() + ": " + std::strerror(errno) +
@@ -214,11 +251,18 @@ FetchResult fetch(CurlHandle& c, const std::string& url, const fs::path& dest,
   curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &t);
+  // A stated Content-Length over the limit fails before the body; on_body counts the rest.
+  curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
   if (c.headers != nullptr) curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
   CURLcode rc = curl_easy_perform(c.h);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   bool close_failed = std::fclose(t.file) != 0;
+  if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    throw ModelError("cannot download model " + repo + ": " + url + " is larger than " +
+                     kMaxFileBytesVar + "=" + std::to_string(max_bytes) +
+                     " bytes; raise it if the model's files are really that large");
+  }
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
     throw ModelError("cannot download model " + repo + ": " + url + " failed (" + why + "); " +
@@ -237,6 +281,14 @@ FetchResult fetch(CurlHandle& c, const std::string& url, const fs::path& dest,
   }
   if (close_failed) {
     throw ModelError("cannot write " + dest.string() + " (disk full?) while downloading " + repo);
+  }
+  if (!t.linked_sha256.empty()) {
+    if (const std::string got = t.sha256.hex(); got != t.linked_sha256) {
+      throw ModelError("downloaded " + url + " for " + repo + " has SHA-256 " + got + ", not the " +
+                       t.linked_sha256 +
+                       " the hub states (corrupted in transit, or a bad mirror); retry the "
+                       "download or check HF_ENDPOINT");
+    }
   }
   if (!t.commit.empty() && commit.empty()) commit = t.commit;
   return FetchResult::kOk;
@@ -259,7 +311,24 @@ std::string random_suffix() {
   return buf;
 }
 
+// RAGPERF_MODEL_MAX_FILE_BYTES, or its default; ConfigError naming it when it is not a positive
+// whole number.
+uint64_t max_file_bytes(const Settings& settings) {
+  const std::optional<std::string> v = settings.lookup(kMaxFileBytesVar);
+  if (!v || v->empty()) return kDefaultMaxFileBytes;
+  uint64_t n = 0;
+  const char* end = v->data() + v->size();
+  const auto [ptr, err] = std::from_chars(v->data(), end, n);
+  if (err != std::errc() || ptr != end || n == 0) {
+    throw ConfigError(std::string(kMaxFileBytesVar) + "='" + *v +
+                      "': use a positive whole number of bytes (default " +
+                      std::to_string(kDefaultMaxFileBytes) + ", 4 GiB)");
+  }
+  return n;
+}
+
 fs::path download(const HubModelId& id, const Settings& settings, const fs::path& repo_dir) {
+  const uint64_t max_bytes = max_file_bytes(settings);
   std::string endpoint = settings.lookup("HF_ENDPOINT").value_or("");
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
 
@@ -282,7 +351,7 @@ fs::path download(const HubModelId& id, const Settings& settings, const fs::path
   for (const ModelFile& f : model_files()) {
     const std::string url = base + f.name;
     const fs::path dest = tmp.path / f.name;
-    if (fetch(curl, url, dest, id.repo, commit) == FetchResult::kNotFound) {
+    if (fetch(curl, url, dest, id.repo, max_bytes, commit) == FetchResult::kNotFound) {
       fs::remove(dest, ec);
       if (f.required) {
         throw ModelError("cannot download model " + id.repo + ": " + url +

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "embed/json_file.h"
+#include "embed/model_file.h"
 #include "embed/safetensors.h"
 #include "ragperf/error.h"
 #include "ragperf/tokenizer.h"
@@ -34,6 +35,7 @@ constexpr size_t kMaxTokens = 512;
 constexpr char kCacheMagic[8] = {'R', 'P', 'S', 'T', 'A', 'T', '0', '1'};
 
 std::string read_all(const fs::path& path) {
+  embed::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError("cannot read " + path.string() + ": check that it exists");
   std::string data;
@@ -47,6 +49,7 @@ std::string read_all(const fs::path& path) {
 
 /// FNV-1a over the file size and the first MiB: cheap, and changes with the weights.
 std::string fingerprint(const fs::path& path) {
+  embed::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   std::string head(1 << 20, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
@@ -288,6 +291,7 @@ std::vector<std::string> read_vocab(const fs::path& folder) {
     return vocab;
   }
   fs::path f = folder / "vocab.txt";
+  embed::require_regular_file(f);
   std::ifstream in(f);
   if (!in) {
     throw ModelError(folder.string() +

@@ -13,6 +13,7 @@
 #include "base/utf8.h"
 #include "basic_tokenizer.h"
 #include "embed/json_file.h"
+#include "embed/model_file.h"
 #include "ragperf/error.h"
 
 namespace ragperf {
@@ -157,6 +158,7 @@ std::optional<T> optional_field(const json& j, const char* key, const fs::path& 
 }
 
 std::vector<std::string> read_vocab_txt(const fs::path& path) {
+  embed::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ModelError("cannot read " + path.string() + ": " + std::strerror(errno) +
@@ -298,6 +300,7 @@ class TokenizerJsonSax : public nlohmann::json_sax<json> {
 };
 
 TokenizerJson read_tokenizer_json(const fs::path& path) {
+  embed::require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ModelError("cannot read " + path.string() + ": " + std::strerror(errno) +

@@ -1,13 +1,17 @@
 // IngestPipeline: files -> (unchanged? skip) -> document -> chunks -> batched embeddings ->
 // one replace_source() per file, on the StoreWriter thread (storing overlaps the next batch);
 // then, when IngestOptions::prune is set, the stored sources under the roots that vanished go.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
-#include <fstream>
+#include <cstring>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <unordered_set>
 
-#include "content_hash.h"
+#include "base/sha256.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/error.h"
 #include "ragperf/ingest.h"
@@ -31,31 +35,61 @@ double seconds_since(Clock::time_point t) {
 
 constexpr const char* kNotRegularFile = "not a regular file";
 
-// Reads a regular file; nullopt with `reason` set when it cannot.
+// Reads a regular file of at most `max_bytes` bytes; nullopt with `reason` set when it cannot.
+// The checks are made again on the opened file (opened non-blocking, so a FIFO swapped in never
+// blocks), and the read stops one byte past the limit, so a file that grows while it is read, or
+// states no size (procfs), is refused too.
 std::optional<std::string> read_bytes(const fs::path& path, uint64_t max_bytes,
                                       std::string* reason) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+  if (!fs::is_regular_file(path, ec)) {  // devices are never opened (an open can act on one)
     *reason = kNotRegularFile;
     return std::nullopt;
   }
-  if (const uintmax_t size = fs::file_size(path, ec); !ec && size > max_bytes) {
-    *reason = std::to_string(size) + " bytes, over the per-file limit of " +
-              std::to_string(max_bytes) + " bytes (raise it with --max-file-bytes)";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *reason =
+        errno == ENOENT ? kNotRegularFile : std::string("cannot open: ") + std::strerror(errno);
     return std::nullopt;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *reason = std::string("cannot open: ") + std::strerror(errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *reason = kNotRegularFile;
     return std::nullopt;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    *reason = "read error";
+  const std::string limit = "the per-file limit of " + std::to_string(max_bytes) +
+                            " bytes (raise it with --max-file-bytes)";
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    *reason = std::to_string(st.st_size) + " bytes, over " + limit;
     return std::nullopt;
   }
-  return std::move(ss).str();
+  // One byte more than the size, so the end of the file is seen without growing the buffer.
+  std::string bytes(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t n = 0;
+  while (true) {
+    if (n == bytes.size()) {
+      if (n > max_bytes) break;
+      bytes.resize(std::min<uint64_t>(max_bytes + 1, std::max<uint64_t>(2 * n, 4096)));
+    }
+    const ssize_t got = ::read(fd, bytes.data() + n, bytes.size() - n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      *reason = std::string("read error: ") + std::strerror(errno);
+      return std::nullopt;
+    }
+    if (got == 0) break;
+    n += static_cast<size_t>(got);
+  }
+  if (n > max_bytes) {
+    *reason = "longer than its stated size when read, over " + limit;
+    return std::nullopt;
+  }
+  bytes.resize(n);
+  return bytes;
 }
 
 // Whether `path` (canonical) lies in the folder `root` (canonical) or below it.
@@ -113,7 +147,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   for (const fs::path& p : paths) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-      roots.push_back(fs::weakly_canonical(p, ec));
+      roots.push_back(ingest::root_name(p));
     } else {
       named_files.push_back(p.lexically_normal());
     }
@@ -142,6 +176,9 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   // Sources that keep their chunks when pruning: files ingested, unchanged, or skipped for an
   // error (they still exist). Files of an unsupported type or no longer regular are not in it.
   std::unordered_set<std::string> kept;
+  // Sources found but refused by the run's rules (a symbolic link leading out of the folders
+  // given): pruned like vanished files, so chunks stored with follow_symlinks go without it.
+  std::unordered_set<std::string> refused;
   std::vector<Pending> pending;
   size_t n_pending_chunks = 0;
   PerformanceMonitor* const monitor = options_.monitor;
@@ -176,7 +213,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
         Chunk s;
         s.id = p.source + "#" + std::to_string(c.index);
         s.text = std::move(texts[row]);
-        s.content_hash = ingest::sha256_hex(s.text);
+        s.content_hash = base::sha256_hex(s.text);
         s.source = p.source;
         nlohmann::json meta = {{"source", p.source},
                                {"title", p.title},
@@ -211,6 +248,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
     std::optional<std::string> escape;
     if (!options_.follow_symlinks) escape = escapes_roots(file, roots, named_files);
     if (escape) {
+      if (options_.prune) refused.insert(ingest::source_name(file));
       skip(*escape);
     } else if (auto format = format_for_path(file); !format) {
       skip("unsupported file type '" + file.extension().string() +
@@ -224,7 +262,7 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
     } else {
       std::string source = ingest::source_name(file);
       if (options_.prune) kept.insert(source);
-      std::string hash = "sha256:" + ingest::sha256_hex(*bytes) + hash_suffix;
+      std::string hash = "sha256:" + base::sha256_hex(*bytes) + hash_suffix;
       if (store_->source_hash(table, source) == hash) {
         ++stats.n_files_unchanged;
       } else {
@@ -250,7 +288,8 @@ IngestStats IngestPipeline::run(std::span<const fs::path> paths, IngestProgress*
   stats.n_cache_invalidated = writer.invalidated();
   if (options_.prune) {  // only after every write succeeded: a failed run never prunes
     const auto t_prune = Clock::now();
-    ingest::PruneResult pruned = ingest::prune_sources(*store_, table, paths, kept, options_.cache);
+    ingest::PruneResult pruned =
+        ingest::prune_sources(*store_, table, paths, kept, refused, options_.cache);
     stats.prune_ran = true;
     stats.n_sources_pruned = pruned.pruned.size();
     stats.n_chunks_pruned = pruned.n_chunks;

@@ -35,13 +35,28 @@ bool confirmed_gone(const fs::path& source, std::span<const fs::path> below) {
   return false;  // exists and is eligible, yet the run did not list it (an unreadable folder)
 }
 
+// The canonical absolute path (as much of it as exists), else the lexically normal absolute one.
+fs::path canonical_or_normal(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(path, ec);
+  if (ec) p = fs::absolute(path).lexically_normal();
+  return p;
+}
+
 }  // namespace
 
 std::string source_name(const fs::path& path) {
   std::error_code ec;
-  fs::path p = fs::weakly_canonical(path, ec);
-  if (ec) p = fs::absolute(path).lexically_normal();
-  return p.string();
+  const fs::path abs = fs::absolute(path, ec);
+  const fs::path name = abs.filename();
+  if (ec || name.empty() || name == "." || name == "..") return canonical_or_normal(path).string();
+  return (canonical_or_normal(abs.parent_path()) / name).string();
+}
+
+fs::path root_name(const fs::path& root) {
+  std::error_code ec;
+  if (fs::is_directory(root, ec)) return canonical_or_normal(root);
+  return source_name(root);
 }
 
 bool source_is_under(const fs::path& source, const fs::path& root) {
@@ -56,10 +71,11 @@ bool source_is_under(const fs::path& source, const fs::path& root) {
 
 PruneResult prune_sources(VectorStore& store, const std::string& collection,
                           std::span<const fs::path> roots,
-                          const std::unordered_set<std::string>& kept, SemanticCache* cache) {
+                          const std::unordered_set<std::string>& kept,
+                          const std::unordered_set<std::string>& refused, SemanticCache* cache) {
   std::vector<fs::path> resolved;
   resolved.reserve(roots.size());
-  for (const fs::path& root : roots) resolved.emplace_back(source_name(root));
+  for (const fs::path& root : roots) resolved.push_back(root_name(root));
 
   PruneResult result;
   for (const std::string& source : store.list_sources(collection)) {
@@ -69,6 +85,10 @@ PruneResult prune_sources(VectorStore& store, const std::string& collection,
     bool gone = false;
     for (const fs::path& root : resolved) {
       if (!source_is_under(path, root)) continue;
+      if (refused.count(source) != 0) {
+        gone = true;
+        break;
+      }
       const std::vector<fs::path> all = components(path);
       const size_t n_root = components(root).size();
       gone = confirmed_gone(path, std::span<const fs::path>(all).subspan(n_root));

@@ -122,7 +122,7 @@ std::string to_json(const RetrieveResult& result, std::span<const std::string> t
     }
     j["failures"] = std::move(failures);
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return base::printable_json(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string format_result(const RetrieveResult& result, std::span<const std::string> table_names,
@@ -161,7 +161,7 @@ std::string format_result(const RetrieveResult& result, std::span<const std::str
     out += '\n';
   }
   for (const TableFailure& f : result.failures) {
-    out += "  table " + f.table + " failed: " + f.message + "\n";
+    out += "  table " + base::printable(f.table) + " failed: " + base::printable(f.message) + "\n";
   }
   out += "  timings: embed " + format_ms(result.timings.embed_s) + ", query " +
          format_ms(result.timings.query_s);

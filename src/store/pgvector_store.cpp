@@ -399,7 +399,7 @@ struct PgVectorStore::Impl {
 
   /// Runs a search's statements (BEGIN ... SELECT, COMMIT) in one round trip on a pooled
   /// connection and returns the SELECT's result; a search past search_timeout is a
-  /// TimeoutError naming `name`.
+  /// TimeoutError naming `name`, one of a dropped table an InputError (search_error()).
   awaitable<db::Result> run_select(std::string name, std::vector<db::Statement> batch) {
     std::vector<db::Result> results;
     std::exception_ptr error;
@@ -411,7 +411,7 @@ struct PgVectorStore::Impl {
         error = std::current_exception();
       }
     }
-    if (error) std::rethrow_exception(as_timeout(error, name));
+    if (error) std::rethrow_exception(search_error(error, name));
     co_return std::move(results[results.size() - 2]);
   }
 
@@ -538,12 +538,20 @@ struct PgVectorStore::Impl {
     co_return hits;
   }
 
-  /// `error`, or a TimeoutError naming `name` when it is the server cancelling a search that ran
-  /// past search_timeout (SQLSTATE 57014).
-  std::exception_ptr as_timeout(std::exception_ptr error, const std::string& name) const {
+  /// `error`, or in its place an error naming `name` and what to do: a TimeoutError when it is the
+  /// server cancelling a search that ran past search_timeout (SQLSTATE 57014), an InputError when
+  /// the table is registered but was dropped outside ragperf (42P01), instead of the raw SQL.
+  std::exception_ptr search_error(std::exception_ptr error, const std::string& name) const {
     try {
       std::rethrow_exception(error);
     } catch (const QueryError& q) {
+      if (q.sqlstate() == "42P01") {
+        return std::make_exception_ptr(InputError(
+            "table " + name +
+            " is registered but no longer exists in the database (dropped outside ragperf); "
+            "ingest into it again (ragperf ingest --table " +
+            name + ") to create it afresh, or drop its registration"));
+      }
       if (q.sqlstate() != "57014") return error;
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%g", options.search_timeout.count());
@@ -622,10 +630,11 @@ struct PgVectorStore::Impl {
     }
     conn.release();
     if (error) {
-      // Past search_timeout: running each query alone would take as long again, n times.
-      std::exception_ptr timeout = as_timeout(error, name);
-      if (timeout != error) {
-        fail_all(live, timeout);
+      // Past search_timeout (or the table gone): running each query alone would take as long
+      // again, n times (or fail the same way).
+      std::exception_ptr known = search_error(error, name);
+      if (known != error) {
+        fail_all(live, known);
         co_return;
       }
     }

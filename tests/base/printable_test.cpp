@@ -22,5 +22,15 @@ TEST(Printable, EscapesControlCharactersAndKeepsText) {
   EXPECT_EQ(printable(""), "");
 }
 
+// JSON keeps its meaning: DEL and C1 controls, which nlohmann::json writes raw, become \u
+// escapes that decode to the same characters; the rest is unchanged.
+TEST(PrintableJson, EscapesDelAndC1AndKeepsTheRest) {
+  EXPECT_EQ(printable_json(R"({"a":"x\u001b[31m"})"), R"({"a":"x\u001b[31m"})");
+  EXPECT_EQ(printable_json("{\"a\":\"\x7F\xC2\x9B"
+                           "31m\xC2\xA0\xC3\xA9\"}"),
+            "{\"a\":\"\\u007f\\u009b31m\xC2\xA0\xC3\xA9\"}");
+  EXPECT_EQ(printable_json(""), "");
+}
+
 }  // namespace
 }  // namespace ragperf::base

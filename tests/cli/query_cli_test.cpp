@@ -276,6 +276,38 @@ TEST(QueryCliHostileNames, ControlCharactersArePrintedEscaped) {
   EXPECT_NE(q.out.find("evil\\x1B]0;pwned\\x07.txt"), std::string::npos) << q.out;
 }
 
+// The error line names the failing path with its control characters escaped (it used to write
+// them raw), and --json output escapes the C1 controls (CSI, U+009B) nlohmann::json leaves raw,
+// as \u009b: the same text for a JSON reader, inert on a terminal.
+TEST(QueryCliHostileNames, ErrorLinesAndJsonEscapeControlCharacters) {
+  RetrieveCliHome home;
+  namespace fs = std::filesystem;
+  const fs::path folder = home.dir().path() / "c1";
+  const CommandResult missing = home.run("ingest '" + (folder / "gone\x1b]0;pwned\x07").string() +
+                                         "' --table c1 --model '" + home.model().string() + "'");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_EQ(missing.err.find('\x1b'), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("gone\\x1B]0;pwned\\x07"), std::string::npos) << missing.err;
+
+  fs::create_directories(folder);
+  fs::copy_file(home.corpus() / "vacuum.txt", folder /
+                                                  "csi\xC2\x9B"
+                                                  "31m.txt");
+  const CommandResult ingest = home.run("ingest '" + folder.string() + "' --table c1 --model '" +
+                                        home.model().string() + "'");
+  ASSERT_EQ(ingest.status, 0) << ingest.err;
+  const CommandResult q =
+      home.run("query 'vacuum' --json --tables c1 --model '" + home.model().string() + "'");
+  ASSERT_EQ(q.status, 0) << q.err;
+  EXPECT_EQ(q.out.find("\xC2\x9B"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("csi\\u009b31m.txt"), std::string::npos) << q.out;
+  const CommandResult text =
+      home.run("query 'vacuum' --tables c1 --model '" + home.model().string() + "'");
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_EQ(text.out.find("\xC2\x9B"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("csi\\x9B31m.txt"), std::string::npos) << text.out;
+}
+
 TEST(QueryCliEmptyStore, SaysToIngestFirst) {
   RetrieveCliHome home;
   const CommandResult r = home.run("query 'index' --model '" + home.model().string() + "'");

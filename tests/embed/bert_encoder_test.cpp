@@ -3,14 +3,19 @@
 // written here; batch == single; corrupt files -> ModelError naming the file and the tensor.
 #include "embed/bert_model.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "embed/bert_kernels.h"
 #include "embed/safetensors.h"
@@ -465,6 +470,29 @@ TEST(BertModelErrors, LayerNormEpsOutsideItsRangeIsRefused) {
     write_file(tmp / "m" / "config.json", config.dump());
     const auto msg = expect_model_error(tmp / "m", "layer_norm_eps");
     EXPECT_NE(msg.find("outside (0, 0.01]"), std::string::npos) << msg;
+  }
+}
+
+// A FIFO in place of any file of the folder (config.json, the vocabulary) is refused at once,
+// naming it, instead of waiting for a writer. A writer opens it after 2 s, so that a load that
+// does wait still ends (and fails the timing and the message).
+TEST(BertModelErrors, AFifoInPlaceOfAFileIsRefusedWithoutWaiting) {
+  for (const char* name : {"config.json", "vocab.txt"}) {
+    TempDir tmp;
+    make_model(tmp / "m", Spec{});
+    const fs::path fifo = tmp / "m" / name;
+    fs::remove(fifo);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+    std::thread writer([&] {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) ::close(fd);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string msg = expect_model_error(tmp / "m", name);
+    EXPECT_NE(msg.find("is a FIFO, not a regular file"), std::string::npos) << msg;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1)) << name;
+    writer.join();
   }
 }
 

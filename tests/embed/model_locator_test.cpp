@@ -69,11 +69,12 @@ void write_folder(const fs::path& dir, const std::map<std::string, std::string>&
 }
 
 constexpr const char* kServerScript = R"PY(
-import http.server, os, socket, sys, urllib.parse
+import hashlib, http.server, os, socket, sys, urllib.parse
 root, port_file = sys.argv[1], sys.argv[2]
 commit = os.environ.get("FAKE_COMMIT", "")
 truncate = os.environ.get("FAKE_TRUNCATE", "")
 token = os.environ.get("FAKE_TOKEN", "")
+linked_sha256 = os.environ.get("FAKE_LINKED_SHA256", "")  # "right" or "wrong", for .safetensors
 log = open(os.path.join(os.path.dirname(port_file), "requests.log"), "a")
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -100,6 +101,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         if commit:
             self.send_header("X-Repo-Commit", commit)
+        if linked_sha256 and self.path.endswith(".safetensors"):
+            digest = hashlib.sha256(data).hexdigest()
+            if linked_sha256 == "wrong":
+                digest = hashlib.sha256(data + b"x").hexdigest()
+            self.send_header("X-Linked-Etag", '"' + digest.upper() + '"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if truncate and self.path.endswith(truncate):
@@ -366,6 +372,49 @@ TEST_F(Download, TruncatedWeightsFileIsRejected) {
   EXPECT_TRUE(contains(err, "model.safetensors")) << err;
   EXPECT_TRUE(contains(err, "broken")) << err;
   EXPECT_TRUE(fs::is_empty(cache / "models--org--name"));
+}
+
+// A file over RAGPERF_MODEL_MAX_FILE_BYTES stops the download (it used to be fetched whatever its
+// size); the limit must be a positive whole number.
+TEST_F(Download, FileOverTheSizeLimitIsRefused) {
+  auto files = model_folder_files();
+  files["model.safetensors"] = tiny_safetensors(100000);  // 400 KB
+  serve("org/name", "main", files);
+  LocalHub hub(served.path(), {{"FAKE_COMMIT", kCommit}});
+  std::string err = model_error([&] {
+    resolve_model("org/name",
+                  settings(hub.endpoint(), {{"RAGPERF_MODEL_MAX_FILE_BYTES", "100000"}}));
+  });
+  EXPECT_TRUE(contains(err,
+                       "/org/name/resolve/main/model.safetensors is larger than "
+                       "RAGPERF_MODEL_MAX_FILE_BYTES=100000 bytes"))
+      << err;
+  EXPECT_TRUE(fs::is_empty(cache / "models--org--name")) << err;
+  EXPECT_THROW(
+      resolve_model("org/name", settings(hub.endpoint(), {{"RAGPERF_MODEL_MAX_FILE_BYTES", "4k"}})),
+      ConfigError);
+  // Within the limit it downloads.
+  EXPECT_TRUE(
+      fs::exists(resolve_model("org/name", settings(hub.endpoint(),
+                                                    {{"RAGPERF_MODEL_MAX_FILE_BYTES", "500000"}})) /
+                 "model.safetensors"));
+}
+
+// A file whose SHA-256 differs from the one the hub states (X-Linked-Etag) is refused and nothing
+// is kept (it used to be accepted unchecked); a matching one is accepted.
+TEST_F(Download, WeightsThatDoNotMatchTheStatedHashAreRefused) {
+  serve("org/name", "main", model_folder_files());
+  {
+    LocalHub hub(served.path(), {{"FAKE_COMMIT", kCommit}, {"FAKE_LINKED_SHA256", "wrong"}});
+    std::string err = model_error([&] { resolve_model("org/name", settings(hub.endpoint())); });
+    EXPECT_TRUE(contains(err, "/org/name/resolve/main/model.safetensors for org/name has SHA-256"))
+        << err;
+    EXPECT_TRUE(contains(err, "retry the download")) << err;
+    EXPECT_TRUE(fs::is_empty(cache / "models--org--name")) << err;
+  }
+  LocalHub hub(served.path(), {{"FAKE_COMMIT", kCommit}, {"FAKE_LINKED_SHA256", "right"}});
+  EXPECT_TRUE(
+      fs::exists(resolve_model("org/name", settings(hub.endpoint())) / "model.safetensors"));
 }
 
 TEST_F(Download, UnreachableEndpointSaysWhatToDo) {

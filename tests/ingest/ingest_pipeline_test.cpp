@@ -2,6 +2,7 @@
 // stats, skipped files, idempotent re-ingest, replacement of changed files, deleted files.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -326,13 +327,16 @@ TEST(IngestPipeline, SymlinksThatLeaveTheFolderAreSkippedUnlessFollowed) {
   o.follow_symlinks = true;
   IngestStats followed = IngestPipeline(f.model, f.store, o).run({f.docs});
   for (const auto& k : followed.skipped) EXPECT_NE(k.path.filename(), "leak.txt") << k.reason;
-  EXPECT_TRUE(f.store->source_hash("docs", source_of(f.tmp / "outside" / "secret.txt")));
+  // Stored under the link's name, not its target's.
+  EXPECT_TRUE(f.store->source_hash("docs", source_of(f.docs) + "/leak.txt"));
+  EXPECT_FALSE(f.store->source_hash("docs", source_of(f.tmp / "outside" / "secret.txt")));
 
   // Named directly (not found in a folder): read without the option.
   IngestOptions direct;
   direct.table = "direct";
   IngestStats named = IngestPipeline(f.model, f.store, direct).run({f.docs / "leak.txt"});
   EXPECT_EQ(named.n_files_ingested, 1u);
+  EXPECT_TRUE(f.store->source_hash("direct", source_of(f.docs) + "/leak.txt"));
 }
 
 // A file over max_file_bytes is skipped with the reason (it used to be read whole: 200 MB took
@@ -356,6 +360,34 @@ TEST(IngestPipeline, FilesOverTheSizeLimitAreSkippedAndKeepTheirChunks) {
   EXPECT_EQ(f.store->source_hash("docs", source_of(f.docs / "b.txt")), before);  // not pruned
   o.max_file_bytes = 0;
   EXPECT_THROW(IngestPipeline(f.model, f.store, o), ConfigError);
+}
+
+// The limit holds for what is read, not only for the size the file states: a file that grows
+// while it is read, or a kernel file that states 0 bytes (here /proc/self/status, about 1.4 KB,
+// through a link named directly), is skipped once the read passes the limit (it used to be read
+// whole).
+TEST(IngestPipeline, SizeLimitHoldsForFilesLongerThanTheyState) {
+  Fixture f;
+  fs::create_symlink("/proc/self/status", f.tmp / "status.txt");
+  IngestOptions o;
+  o.table = "docs";
+  o.max_file_bytes = 256;
+  IngestStats s = IngestPipeline(f.model, f.store, o).run({f.tmp / "status.txt"});
+  EXPECT_EQ(s.n_files_ingested, 0u);
+  ASSERT_EQ(s.skipped.size(), 1u);
+  EXPECT_NE(s.skipped[0].reason.find("over the per-file limit of 256 bytes"), std::string::npos)
+      << s.skipped[0].reason;
+}
+
+// A FIFO with a text file's name is refused at once, never waited on.
+TEST(IngestPipeline, FifoIsSkippedWithoutBlocking) {
+  Fixture f;
+  ASSERT_EQ(::mkfifo((f.docs / "pipe.txt").c_str(), 0600), 0);
+  IngestStats s = f.ingest();
+  std::map<std::string, std::string> reasons;
+  for (const auto& k : s.skipped) reasons[k.path.filename().string()] = k.reason;
+  EXPECT_EQ(reasons["pipe.txt"], "not a regular file");
+  EXPECT_EQ(s.n_files_ingested, 4u);
 }
 
 }  // namespace

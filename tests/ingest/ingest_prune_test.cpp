@@ -326,13 +326,14 @@ TEST(IngestPrune, SymlinkedAndRelativeRootsMatchCanonicalSources) {
   EXPECT_EQ(rel.pruned, Sources{source_of(f.docs / "c.html")});
 
   // A file linked into the folder from outside it is skipped by default. With follow_symlinks
-  // it is stored under its target's name; the target lies outside the root, so removing the
-  // link leaves its chunks (outside sources are never touched).
+  // it is stored under the link's name (inside the root), so removing the link prunes it.
   testing::write_file(f.tmp / "outside" / "ext.md", sentences("Zeta", 3));
   fs::create_symlink(f.tmp / "outside" / "ext.md", f.docs / "ext.md");
   f.ingest();
-  const std::string ext = source_of(f.tmp / "outside" / "ext.md");
-  EXPECT_EQ(f.chunks().count(ext), 0u);
+  const std::string target = source_of(f.tmp / "outside" / "ext.md");
+  const std::string link = source_of(f.docs) + "/ext.md";
+  EXPECT_EQ(f.chunks().count(target), 0u);
+  EXPECT_EQ(f.chunks().count(link), 0u);
   IngestOptions follow;
   follow.table = "docs";
   follow.chunker.max_tokens = 24;
@@ -340,10 +341,46 @@ TEST(IngestPrune, SymlinkedAndRelativeRootsMatchCanonicalSources) {
   follow.prune = true;
   follow.follow_symlinks = true;
   IngestPipeline(f.model, f.store, follow).run({f.docs});
-  EXPECT_EQ(f.chunks().count(ext), 1u);
+  EXPECT_EQ(f.chunks().count(target), 0u);
+  EXPECT_EQ(f.chunks().count(link), 1u);
   fs::remove(f.docs / "ext.md");
-  EXPECT_EQ(f.ingest().n_sources_pruned, 0u);
-  EXPECT_EQ(f.chunks().count(ext), 1u);
+  EXPECT_EQ(f.ingest().pruned, Sources{link});
+  EXPECT_EQ(f.chunks().count(link), 0u);
+}
+
+// A link followed once (follow_symlinks) and refused by a later run without the option loses its
+// chunks: the table holds nothing from outside the folders the default run reads.
+TEST(IngestPrune, LinkRefusedByALaterRunIsPruned) {
+  Fixture f;
+  testing::write_file(f.tmp / "outside" / "secret.txt", sentences("Omega", 3));
+  fs::create_symlink(f.tmp / "outside" / "secret.txt", f.docs / "sub" / "leak.txt");
+  IngestOptions follow;
+  follow.table = "docs";
+  follow.chunker.max_tokens = 24;
+  follow.chunker.overlap_tokens = 4;
+  follow.prune = true;
+  follow.follow_symlinks = true;
+  IngestPipeline(f.model, f.store, follow).run({f.docs});
+  const std::string link = source_of(f.docs / "sub") + "/leak.txt";
+  ASSERT_EQ(f.chunks().count(link), 1u);
+  const IngestStats s = f.ingest();
+  EXPECT_EQ(s.pruned, Sources{link});
+  EXPECT_EQ(f.chunks().count(link), 0u);
+  EXPECT_EQ(f.chunks().size(), 4u);  // a.md, b.txt, c.html, sub/d.md
+}
+
+// A link inside the folder to a file inside it is stored under the link's name too; removing
+// the link prunes its chunks and leaves the target's.
+TEST(IngestPrune, LinkInsideTheFolderIsPrunedWhenItGoes) {
+  Fixture f;
+  fs::create_symlink(f.docs / "b.txt", f.docs / "sub" / "alias.txt");
+  f.ingest();
+  const std::string alias = source_of(f.docs / "sub") + "/alias.txt";
+  ASSERT_EQ(f.chunks().count(alias), 1u);
+  ASSERT_EQ(f.chunks().count(source_of(f.docs / "b.txt")), 1u);
+  fs::remove(f.docs / "sub" / "alias.txt");
+  EXPECT_EQ(f.ingest().pruned, Sources{alias});
+  EXPECT_EQ(f.chunks().count(source_of(f.docs / "b.txt")), 1u);
 }
 
 TEST(IngestPrune, PruningInvalidatesTheCache) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -158,6 +159,46 @@ TEST_F(PgVectorStoreTest, ATableDroppedOutsideRagperfIsCreatedAgain) {
   EXPECT_FALSE(other.source_hash(t, "a.txt").has_value());
   other.replace_source(t, "a.txt", "h2", std::span(&c, 1));
   EXPECT_EQ(other.count(t), 1u);
+}
+
+// Searching a registered table that was dropped outside ragperf names the table and the remedy
+// (ingest again) instead of the raw 42P01 and its SQL, alone and in a batch.
+TEST_F(PgVectorStoreTest, SearchingATableDroppedOutsideRagperfSaysWhatToDo) {
+  const std::string t = table("dropped_search");
+  store_->ensure_collection(t, 3, Metric::kCosine, "m@1");
+  Chunk c;
+  c.id = "a";
+  c.text = "alpha";
+  c.source = "a.txt";
+  c.embedding = {1, 0, 0};
+  store_->replace_source(t, "a.txt", "h1", std::span(&c, 1));
+  pool_->run(pool_->execute("DROP TABLE \"" + t + "\""));
+  const std::vector<float> q = {1, 0, 0};
+  const auto expect_clear = [&](const std::function<void()>& f) {
+    try {
+      f();
+      ADD_FAILURE() << "searching a dropped table succeeded";
+    } catch (const InputError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("table " + t + " is registered but no longer exists"), std::string::npos)
+          << m;
+      EXPECT_NE(m.find("ragperf ingest --table " + t), std::string::npos) << m;
+      EXPECT_EQ(m.find("SELECT"), std::string::npos) << m;
+      EXPECT_EQ(m.find("SQLSTATE"), std::string::npos) << m;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not an InputError: " << e.what();
+    }
+  };
+  expect_clear([&] { store_->search(t, q, {.top_k = 1}); });
+  const std::vector<float> q2 = {0, 1, 0};
+  const std::vector<std::span<const float>> two = {q, q2};
+  const std::vector<SearchResult> got = store_->search_batch(t, two, {.top_k = 1});
+  ASSERT_EQ(got.size(), 2u);
+  for (const SearchResult& r : got) {
+    expect_clear([&] {
+      if (r.error) std::rethrow_exception(r.error);
+    });
+  }
 }
 
 // Every search carries a statement_timeout (issue 16 item 4): a search that runs past it is
