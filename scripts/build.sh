@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Configures and builds ragperf with Ninja + ccache.
 #
-#   scripts/build.sh [release|asan] [--target NAME]... [cmake -D options...]
+#   scripts/build.sh [release|asan|fuzz] [--target NAME]... [cmake -D options...]
 #
-# release -> build/release (warnings are errors), asan -> build/asan (ASan + UBSan, -O1).
+# release -> build/release (warnings are errors), asan -> build/asan (ASan + UBSan, -O1),
+# fuzz -> build/fuzz (clang-14, libFuzzer + ASan + UBSan, -O1: only the harnesses of fuzz/ and
+# the component libraries they link; scripts/fuzz.sh runs them).
 # The build folder is configured on first use and again whenever -D options are given (CMake
 # keeps them in its cache, so later builds without options keep them). --target builds only the
 # named targets (scripts/demo.sh builds `ragperf` alone); without it everything is built.
@@ -15,7 +17,10 @@ case $kind in
   release) dir=build/release; opts=(-DCMAKE_BUILD_TYPE=Release -DRAGPERF_WERROR=ON) ;;
   asan) dir=build/asan; opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAGPERF_WERROR=ON -DRAGPERF_SANITIZE=ON
                               "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g") ;;
-  *) echo "build.sh: unknown build kind '$kind' (use release or asan)" >&2; exit 2 ;;
+  fuzz) dir=build/fuzz; opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAGPERF_WERROR=ON -DRAGPERF_FUZZ=ON
+                              -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+                              "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g") ;;
+  *) echo "build.sh: unknown build kind '$kind' (use release, asan or fuzz)" >&2; exit 2 ;;
 esac
 targets=()
 user_opts=()

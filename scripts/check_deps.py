@@ -11,7 +11,10 @@ A component without public headers (base) is internal: its headers under src/<B>
 interface for the components that may use it. Public headers include only public headers
 (include/ragperf/ is what users see). Tests (tests/<A>/) may use every public header, the headers
 of internal components and the private headers of their own component A; bench/ and examples/
-may use public headers and internal components' headers only (bench/ also its own files).
+may use public headers and internal components' headers only (bench/ also its own files). The fuzz
+harnesses (fuzz/) may include any header under src/ (a harness drives a parser where it lives)
+and their own helpers beside them; nothing outside fuzz/ may include a file of fuzz/ or link one
+of its targets (fuzz_*).
 
   python3 scripts/check_deps.py [REPO_ROOT]
 """
@@ -174,6 +177,29 @@ for top in ("tests", "bench", "examples"):
             if first == own or first in internal:
                 continue
             fail(where, f"includes {inc}, a private header of {first}; use its public header")
+
+# ---- fuzz/: depends on src/, nothing depends on it -------------------------------------------
+for path in sorted((root / "fuzz").rglob("*")) if (root / "fuzz").is_dir() else []:
+    if path.suffix not in (".h", ".cpp"):
+        continue
+    rel = path.relative_to(root)
+    for n, inc in includes(path):
+        if "/" not in inc:
+            if not (path.parent / inc).exists():
+                fail(f"{rel}:{n}", f"includes {inc}, which is not beside it")
+        elif inc.startswith("ragperf/"):
+            check_public(f"{rel}:{n}", None, set(), inc)
+        elif not (root / "src" / inc).exists():
+            fail(f"{rel}:{n}", f"includes {inc}, which is neither a public header nor under src/")
+for top in ("src", "include", "tests", "bench", "examples", "python"):
+    for path in sorted((root / top).rglob("*")) if (root / top).is_dir() else []:
+        rel = path.relative_to(root)
+        if path.suffix in (".h", ".cpp"):
+            for n, inc in includes(path):
+                if inc.startswith("fuzz/"):
+                    fail(f"{rel}:{n}", f"includes {inc}; nothing may depend on fuzz/")
+        elif path.name == "CMakeLists.txt" and re.search(r"\bfuzz_\w+", path.read_text(encoding="utf-8")):
+            fail(f"{rel}", "names a fuzz_* target; nothing may depend on fuzz/")
 
 if errors:
     print("check_deps: the code breaks the dependency rule of docs/ARCHITECTURE.md:", file=sys.stderr)

@@ -42,6 +42,8 @@ PACKAGES=(
   dpkg-dev
   # tests and formatting
   libgtest-dev clang-format-14
+  # the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # Python: the set-up's venv (model files come from the Python package index), pg_start.sh
   python3 python3-venv ca-certificates
   # the Python package's native module (pybind11) needs Python's headers

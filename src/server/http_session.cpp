@@ -26,6 +26,7 @@
 
 #include "ragperf/error.h"
 #include "server/json_codec.h"
+#include "server/request_reader.h"
 #include "server/router.h"
 
 namespace ragperf::server {
@@ -43,7 +44,6 @@ namespace {
 auto with(beast::error_code& ec) {
   return net::redirect_error(net::use_awaitable, ec);
 }
-constexpr size_t kHeaderLimit = 16 * 1024;
 
 std::chrono::steady_clock::duration to_duration(std::chrono::duration<double> d) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
@@ -175,8 +175,7 @@ net::awaitable<void> Listener::Impl::serve(std::shared_ptr<Impl> self,
   for (;;) {
     if (self->counters.stopping.load()) break;
     http::request_parser<http::string_body> parser;
-    parser.header_limit(kHeaderLimit);
-    parser.body_limit(o.max_body_bytes);
+    limit_request(parser, o.max_body_bytes);
     c->waiting = true;
     c->stream.expires_after(to_duration(o.idle_timeout));
     beast::error_code ec;
@@ -194,19 +193,7 @@ net::awaitable<void> Listener::Impl::serve(std::shared_ptr<Impl> self,
       co_await http::async_read(c->stream, buffer, parser, with(ec));
     }
     if (ec) {
-      std::optional<HttpError> refusal;
-      if (ec == http::error::body_limit) {
-        refusal.emplace(413, "request body is over the limit of " +
-                                 std::to_string(o.max_body_bytes) +
-                                 " bytes; send a smaller body (split /embed texts over several "
-                                 "requests)");
-      } else if (ec == http::error::header_limit) {
-        refusal.emplace(431, "request headers are over " + std::to_string(kHeaderLimit) +
-                                 " bytes; send fewer or shorter headers");
-      } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        refusal.emplace(400, "malformed HTTP request (" + ec.message() + "); send HTTP/1.1");
-      }
+      const std::optional<HttpError> refusal = refusal_for(ec, o.max_body_bytes);
       if (refusal) {
         self->counters.errors_4xx.fetch_add(1);
         co_await write_response(c->stream, error_response(*refusal), 11, false, false,
@@ -217,11 +204,7 @@ net::awaitable<void> Listener::Impl::serve(std::shared_ptr<Impl> self,
     }
 
     http::request<http::string_body> req = parser.release();
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    request.content_type = std::string(req[http::field::content_type]);
-    request.body = std::move(req.body());
+    const HttpRequest request = to_request(req);
     self->counters.in_flight.fetch_add(1);
     const HttpResponse out = co_await route(self->handlers, request);
     self->counters.in_flight.fetch_sub(1);

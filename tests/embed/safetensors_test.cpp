@@ -104,4 +104,23 @@ TEST(Safetensors, AFifoIsRefusedWithoutWaitingForAWriter) {
   writer.join();
 }
 
+// A tensor with a 0 in its shape is valid and reads as no values. Reading it used to pass the
+// empty vector's null data() to memcpy (undefined behaviour, UBSan's nonnull-attribute check;
+// found by fuzz/safetensors.cpp, input kept in fuzz/corpus/safetensors/).
+TEST(Safetensors, AnEmptyTensorReadsAsNoValues) {
+  ragperf::testing::TempDir tmp;
+  nlohmann::json header = {
+      {"empty", {{"dtype", "F32"}, {"shape", {0, 4}}, {"data_offsets", {0, 0}}}},
+      {"empty16", {{"dtype", "F16"}, {"shape", {3, 0}}, {"data_offsets", {0, 0}}}}};
+  const std::string head = header.dump();
+  const uint64_t len = head.size();
+  std::string file(reinterpret_cast<const char*>(&len), 8);
+  ragperf::testing::write_file(tmp.path() / "model.safetensors", file + head);
+
+  SafetensorsFile f(tmp.path() / "model.safetensors");
+  EXPECT_TRUE(f.require("empty", {0, 4}).to_f32().empty());
+  EXPECT_TRUE(f.require("empty16", {3, 0}).to_f32().empty());
+  f.require("empty", {0, 4}).copy_f32(0, 0, nullptr);
+}
+
 }  // namespace
