@@ -131,6 +131,21 @@ class PgVectorStoreTest : public ::testing::Test {
     return r.rows() == 1 ? r[0][0].as_text() : std::string();
   }
 
+  /// Creates table `t` (dim 3) holding one chunk of source "a.txt" (content hash "h1"), then drops
+  /// the table outside the store, as someone with psql would; returns that chunk.
+  Chunk store_one_chunk_then_drop(const std::string& t) {
+    store_->ensure_collection(t, 3, Metric::kCosine, "m@1");
+    Chunk c;
+    c.id = "a";
+    c.text = "alpha";
+    c.source = "a.txt";
+    c.embedding = {1, 0, 0};
+    store_->replace_source(t, "a.txt", "h1", std::span(&c, 1));
+    EXPECT_EQ(store_->count(t), 1u);
+    pool_->run(pool_->execute("DROP TABLE \"" + t + "\""));  // names are plain identifiers
+    return c;
+  }
+
   std::string url_;
   std::shared_ptr<DatabaseConnectionPool> pool_;
   std::unique_ptr<PgVectorStore> store_;
@@ -142,15 +157,7 @@ class PgVectorStoreTest : public ::testing::Test {
 // fail with "relation does not exist"; its old sources are forgotten with it.
 TEST_F(PgVectorStoreTest, ATableDroppedOutsideRagperfIsCreatedAgain) {
   const std::string t = table("dropped");
-  store_->ensure_collection(t, 3, Metric::kCosine, "m@1");
-  Chunk c;
-  c.id = "a";
-  c.text = "alpha";
-  c.source = "a.txt";
-  c.embedding = {1, 0, 0};
-  store_->replace_source(t, "a.txt", "h1", std::span(&c, 1));
-  ASSERT_EQ(store_->count(t), 1u);
-  pool_->run(pool_->execute("DROP TABLE \"" + t + "\""));  // names are plain identifiers
+  const Chunk c = store_one_chunk_then_drop(t);
   // Another store (another process) sees the stale registration.
   PgVectorStore other(pool_);
   const CollectionInfo info = other.ensure_collection(t, 3, Metric::kCosine, "m@1");
@@ -165,14 +172,7 @@ TEST_F(PgVectorStoreTest, ATableDroppedOutsideRagperfIsCreatedAgain) {
 // (ingest again) instead of the raw 42P01 and its SQL, alone and in a batch.
 TEST_F(PgVectorStoreTest, SearchingATableDroppedOutsideRagperfSaysWhatToDo) {
   const std::string t = table("dropped_search");
-  store_->ensure_collection(t, 3, Metric::kCosine, "m@1");
-  Chunk c;
-  c.id = "a";
-  c.text = "alpha";
-  c.source = "a.txt";
-  c.embedding = {1, 0, 0};
-  store_->replace_source(t, "a.txt", "h1", std::span(&c, 1));
-  pool_->run(pool_->execute("DROP TABLE \"" + t + "\""));
+  store_one_chunk_then_drop(t);
   const std::vector<float> q = {1, 0, 0};
   const auto expect_clear = [&](const std::function<void()>& f) {
     try {
