@@ -228,6 +228,10 @@ struct PoolConfig {
   std::chrono::duration<double> acquire_timeout{10};
   /// One connection attempt, authentication included.
   std::chrono::duration<double> connect_timeout{5};
+  /// A caller that stops waiting for a running statement (a cancelled task or coroutine) makes
+  /// the pool send PostgreSQL a cancel request and read the statement's end; if the server has
+  /// not stopped it within this time, the connection is closed instead of reused.
+  std::chrono::duration<double> cancel_timeout{5};
   int max_waiting = 10000;  // callers queued for a connection beyond -> OverloadedError
   /// A connection older than this is closed when it is returned.
   std::chrono::duration<double> max_lifetime{3600};
@@ -284,7 +288,9 @@ struct PoolStats {
   uint64_t connections_lost = 0;      // killed by the server / network, found broken
   uint64_t connections_replaced = 0;  // opened to replace a lost one
   uint64_t queries_retried = 0;       // pool-level calls retried after a lost connection
-  std::string to_string() const;      // one line, for messages and logs
+  /// Statements whose caller stopped waiting: PostgreSQL was sent a cancel request for each.
+  uint64_t statements_cancelled = 0;
+  std::string to_string() const;  // one line, for messages and logs
 };
 
 class DatabaseConnectionPool;

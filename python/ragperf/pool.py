@@ -94,8 +94,9 @@ class _Executor:
 class Connection(_Executor):
     """A pooled connection (from ``pool.acquire()``), used by one task at a time."""
 
-    #: Seconds release() waits for a statement still running for a cancelled caller before it
-    #: hands the connection back anyway (the pool then closes it instead of reusing it).
+    #: Seconds release() waits for the end of a statement whose caller was cancelled (the server
+    #: was sent a cancel request) before it hands the connection back anyway (the pool then
+    #: closes it instead of reusing it).
     release_wait = 1.0
 
     def __init__(self, core):
@@ -109,12 +110,17 @@ class Connection(_Executor):
         if self._inflight is not None:
             raise InterfaceError("another operation is in progress on this connection")
         fut, resolve = pending()
-        self._core.query(query, args, resolve)
+        handle = self._core.query(query, args, resolve)
         self._inflight = fut
         fut.add_done_callback(self._statement_done)
-        # Shielded: a cancelled caller stops waiting, the statement itself runs to its end (there
-        # is no cancel request yet) and the connection stays busy until then.
-        return await asyncio.shield(fut)
+        # Shielded, so the connection counts as busy until the statement has really ended: a
+        # cancelled caller makes the pool send PostgreSQL a cancel request and read the
+        # statement's end (the connection stays usable), as asyncpg does.
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            handle.cancel()
+            raise
 
     def _statement_done(self, fut):
         self._inflight = None
@@ -255,7 +261,9 @@ class DatabaseConnectionPool(_Executor):
     async def _query(self, query, args):
         check_text(query, "query")
         fut, resolve = pending()
-        self._core.query(query, args, resolve)
+        handle = self._core.query(query, args, resolve)
+        # A cancelled caller: PostgreSQL is asked to stop the statement.
+        fut.add_done_callback(lambda f: handle.cancel() if f.cancelled() else None)
         return await fut
 
     async def health_check(self):

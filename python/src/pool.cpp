@@ -262,6 +262,7 @@ py::dict stats_dict(const PoolStats& s) {
   d["connections_lost"] = s.connections_lost;
   d["connections_replaced"] = s.connections_replaced;
   d["queries_retried"] = s.queries_retried;
+  d["statements_cancelled"] = s.statements_cancelled;
   return d;
 }
 
@@ -393,9 +394,9 @@ void bind_pool(py::module_& m) {
                   "this connection was released back to the pool; acquire another");
             check_open(*self.owner->pool);
             db::Params params = params_arg(args);
-            spawn_on<db::Result>(*self.owner->pool,
-                                 conn_fetch(self.conn, std::move(sql), std::move(params)),
-                                 result_callback(std::move(resolve)));
+            return spawn_cancellable<db::Result>(
+                *self.owner->pool, conn_fetch(self.conn, std::move(sql), std::move(params)),
+                result_callback(std::move(resolve)));
           },
           py::arg("sql"), py::arg("args"), py::arg("resolve"))
       .def(
@@ -467,9 +468,9 @@ void bind_pool(py::module_& m) {
           [](PyPool& self, std::string sql, const py::sequence& args, py::object resolve) {
             check_open(*self.pool);
             db::Params params = params_arg(args);
-            spawn_on<db::Result>(*self.pool,
-                                 pool_fetch(self.pool, std::move(sql), std::move(params)),
-                                 result_callback(std::move(resolve)));
+            return spawn_cancellable<db::Result>(
+                *self.pool, pool_fetch(self.pool, std::move(sql), std::move(params)),
+                result_callback(std::move(resolve)));
           },
           py::arg("sql"), py::arg("args"), py::arg("resolve"))
       .def(

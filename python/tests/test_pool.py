@@ -3,6 +3,7 @@ types, errors, exhaustion under 500 tasks, 1,000 concurrent tasks, cancellation,
 connection (pg_stat_activity agrees); ParallelRetriever and BatchProcessor on pgvector tables."""
 
 import asyncio
+import time
 import datetime
 import decimal
 import uuid
@@ -259,19 +260,41 @@ async def test_the_guides_plain_tables_through_adopt(database_url, embed):
             store.drop(table)
 
 
-async def test_a_statement_cancelled_by_its_caller_finishes_before_the_connection_goes_back(database_url):
-    async with ragperf.DatabaseConnectionPool(dsn=database_url, min_size=1, max_size=1) as pool:
+async def test_a_statement_cancelled_by_its_caller_is_stopped_on_the_server(database_url):
+    async with ragperf.DatabaseConnectionPool(dsn=database_url, min_size=2, max_size=2) as pool:
         conn = await pool.acquire()
-        task = asyncio.create_task(conn.fetch("SELECT pg_sleep(0.3)"))
-        await asyncio.sleep(0.05)
+        watch = await pool.acquire()  # reads the other session's state from outside it
+        pid = conn.get_server_pid()
+        state = "SELECT state FROM pg_stat_activity WHERE pid = $1"
+        task = asyncio.create_task(conn.fetch("SELECT pg_sleep(30)"))
+        await asyncio.sleep(0.2)
+        assert await watch.fetchval(state, pid) == "active"
+        start = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        with pytest.raises(ragperf.InterfaceError, match="in progress"):
-            await conn.fetch("SELECT 1")
-        await pool.release(conn)  # waits for pg_sleep to end, then hands back a clean connection
+        await pool.release(conn)  # waits for the statement's end: milliseconds, not the 30 s sleep
+        assert time.monotonic() - start < 5
+        assert await watch.fetchval(state, pid) == "idle"  # the same session, no longer sleeping
+        await pool.release(watch)
+        stats = pool.get_stats()
+        assert stats["statements_cancelled"] == 1
+        assert stats["connections_closed"] == 0  # the connection was kept, not replaced
         assert await pool.fetchval("SELECT 7") == 7
-        assert pool.get_stats()["connections_closed"] == 0
+
+
+async def test_a_cancelled_pool_level_statement_is_stopped_on_the_server(database_url):
+    async with ragperf.DatabaseConnectionPool(dsn=database_url, min_size=1, max_size=1) as pool:
+        task = asyncio.create_task(pool.fetch("SELECT pg_sleep(30)"))
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # max_size=1: this waits for the cancelled statement's connection to come back
+        assert await pool.fetchval("SELECT 7") == 7
+        assert time.monotonic() - start < 5
+        assert pool.get_stats()["statements_cancelled"] == 1
 
 
 async def test_a_connection_handed_back_mid_statement_is_replaced(database_url):

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "db/cancel_request.h"
 #include "db/result_data.h"
 
 namespace ragperf::db {
@@ -348,21 +349,26 @@ awaitable<std::vector<Result>> Connection::run(std::span<const StatementRef> sta
       PQclear(r);  // prepare's COMMAND_OK, PIPELINE_ABORTED
     }
   };
-  for (size_t i = 0; i < n; ++i) {
-    if (!new_names[i].empty()) {
-      while (PGresult* r = co_await next_result()) take(r, i, true);
+  bool caller_cancelled = false;
+  try {
+    for (size_t i = 0; i < n; ++i) {
+      if (!new_names[i].empty()) {
+        while (PGresult* r = co_await next_result()) take(r, i, true);
+      }
+      while (PGresult* r = co_await next_result()) take(r, i, false);
     }
-    while (PGresult* r = co_await next_result()) take(r, i, false);
+    co_await read_to_sync();
+  } catch (const boost::system::system_error& e) {
+    // The caller stopped waiting (its cancellation slot fired) while the server runs the
+    // statements: ask the server to stop them (below; no co_await inside a handler).
+    if (e.code() != asio::error::operation_aborted || lost_ || !conn_) throw;
+    caller_cancelled = true;
   }
-  for (;;) {  // up to the Sync
-    PGresult* r = co_await next_result();
-    if (!r) {
-      if (PQstatus(conn_) == CONNECTION_BAD) fail_lost("reading");
-      continue;
-    }
-    const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-    PQclear(r);
-    if (sync) break;
+  if (caller_cancelled) {
+    // Cancelled, the coroutine would throw at its next co_await; the drain ends by itself
+    // within cancel_timeout, so a second cancellation must not cut it short either.
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+    co_await cancel_running(statements.front().sql);
   }
   busy_ = false;
   if (lost || PQstatus(conn_) == CONNECTION_BAD) {
@@ -378,6 +384,56 @@ awaitable<std::vector<Result>> Connection::run(std::span<const StatementRef> sta
   if (!err_state.empty() || !err_message.empty())
     throw QueryError(err_state, err_message, err_statement);
   co_return out;
+}
+
+awaitable<void> Connection::read_to_sync() {
+  for (;;) {
+    PGresult* r = co_await next_result();
+    if (!r) {
+      if (PQstatus(conn_) == CONNECTION_BAD) fail_lost("reading");
+      continue;
+    }
+    const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) co_return;
+  }
+}
+
+awaitable<bool> Connection::drain_to_sync() {
+  try {
+    co_await read_to_sync();
+  } catch (const std::exception&) {
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<void> Connection::cancel_running(std::string_view first_sql) {
+  // wait() marked the connection broken; it is only mid-statement until the drain below.
+  broken_ = false;
+  busy_ = true;
+  const auto request = send_cancel_request(PQgetCancel(conn_));
+  const auto limit =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(config_.cancel_timeout);
+  asio::steady_timer timer(executor_);
+  timer.expires_at(limit);
+  auto drained =
+      co_await (drain_to_sync() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  bool clean = drained.index() == 0 && std::get<0>(drained) && PQstatus(conn_) == CONNECTION_OK;
+  // A cancel request still on its way could stop this connection's next statement: the
+  // connection is reused only once the server has taken the request (or it was never sent).
+  while (clean && request->state.load() == CancelRequest::kPending && Clock::now() < limit) {
+    timer.expires_after(std::chrono::milliseconds(1));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (request->state.load() == CancelRequest::kPending) clean = false;
+  co_await asio::this_coro::reset_cancellation_state();  // the caller's default again
+  busy_ = false;
+  if (!clean) broken_ = true;
+  std::string preview(first_sql.substr(0, 80));
+  if (first_sql.size() > 80) preview += "...";
+  throw CancelledError("statement '" + preview +
+                       "' was cancelled by its caller; PostgreSQL was asked to stop it");
 }
 
 // ---- COPY FROM STDIN -------------------------------------------------------------------------

@@ -79,6 +79,15 @@ class Connection {
     const Params* params;
   };
   awaitable<std::vector<Result>> run(std::span<const StatementRef> statements);
+  /// Reads results up to the pipeline's Sync.
+  awaitable<void> read_to_sync();
+  /// read_to_sync(); false instead of an exception (lost, or cancelled by a deadline).
+  awaitable<bool> drain_to_sync();
+  /// The caller of a running statement stopped waiting: sends PostgreSQL a cancel request,
+  /// reads the round trip's results up to its Sync (within config.cancel_timeout, else the
+  /// connection is marked broken) and throws CancelledError. The connection stays reusable.
+  /// Called with the coroutine's cancellation disabled.
+  awaitable<void> cancel_running(std::string_view first_sql);
   awaitable<void> wait(bool write);
   awaitable<void> wait_either();
   awaitable<void> flush();

@@ -473,6 +473,7 @@ PoolStats PoolCore::stats_locked() const {
   s.acquires = acquires_;
   s.acquire_timeouts = acquire_timeouts_;
   s.acquire_cancelled = acquire_cancelled_;
+  s.statements_cancelled = cancelled_.load(std::memory_order_relaxed);
   s.requests_rejected = rejected_;
   const size_t n = static_cast<size_t>(std::min<uint64_t>(n_waits_, waits_.size()));
   if (n > 0) {
@@ -651,7 +652,12 @@ std::shared_ptr<db::Connection> checked(const std::shared_ptr<db::Connection>& c
 awaitable<Result> PooledConnection::execute(std::string sql, Params params) {
   const std::shared_ptr<db::Connection> c = checked(conn_);
   core_->count_query();
-  co_return co_await c->query(sql, params);
+  try {
+    co_return co_await c->query(sql, params);
+  } catch (const CancelledError&) {
+    core_->count_cancel();
+    throw;
+  }
 }
 
 awaitable<Result> PooledConnection::fetch(std::string sql, Params params) {
@@ -667,7 +673,12 @@ awaitable<std::optional<db::Row>> PooledConnection::fetchrow(std::string sql, Pa
 awaitable<std::vector<Result>> PooledConnection::pipeline(std::vector<db::Statement> statements) {
   const std::shared_ptr<db::Connection> c = checked(conn_);
   for (size_t i = 0; i < statements.size(); ++i) core_->count_query();
-  co_return co_await c->pipeline(statements);
+  try {
+    co_return co_await c->pipeline(statements);
+  } catch (const CancelledError&) {
+    core_->count_cancel();
+    throw;
+  }
 }
 
 awaitable<void> PooledConnection::copy_begin(std::string copy_sql) {

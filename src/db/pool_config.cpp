@@ -158,6 +158,7 @@ void PoolConfig::validate() const {
   };
   positive(acquire_timeout.count(), "acquire_timeout");
   positive(connect_timeout.count(), "connect_timeout");
+  positive(cancel_timeout.count(), "cancel_timeout");
   positive(max_lifetime.count(), "max_lifetime");
   positive(max_idle.count(), "max_idle");
   positive(maintenance_interval.count(), "maintenance_interval");

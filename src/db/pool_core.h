@@ -42,6 +42,7 @@ class PoolCore {
   void release(ConnPtr conn);
   void count_query() { total_queries_.fetch_add(1, std::memory_order_relaxed); }
   void count_retry();
+  void count_cancel() { cancelled_.fetch_add(1, std::memory_order_relaxed); }
   PoolStats get_stats() const;
   std::vector<int> backend_pids() const;
   void close(std::chrono::duration<double> timeout);
@@ -138,6 +139,7 @@ class PoolCore {
   uint64_t connect_error_seq_ = 0;
 
   std::atomic<uint64_t> total_queries_{0};
+  std::atomic<uint64_t> cancelled_{0};
   uint64_t acquires_ = 0, acquire_timeouts_ = 0, acquire_cancelled_ = 0, rejected_ = 0;
   uint64_t opened_ = 0, closed_count_ = 0, connection_errors_ = 0, lost_ = 0, replaced_ = 0;
   uint64_t retried_ = 0;

@@ -131,6 +131,34 @@ TEST_F(PoolFailure, CancellingAWaitingCallerLeaksNothing) {
   EXPECT_EQ(s.requests_waiting, 0);
 }
 
+// A caller that stops waiting for a running statement: the server is told to stop it (a cancel
+// request), the statement's end is read, and the same connection serves the next statement.
+TEST_F(PoolFailure, CancellingARunningStatementStopsItOnTheServerAndKeepsTheConnection) {
+  DatabaseConnectionPool pool(config(2, 2));
+  pool.initialize();
+  pool.run([&]() -> awaitable<void> {
+    auto conn = co_await pool.acquire();
+    const int pid = conn.backend_pid();
+    const auto start = Clock::now();
+    auto r = co_await (conn.fetch("SELECT pg_sleep(30)") || sleep_for(0.2));
+    EXPECT_EQ(r.index(), 1u);  // the timer won; the statement was cancelled
+    EXPECT_LT(seconds_since(start), 5.0);
+    auto other = co_await pool.acquire();
+    auto activity = co_await other.fetch("SELECT state FROM pg_stat_activity WHERE pid = $1", pid);
+    EXPECT_EQ(activity.rows(), 1);  // the session is still there ...
+    if (activity.rows() == 1) {
+      EXPECT_NE(activity[0]["state"].as_text(), "active");  // ... and idle
+    }
+    auto one = co_await conn.fetch("SELECT 1 AS one");
+    EXPECT_EQ(one[0]["one"].as_int(), 1);
+    EXPECT_EQ(conn.backend_pid(), pid);
+  }());
+  const auto s = pool.get_stats();
+  EXPECT_EQ(s.statements_cancelled, 1u);
+  EXPECT_EQ(s.connections_closed, 0u);
+  EXPECT_EQ(s.in_use, 0);
+}
+
 // A handle released while its statement still waits on the socket (an abandoned caller): the
 // pool closes that connection, the statement ends with an error on the object it started on (not
 // freed memory: the sanitizer build checks), and the next call gets a fresh connection.
