@@ -651,11 +651,13 @@ std::shared_ptr<db::Connection> checked(const std::shared_ptr<db::Connection>& c
 
 awaitable<Result> PooledConnection::execute(std::string sql, Params params) {
   const std::shared_ptr<db::Connection> c = checked(conn_);
-  core_->count_query();
+  // Kept by the frame too: the handle may be released (core_ moved out) while the statement runs.
+  const std::shared_ptr<db::PoolCore> core = core_;
+  core->count_query();
   try {
     co_return co_await c->query(sql, params);
   } catch (const CancelledError&) {
-    core_->count_cancel();
+    core->count_cancel();
     throw;
   }
 }
@@ -672,11 +674,12 @@ awaitable<std::optional<db::Row>> PooledConnection::fetchrow(std::string sql, Pa
 
 awaitable<std::vector<Result>> PooledConnection::pipeline(std::vector<db::Statement> statements) {
   const std::shared_ptr<db::Connection> c = checked(conn_);
-  for (size_t i = 0; i < statements.size(); ++i) core_->count_query();
+  const std::shared_ptr<db::PoolCore> core = core_;  // as in execute()
+  for (size_t i = 0; i < statements.size(); ++i) core->count_query();
   try {
     co_return co_await c->pipeline(statements);
   } catch (const CancelledError&) {
-    core_->count_cancel();
+    core->count_cancel();
     throw;
   }
 }
