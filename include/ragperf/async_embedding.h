@@ -10,8 +10,10 @@
 // Work runs on the Runtime's compute pool (ragperf/runtime.h; one thread per core in all, BLAS
 // single-threaded inside it), so the busy threads never exceed the cores. Requests waiting
 // while a forward pass runs are merged into the next pass, up to `batch_size` texts
-// (EMBED_BATCH); a request larger than that runs alone. A text that fails (invalid UTF-8) fails
-// only its own request.
+// (EMBED_BATCH); a request larger than that is cut into passes of `batch_size` texts, and after
+// each pass it goes back to the end of the queue, so a short request waits for at most one pass
+// of a long one. A text that fails (invalid UTF-8) fails only its own request. The queue is
+// bounded (max_queued_requests, max_queued_texts): a full queue refuses with OverloadedError.
 //
 // device: "auto" (CPU on a machine without a GPU), "cpu"; "cuda" throws ConfigError in a build
 // without CUDA. Thread-safety: every method may be called from any thread. The destructor
@@ -39,6 +41,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,12 @@ struct AsyncEmbeddingOptions {
   PerformanceMonitor* monitor = nullptr;
   /// Where the passes run; null: Runtime::shared().
   std::shared_ptr<Runtime> runtime = nullptr;
+  /// Requests waiting for a forward pass, at most; beyond, submit() throws OverloadedError (an
+  /// HTTP server answers 429). >= 1.
+  size_t max_queued_requests = 4096;
+  /// Texts of the waiting requests, at most (a request alone is never refused for its size: its
+  /// caller bounds that). >= 1.
+  size_t max_queued_texts = 65536;
 
   /// batch_size = EMBED_BATCH (at least 1); device and monitor keep their defaults.
   static AsyncEmbeddingOptions from_settings(const Settings& settings);
@@ -73,6 +82,8 @@ struct EmbeddingStats {
   std::string device;                        // "cpu"
   size_t threads = 0;                        // compute threads (the cores used)
   size_t max_batch = 0;                      // texts per forward pass, at most
+  uint64_t rejected = 0;   // submit() calls refused with OverloadedError (the queue was full)
+  uint64_t cancelled = 0;  // requests dropped because their stop token was requested
 };
 
 class AsyncEmbedding {
@@ -102,9 +113,14 @@ class AsyncEmbedding {
   boost::asio::awaitable<std::vector<float>> async_embed_single(std::string text);
   boost::asio::awaitable<EmbeddingMatrix> async_embed_batch(std::vector<std::string> texts);
 
-  /// Callback form: `done(error, result)` runs on a compute thread; keep it short.
+  /// Callback form: `done(error, result)` runs on a compute thread; keep it short. A request
+  /// whose `stop` is requested before its (next) forward pass is dropped: `done` gets
+  /// CancelledError and no more work is spent on it (a server passes the token of a client
+  /// that disconnected or passed its deadline). Throws OverloadedError when the queue is full
+  /// (AsyncEmbeddingOptions::max_queued_requests / max_queued_texts) and UnavailableError while
+  /// shutting down.
   using Callback = std::function<void(std::exception_ptr, EmbeddingMatrix)>;
-  void submit(std::vector<std::string> texts, Callback done);
+  void submit(std::vector<std::string> texts, Callback done, std::stop_token stop = {});
 
   EmbeddingStats get_stats() const;
   size_t dim() const;

@@ -30,6 +30,8 @@ py::dict stats_dict(const EmbeddingStats& s) {
   d["total_requests"] = s.requests;
   d["total_batches"] = s.batches;
   d["failed_requests"] = s.failed;
+  d["rejected_requests"] = s.rejected;
+  d["cancelled_requests"] = s.cancelled;
   d["total_time"] = s.seconds;
   d["throughput_embeddings_per_sec"] = s.throughput_embeddings_per_sec;
   d["avg_batch_size"] =

@@ -144,6 +144,40 @@ async def test_1000_concurrent_tasks_on_one_loop(embed):
     np.testing.assert_allclose(np.stack(results), expected, atol=1e-6, rtol=0)
 
 
+def test_each_event_loop_gets_its_own_completions(embed):
+    """Two loops on two threads await the same embedder at once: every result arrives on the loop
+    that asked for it (each loop has its own completion queue), and equals the direct answer."""
+    import threading
+
+    texts = {k: [f"loop {k} text {i}" for i in range(50)] for k in ("a", "b")}
+    results, errors = {}, []
+
+    def run(k):
+        async def many():
+            loop = asyncio.get_running_loop()
+            out = []
+            for t in texts[k]:
+                fut = asyncio.ensure_future(embed.embed_single(t))
+                out.append(await fut)
+                assert fut.get_loop() is loop
+            return np.stack(out)
+
+        try:
+            results[k] = asyncio.run(many())
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for k in texts:
+        expected = asyncio.run(embed.embed_batch(texts[k]))
+        np.testing.assert_allclose(results[k], expected, atol=1e-6, rtol=0)
+
+
 async def test_monitor_receives_the_cpp_stages(model_dir):
     monitor = ragperf.PerformanceMonitor()
     e = ragperf.AsyncEmbedding(model_dir, monitor=monitor)

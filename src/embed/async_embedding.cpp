@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <span>
+#include <stop_token>
 
 #include "embed/bert_model.h"
 #include "ragperf/config.h"
@@ -47,15 +48,28 @@ struct AsyncEmbedding::Impl {
   struct Request {
     std::vector<std::string> texts;
     Callback done;
+    std::stop_token stop;    // requested: dropped before its next pass
+    size_t next = 0;         // texts [0, next) are embedded into `result`
+    EmbeddingMatrix result;  // filled pass by pass
+    bool failed = false;     // answered with an error; its remaining texts are dropped
   };
-  void submit(std::vector<std::string> texts, Callback done);
+  using RequestPtr = std::shared_ptr<Request>;
+  /// texts [begin, end) of one request: what a forward pass embeds of it.
+  struct Slice {
+    RequestPtr request;
+    size_t begin = 0, end = 0;
+    size_t size() const { return end - begin; }
+  };
+  void submit(std::vector<std::string> texts, Callback done, std::stop_token stop);
   /// One merged batch from the queue, on a compute thread; posts itself again while requests
   /// wait (so searches queued meanwhile run between passes).
   void drain();
-  void process(std::vector<Request>& batch);
-  /// The monitored BERT path: tokenise each request ("tokenize"), one forward pass ("embed").
-  /// Fills results[i] or errors[i] for every request; returns the forward passes run.
-  uint64_t process_tokenized(std::vector<Request>& batch, std::vector<EmbeddingMatrix>& results,
+  /// Embeds the slices; returns the requests that are now complete or failed, with their
+  /// outcome, for the caller to answer outside the lock.
+  void process(std::vector<Slice>& batch);
+  /// The monitored BERT path: tokenise each slice ("tokenize"), one forward pass ("embed").
+  /// Fills results[i] or errors[i] for every slice; returns the forward passes run.
+  uint64_t process_tokenized(std::vector<Slice>& batch, std::vector<EmbeddingMatrix>& results,
                              std::vector<std::exception_ptr>& errors);
 
   std::shared_ptr<EmbeddingModel> model_;
@@ -65,7 +79,10 @@ struct AsyncEmbedding::Impl {
   embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
   mutable std::mutex mutex_;
   std::condition_variable idle_;  // the destructor waits for !draining_
-  std::deque<Request> queue_;
+  std::deque<RequestPtr> queue_;  // a request cut into passes goes back to the end after each
+  size_t queued_texts_ = 0;       // texts of the queued requests not embedded yet
+  size_t max_queued_requests_;
+  size_t max_queued_texts_;
   bool draining_ = false;  // a drain() is posted or running
   bool stop_ = false;
   EmbeddingStats stats_;
@@ -105,8 +122,14 @@ AsyncEmbedding::Impl::Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbedding
       device_(resolve_device(options.device)),
       batch_size_(checked_batch(options.batch_size)),
       monitor_(options.monitor),
+      max_queued_requests_(options.max_queued_requests),
+      max_queued_texts_(options.max_queued_texts),
       runtime_(options.runtime ? std::move(options.runtime) : Runtime::shared()) {
   if (!model_) throw ConfigError("AsyncEmbedding needs a model (got none)");
+  if (max_queued_requests_ == 0 || max_queued_texts_ == 0)
+    throw ConfigError(
+        "AsyncEmbeddingOptions: max_queued_requests and max_queued_texts must be "
+        "at least 1");
   if (monitor_) bert_ = dynamic_cast<embed::BertModel*>(model_.get());
   stats_.device = device_;
   stats_.threads = runtime_->compute_threads();
@@ -125,17 +148,33 @@ AsyncEmbedding::Impl::~Impl() {
   idle_.wait(lock, [&] { return !draining_; });
 }
 
-void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done) {
-  impl_->submit(std::move(texts), std::move(done));
+void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done, std::stop_token stop) {
+  impl_->submit(std::move(texts), std::move(done), std::move(stop));
 }
 
-void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done) {
+void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done,
+                                  std::stop_token stop) {
   {
     std::lock_guard lock(mutex_);
     if (stop_) {
       throw UnavailableError("AsyncEmbedding is shutting down; no new requests are accepted");
     }
-    queue_.push_back(Request{std::move(texts), std::move(done)});
+    // A request alone is never refused for its size (its caller bounds it); the queue is.
+    if (queue_.size() >= max_queued_requests_ ||
+        (queued_texts_ > 0 && queued_texts_ + texts.size() > max_queued_texts_)) {
+      ++stats_.rejected;
+      throw OverloadedError(
+          "the embedding queue is full (" + std::to_string(queue_.size()) + " requests, " +
+          std::to_string(queued_texts_) +
+          " texts waiting; max_queued_requests=" + std::to_string(max_queued_requests_) +
+          ", max_queued_texts=" + std::to_string(max_queued_texts_) + "); retry later");
+    }
+    auto request = std::make_shared<Request>();
+    request->texts = std::move(texts);
+    request->done = std::move(done);
+    request->stop = std::move(stop);
+    queued_texts_ += request->texts.size();
+    queue_.push_back(std::move(request));
     if (draining_) return;  // the running drain() takes it
     draining_ = true;
   }
@@ -192,19 +231,56 @@ EmbeddingStats AsyncEmbedding::get_stats() const {
 }
 
 void AsyncEmbedding::Impl::drain() {
-  std::vector<Request> batch;
+  std::vector<Slice> batch;
+  std::vector<RequestPtr> dropped;  // their callers gave up before this pass
   {
     std::lock_guard lock(mutex_);
     size_t texts = 0;
     while (!queue_.empty()) {
-      const size_t n = queue_.front().texts.size();
-      if (!batch.empty() && texts + n > batch_size_) break;
-      texts += n;
-      batch.push_back(std::move(queue_.front()));
+      RequestPtr& front = queue_.front();
+      const size_t left = front->texts.size() - front->next;
+      if (front->failed) {  // a pass failed it; it has its answer
+        queued_texts_ -= left;
+        queue_.pop_front();
+        continue;
+      }
+      if (front->stop.stop_requested()) {
+        queued_texts_ -= left;
+        dropped.push_back(std::move(front));
+        queue_.pop_front();
+        continue;
+      }
+      if (!batch.empty() && texts + left > batch_size_) break;
+      // The first request of a pass may be cut to batch_size texts: the rest of it goes back
+      // to the end of the queue, so requests behind it get the next pass (a one-text request
+      // never waits for all of a large one).
+      const size_t take = std::min(left, batch_size_ - texts);
+      RequestPtr request = std::move(front);
       queue_.pop_front();
+      batch.push_back(Slice{request, request->next, request->next + take});
+      request->next += take;
+      queued_texts_ -= take;
+      texts += take;
+      if (request->next < request->texts.size()) {
+        queue_.push_back(std::move(request));
+        break;
+      }
+    }
+    stats_.requests += dropped.size();
+    stats_.failed += dropped.size();
+    stats_.cancelled += dropped.size();
+  }
+  for (auto& r : dropped) {
+    try {
+      r->done(std::make_exception_ptr(
+                  CancelledError("embedding request of " + std::to_string(r->texts.size()) +
+                                 " texts dropped: its caller gave up before it ran")),
+              {});
+    } catch (...) {
+      // A callback that throws must not stop the others.
     }
   }
-  process(batch);
+  if (!batch.empty()) process(batch);
   {
     std::lock_guard lock(mutex_);
     if (queue_.empty()) {
@@ -226,21 +302,21 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
-uint64_t AsyncEmbedding::Impl::process_tokenized(std::vector<Request>& batch,
+uint64_t AsyncEmbedding::Impl::process_tokenized(std::vector<Slice>& batch,
                                                  std::vector<EmbeddingMatrix>& results,
                                                  std::vector<std::exception_ptr>& errors) {
   const size_t dim = model_->dim();
   const auto t_tokenize = Clock::now();
   std::vector<std::vector<int32_t>> ids;
-  std::vector<size_t> tokenized;  // requests whose texts are all in `ids`, in order
+  std::vector<size_t> tokenized;  // slices whose texts are all in `ids`, in order
   for (size_t i = 0; i < batch.size(); ++i) {
-    const std::vector<std::string>& texts = batch[i].texts;
+    const Slice& slice = batch[i];
     std::vector<std::vector<int32_t>> mine;
-    mine.reserve(texts.size());
+    mine.reserve(slice.size());
     try {
-      for (size_t j = 0; j < texts.size(); ++j) {
+      for (size_t j = slice.begin; j < slice.end; ++j) {
         try {
-          mine.push_back(bert_->encode(texts[j]));
+          mine.push_back(bert_->encode(slice.request->texts[j]));
         } catch (const InputError& e) {
           // The message BertModel::embed gives for this request run alone.
           throw InputError("text " + std::to_string(j) + ": " + e.what());
@@ -279,7 +355,7 @@ uint64_t AsyncEmbedding::Impl::process_tokenized(std::vector<Request>& batch,
   return 1;
 }
 
-void AsyncEmbedding::Impl::process(std::vector<Request>& batch) {
+void AsyncEmbedding::Impl::process(std::vector<Slice>& batch) {
   const auto start = Clock::now();
   uint64_t passes = 0;
   std::vector<std::exception_ptr> errors(batch.size());
@@ -297,17 +373,19 @@ void AsyncEmbedding::Impl::process(std::vector<Request>& batch) {
       monitor_->record("embed", seconds_since(t0));
       return m;
     };
-    std::vector<std::string> all;
-    for (auto& r : batch)
-      for (auto& t : r.texts) all.push_back(std::move(t));
+    auto texts_of = [](const Slice& slice) {
+      return std::span<const std::string>(slice.request->texts).subspan(slice.begin, slice.size());
+    };
     bool merged_ok = false;
     if (batch.size() > 1) {
+      std::vector<std::string> all;
+      for (const Slice& slice : batch)
+        for (const std::string& t : texts_of(slice)) all.push_back(t);
       try {
         EmbeddingMatrix m = embed(all);
         size_t row = 0;
         for (size_t i = 0; i < batch.size(); ++i) {
-          // all[] holds the texts now; sizes come from the request lists (moved-from strings).
-          const size_t n = batch[i].texts.size();
+          const size_t n = batch[i].size();
           results[i].rows = n;
           results[i].dim = m.dim;
           results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
@@ -316,46 +394,56 @@ void AsyncEmbedding::Impl::process(std::vector<Request>& batch) {
         }
         merged_ok = true;
       } catch (...) {
-        // One bad text must not fail its neighbours: retry each request alone below.
+        // One bad text must not fail its neighbours: retry each slice alone below.
       }
     }
     if (!merged_ok) {
-      size_t first = 0;
       for (size_t i = 0; i < batch.size(); ++i) {
-        const size_t n = batch[i].texts.size();
-        std::vector<std::string> mine(
-            std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first)),
-            std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(first + n)));
-        first += n;
         try {
-          results[i] = embed(mine);
+          results[i] = embed(texts_of(batch[i]));
         } catch (...) {
           errors[i] = std::current_exception();
         }
       }
     }
   }
+  // Each slice into its request; a request is answered once: when its last slice is in, or at
+  // its first failure (its remaining texts are then dropped from the queue).
+  std::vector<std::pair<RequestPtr, std::exception_ptr>> answers;
   uint64_t embedded = 0;
   uint64_t failed = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (errors[i]) {
-      ++failed;
-    } else {
-      embedded += batch[i].texts.size();
-    }
-  }
-  const double seconds = seconds_since(start);
   {
     std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Request& r = *batch[i].request;
+      if (errors[i]) {
+        if (!r.failed) {
+          r.failed = true;
+          ++failed;
+          answers.emplace_back(batch[i].request, errors[i]);
+        }
+        continue;
+      }
+      embedded += batch[i].size();
+      if (r.result.data.empty()) {
+        r.result.rows = r.texts.size();
+        r.result.dim = results[i].dim;
+        r.result.data.resize(r.result.rows * r.result.dim);
+      }
+      std::copy(results[i].data.begin(), results[i].data.end(),
+                r.result.data.begin() + static_cast<ptrdiff_t>(batch[i].begin * r.result.dim));
+      if (batch[i].end == r.texts.size() && !r.failed)
+        answers.emplace_back(batch[i].request, nullptr);
+    }
     stats_.embeddings += embedded;
     stats_.batches += passes;
-    stats_.requests += batch.size();
+    stats_.requests += answers.size();
     stats_.failed += failed;
-    stats_.seconds += seconds;
+    stats_.seconds += seconds_since(start);
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
+  for (auto& [request, error] : answers) {
     try {
-      batch[i].done(errors[i], std::move(results[i]));
+      request->done(error, error ? EmbeddingMatrix{} : std::move(request->result));
     } catch (...) {
       // A callback that throws must not stop the others.
     }

@@ -128,6 +128,20 @@ TEST(AsyncEmbeddingMonitor, BatchRequestIsOneRecordAndMatchesUnmonitored) {
   EXPECT_EQ(monitor.get_stats("embed")->count, 1u);
 }
 
+TEST(AsyncEmbeddingMonitor, ARequestCutIntoPassesMatchesOnePass) {
+  auto model = load_bert();
+  const auto inputs = texts(21);
+  PerformanceMonitor monitor;
+  AsyncEmbedding cut(model, {.batch_size = 4, .monitor = &monitor});
+  AsyncEmbedding whole(model, "cpu", 64);
+  const EmbeddingMatrix a = cut.embed_batch(inputs).get();
+  const EmbeddingMatrix b = whole.embed_batch(inputs).get();
+  ASSERT_EQ(a.rows, inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) expect_close(a.row(i), b.row(i));
+  EXPECT_EQ(monitor.get_stats("embed")->count, 6u);  // 4 + 4 + 4 + 4 + 4 + 1
+  EXPECT_EQ(cut.get_stats().requests, 1u);
+}
+
 TEST(AsyncEmbeddingMonitor, BadTextFailsOnlyItsOwnRequestAndIsNotAnEmbed) {
   auto model = load_bert();
   PerformanceMonitor monitor;

@@ -13,6 +13,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "ragperf/config.h"
@@ -125,6 +128,129 @@ TEST(AsyncEmbedding, BadTextFailsOnlyItsOwnRequest) {
   io.run();
   EXPECT_THROW(fut.get(), ragperf::InputError);
   EXPECT_EQ(embedder.get_stats().failed, 2u);
+}
+
+/// The real model behind a gate: each forward pass waits until the test opens the gate, and the
+/// texts of every pass are recorded, so a test sees the queue's order and bounds at work.
+class GatedModel : public ragperf::EmbeddingModel {
+ public:
+  explicit GatedModel(std::shared_ptr<ragperf::EmbeddingModel> real) : real_(std::move(real)) {}
+  size_t dim() const override { return real_->dim(); }
+  std::string id() const override { return real_->id(); }
+  size_t max_tokens() const override { return real_->max_tokens(); }
+  size_t count_tokens(std::string_view text) const override { return real_->count_tokens(text); }
+  ragperf::EmbeddingMatrix embed(std::span<const std::string> texts,
+                                 std::vector<size_t>* token_counts) override {
+    {
+      std::unique_lock lock(mu_);
+      passes_.emplace_back(texts.begin(), texts.end());
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+    }
+    return real_->embed(texts, token_counts);
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  /// Waits until `n` passes have started; false after 10 s.
+  bool wait_passes(size_t n) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return passes_.size() >= n; });
+  }
+  std::vector<std::vector<std::string>> passes() const {
+    std::lock_guard lock(mu_);
+    return passes_;
+  }
+
+ private:
+  std::shared_ptr<ragperf::EmbeddingModel> real_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<std::vector<std::string>> passes_;
+  bool open_ = false;
+};
+
+TEST(AsyncEmbedding, ALongRequestIsCutIntoPassesAndAShortOneWaitsForOnlyOne) {
+  auto real = load();
+  auto gated = std::make_shared<GatedModel>(real);
+  ragperf::AsyncEmbedding embedder(gated, "cpu", 8);
+  const auto blocker = embedder.embed_single("holds the first pass");
+  ASSERT_TRUE(gated->wait_passes(1));
+  const auto long_texts = texts(20);
+  auto long_request = embedder.embed_batch(long_texts);
+  auto short_request = embedder.embed_single("a short question");
+  gated->open();
+  const auto m = long_request.get();
+  const auto one = short_request.get();
+  blocker.wait();
+  const auto passes = gated->passes();
+  // blocker | 8 of the long one | the short one | 8 | 4: the short one waited for one pass.
+  ASSERT_EQ(passes.size(), 5u);
+  EXPECT_EQ(passes[1].size(), 8u);
+  ASSERT_EQ(passes[2].size(), 1u);
+  EXPECT_EQ(passes[2][0], "a short question");
+  EXPECT_EQ(passes[3].size(), 8u);
+  EXPECT_EQ(passes[4].size(), 4u);
+  const auto direct = real->embed(long_texts);
+  ASSERT_EQ(m.rows, long_texts.size());
+  for (size_t i = 0; i < long_texts.size(); ++i) expect_close(m.row(i), direct.row(i));
+  expect_close(one, real->embed(std::vector<std::string>{"a short question"}).row(0));
+  EXPECT_EQ(embedder.get_stats().requests, 3u);
+  EXPECT_EQ(embedder.get_stats().embeddings, 22u);
+}
+
+TEST(AsyncEmbedding, AFullQueueRefusesWithOverloadedAndLosesNothingAdmitted) {
+  auto gated = std::make_shared<GatedModel>(load());
+  ragperf::AsyncEmbeddingOptions options;
+  options.batch_size = 4;
+  options.max_queued_requests = 3;
+  options.max_queued_texts = 5;
+  ragperf::AsyncEmbedding embedder(gated, options);
+  auto running = embedder.embed_single("running");  // taken off the queue by the first pass
+  ASSERT_TRUE(gated->wait_passes(1));
+  std::vector<std::future<ragperf::EmbeddingMatrix>> admitted;
+  admitted.push_back(embedder.embed_batch(texts(3)));
+  admitted.push_back(embedder.embed_batch(texts(2)));  // 5 texts queued: the bound
+  try {
+    embedder.embed_batch(texts(1));
+    ADD_FAILURE() << "a sixth queued text was admitted";
+  } catch (const ragperf::OverloadedError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_queued_texts=5"), std::string::npos) << e.what();
+  }
+  gated->open();
+  EXPECT_EQ(running.get().size(), gated->dim());
+  EXPECT_EQ(admitted[0].get().rows, 3u);
+  EXPECT_EQ(admitted[1].get().rows, 2u);
+  EXPECT_EQ(embedder.get_stats().rejected, 1u);
+  // Alone, a request larger than the text bound is admitted: its caller bounds its size.
+  EXPECT_EQ(embedder.embed_batch(texts(9)).get().rows, 9u);
+}
+
+TEST(AsyncEmbedding, ARequestWhoseCallerGaveUpIsDroppedBeforeItsPass) {
+  auto gated = std::make_shared<GatedModel>(load());
+  ragperf::AsyncEmbedding embedder(gated, "cpu", 4);
+  auto running = embedder.embed_single("running");
+  ASSERT_TRUE(gated->wait_passes(1));
+  std::stop_source gave_up;
+  std::promise<std::exception_ptr> outcome;
+  // 10 texts: cut into passes of 4; the caller gives up before any of them runs.
+  embedder.submit(
+      texts(10),
+      [&](std::exception_ptr error, ragperf::EmbeddingMatrix) { outcome.set_value(error); },
+      gave_up.get_token());
+  gave_up.request_stop();
+  gated->open();
+  running.get();
+  const std::exception_ptr error = outcome.get_future().get();
+  ASSERT_TRUE(error);
+  EXPECT_THROW(std::rethrow_exception(error), ragperf::CancelledError);
+  EXPECT_EQ(gated->passes().size(), 1u) << "work was spent on a request nobody waits for";
+  const auto stats = embedder.get_stats();
+  EXPECT_EQ(stats.cancelled, 1u);
+  EXPECT_EQ(stats.embeddings, 1u);
+  EXPECT_EQ(stats.requests, 2u);
 }
 
 TEST(AsyncEmbedding, DeviceChoices) {
