@@ -182,6 +182,9 @@ void run_bench(const Options& opt) {
   // Baseline: the same engine with every product through OpenBLAS's sgemm.
   ragperf::set_gemm_backend(ragperf::GemmBackend::kOpenBlas);
   const double p50_blas = percentile(short_latencies(100), 50);
+  // The weights through oneDNN's sgemm (it re-packs them on every call) vs packed once at load.
+  ragperf::set_gemm_backend(ragperf::GemmBackend::kOneDnn);
+  const double p50_onednn = percentile(short_latencies(100), 50);
   ragperf::set_gemm_backend(ragperf::GemmBackend::kAuto);
   const auto lat = short_latencies(300);
   const double p50 = percentile(lat, 50), p95 = percentile(lat, 95);
@@ -237,6 +240,11 @@ void run_bench(const Options& opt) {
   ragperf::bench::Report report("embed");
   report.add_row("single_embedding", p50_blas, p50,
                  "p50; baseline: every product through OpenBLAS sgemm");
+  report.add_row(
+      "single_embedding_onednn_vs_packed", p50_onednn, p50,
+      ragperf::have_onednn()
+          ? "p50; baseline: every product through oneDNN sgemm (weights re-packed per call)"
+          : "built without oneDNN: baseline is OpenBLAS");
   report.add_row("embeddings_10_sequential_vs_batched", q10_seq, q10_bat,
                  "guide: batching 10 embeddings is faster than 10 calls");
   report.add_row("batch128_openblas_vs_onednn", b128_openblas, b128_onednn,
@@ -257,6 +265,7 @@ void run_bench(const Options& opt) {
   }
   report.set("short_p50_s", p50);
   report.set("short_p95_s", p95);
+  report.set("short_p50_onednn_s", p50_onednn);
   report.set("batch16_texts_per_s", static_cast<double>(batch16.size()) / b16);
   report.set("batch128_texts_per_s", static_cast<double>(batch128.size()) / b128);
   report.set("q10_sequential_s", q10_seq);

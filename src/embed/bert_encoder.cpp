@@ -34,12 +34,12 @@ void transpose_into(const TensorView& t, size_t out, size_t in, float* dst, size
   }
 }
 
-std::vector<float> linear_t(const SafetensorsFile& f, const std::string& name, size_t out,
-                            size_t in) {
+kernels::PackedMatrix linear_t(const SafetensorsFile& f, const std::string& name, size_t out,
+                               size_t in) {
   const TensorView& t = f.require(name, {i64(out), i64(in)});
   std::vector<float> w(out * in);
   transpose_into(t, out, in, w.data(), out, 0);
-  return w;
+  return kernels::PackedMatrix(w.data(), out, in, out);
 }
 
 // Splits [0, n) into chunks of `step` (the last one shorter).
@@ -67,15 +67,16 @@ BertEncoder::BertEncoder(const BertConfig& config, std::shared_ptr<const Safeten
   for (size_t l = 0; l < config_.n_layers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
     Layer& L = layers_[l];
-    L.w_qkv.resize(h * 3 * h);
+    std::vector<float> w_qkv(h * 3 * h);
     L.b_qkv.resize(3 * h);
     const char* parts[3] = {"query", "key", "value"};
     for (size_t q = 0; q < 3; ++q) {
       const std::string base = p + "attention.self." + parts[q];
-      transpose_into(f.require(base + ".weight", {i64(h), i64(h)}), h, h, L.w_qkv.data(), 3 * h,
+      transpose_into(f.require(base + ".weight", {i64(h), i64(h)}), h, h, w_qkv.data(), 3 * h,
                      q * h);
       f.require(base + ".bias", {i64(h)}).copy_f32(0, h, L.b_qkv.data() + q * h);
     }
+    L.w_qkv = kernels::PackedMatrix(w_qkv.data(), 3 * h, h, 3 * h);
     L.w_o = linear_t(f, p + "attention.output.dense.weight", h, h);
     L.b_o = vec(f, p + "attention.output.dense.bias", h);
     L.ln1_g = vec(f, p + "attention.output.LayerNorm.weight", h);
@@ -97,6 +98,17 @@ BertEncoder::BertEncoder(const BertConfig& config, std::shared_ptr<const Safeten
   }
 }
 
+const std::vector<BertEncoder::RowMajorLayer>& BertEncoder::row_major_weights() const {
+  std::call_once(row_major_once_, [this] {
+    row_major_.resize(layers_.size());
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& L = layers_[l];
+      row_major_[l] = {L.w_qkv.unpack(), L.w_o.unpack(), L.w_i.unpack(), L.w_out.unpack()};
+    }
+  });
+  return row_major_;
+}
+
 double BertEncoder::flops(const std::vector<size_t>& lengths) const {
   const double h = static_cast<double>(config_.hidden_size);
   const double inter = static_cast<double>(config_.intermediate_size);
@@ -110,21 +122,29 @@ double BertEncoder::flops(const std::vector<size_t>& lengths) const {
 
 namespace {
 
-// C[M, N] = A · B + bias (+activation), parallel over row and column blocks.
-// Rows per GEMM call, at most (each call repacks the weights, so fewer, larger calls are better).
+// C[M, N] = A · B + bias (+activation), parallel over row and column blocks. `w_row_major`
+// (row-major [K, N]) is given in the library GEMM modes only; otherwise the packed kernel runs.
+// Rows per task, at most (the packed kernel walks each weight panel once per task).
 constexpr size_t kRowsPerTask = 256;
+// Up to this many rows a product is split by columns only.
+constexpr size_t kFewRows = 48;
 
-void dense(Runtime& pool, const float* a, size_t m, size_t k, const std::vector<float>& w,
-           const std::vector<float>& bias, size_t n, float* c, bool activate, Activation act) {
+void dense(Runtime& pool, const float* a, size_t m, const kernels::PackedMatrix& w,
+           const float* w_row_major, const std::vector<float>& bias, float* c, bool activate,
+           Activation act) {
+  const size_t k = w.rows();
+  const size_t n = w.cols();
   const size_t threads = pool.compute_threads();
-  size_t mb =
-      m <= 48 ? m : std::clamp<size_t>((m + 2 * threads - 1) / (2 * threads), 64, kRowsPerTask);
+  size_t mb = m <= kFewRows
+                  ? m
+                  : std::clamp<size_t>((m + 2 * threads - 1) / (2 * threads), 64, kRowsPerTask);
   size_t nb = n;
   const size_t row_blocks = n_chunks(m, mb);
   if (row_blocks < 2 * threads) {
-    // Few rows: split the columns too, in multiples of 32.
+    // Few rows: split the columns too, in whole panels.
+    constexpr size_t p = kernels::kPanelCols;
     size_t want = (2 * threads + row_blocks - 1) / row_blocks;
-    nb = std::max<size_t>(32, ((n / want) + 31) / 32 * 32);
+    nb = std::max<size_t>(p, ((n / want) + p - 1) / p * p);
   }
   const size_t col_blocks = n_chunks(n, nb);
   pool.parallel_for(row_blocks * col_blocks, [&](size_t task) {
@@ -132,7 +152,11 @@ void dense(Runtime& pool, const float* a, size_t m, size_t k, const std::vector<
     const size_t j0 = (task % col_blocks) * nb;
     const size_t mi = std::min(mb, m - i0);
     const size_t nj = std::min(nb, n - j0);
-    kernels::gemm(a + i0 * k, k, w.data() + j0, n, c + i0 * n + j0, n, mi, nj, k);
+    if (w_row_major) {
+      kernels::gemm(a + i0 * k, k, w_row_major + j0, n, c + i0 * n + j0, n, mi, nj, k);
+    } else {
+      kernels::gemm_packed(a + i0 * k, k, w, j0, nj, c + i0 * n + j0, n, mi);
+    }
     kernels::bias_act(c + i0 * n + j0, n, mi, nj, bias.data() + j0, activate, act);
   });
 }
@@ -204,6 +228,18 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
     });
   }
 
+  // The library GEMM modes (measurements) run on row-major copies of the weights.
+  const std::vector<RowMajorLayer>* row_major =
+      kernels::gemm_mode() == kernels::GemmMode::kAuto ? nullptr : &row_major_weights();
+  auto rm = [&](size_t li, size_t which) -> const float* {
+    return row_major ? (*row_major)[li][which].data() : nullptr;
+  };
+
+  // Few tokens (the products split by columns only) on the packed kernel: the QKV projection
+  // runs per head, fused with attention.
+  const bool fuse_qkv =
+      !row_major && t <= kFewRows && dh % kernels::kPanelCols == 0 && h % kernels::kPanelCols == 0;
+
   std::vector<float> qkv(t * 3 * h);
   std::vector<float> ctx(t * h);
   std::vector<float> tmp(t * h);
@@ -215,12 +251,8 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
     // With first_token_only, the last layer needs keys and values of every token but queries,
     // and everything after attention, for each sequence's first token only.
     const bool first_only = first_token_only && li + 1 == layers_.size();
-    dense(pool, x.data(), t, h, L.w_qkv, L.b_qkv, 3 * h, qkv.data(), false, config_.activation);
-
-    // Attention per (sequence, head) over that sequence's tokens.
-    pool.parallel_for(sequences.size() * n_heads, [&](size_t task) {
-      const size_t s = task / n_heads;
-      const size_t head = task % n_heads;
+    // Attention of sequence s, head `head` over that sequence's tokens (qkv holds its Q, K, V).
+    auto attend = [&](size_t s, size_t head) {
       const size_t len = offsets[s + 1] - offsets[s];
       const size_t o = offsets[s];
       const size_t q_rows = first_only ? 1 : len;
@@ -240,7 +272,25 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
       float* out = ctx.data() + (first_only ? s : o) * h + head * dh;
       kernels::gemm(scores, lp, qkv.data() + o * 3 * h + 2 * h + head * dh, 3 * h, out, h, q_rows,
                     dh, len);
-    });
+    };
+    if (fuse_qkv) {
+      // Few tokens: one loop per head computes that head's Q, K and V columns (whole panels)
+      // and then its attention, so no thread waits between the projection and attention.
+      pool.parallel_for(n_heads, [&](size_t head) {
+        for (size_t part = 0; part < 3; ++part) {
+          const size_t j0 = part * h + head * dh;
+          kernels::gemm_packed(x.data(), h, L.w_qkv, j0, dh, qkv.data() + j0, 3 * h, t);
+          kernels::bias_act(qkv.data() + j0, 3 * h, t, dh, L.b_qkv.data() + j0, false,
+                            config_.activation);
+        }
+        for (size_t s = 0; s < sequences.size(); ++s) attend(s, head);
+      });
+    } else {
+      dense(pool, x.data(), t, L.w_qkv, rm(li, 0), L.b_qkv, qkv.data(), false, config_.activation);
+      // Attention per (sequence, head).
+      pool.parallel_for(sequences.size() * n_heads,
+                        [&](size_t task) { attend(task / n_heads, task % n_heads); });
+    }
 
     size_t rows = t;
     if (first_only) {  // keep each sequence's first row: [n_sequences, h]
@@ -249,11 +299,11 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& sequences,
       for (size_t s = 0; s < rows; ++s)
         std::memmove(x.data() + s * h, x.data() + offsets[s] * h, h * sizeof(float));
     }
-    dense(pool, ctx.data(), rows, h, L.w_o, L.b_o, h, tmp.data(), false, config_.activation);
+    dense(pool, ctx.data(), rows, L.w_o, rm(li, 1), L.b_o, tmp.data(), false, config_.activation);
     layer_norm_rows(pool, tmp.data(), x.data(), x.data(), rows, h, L.ln1_g, L.ln1_b,
                     config_.layer_norm_eps);
-    dense(pool, x.data(), rows, h, L.w_i, L.b_i, inter, ffn.data(), true, config_.activation);
-    dense(pool, ffn.data(), rows, inter, L.w_out, L.b_out, h, tmp.data(), false,
+    dense(pool, x.data(), rows, L.w_i, rm(li, 2), L.b_i, ffn.data(), true, config_.activation);
+    dense(pool, ffn.data(), rows, L.w_out, rm(li, 3), L.b_out, tmp.data(), false,
           config_.activation);
     layer_norm_rows(pool, tmp.data(), x.data(), x.data(), rows, h, L.ln2_g, L.ln2_b,
                     config_.layer_norm_eps);

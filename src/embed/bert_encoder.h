@@ -6,16 +6,20 @@
 //
 // Sequences are packed one after another: dense layers run on all tokens of the batch at once,
 // attention runs per sequence and head over that sequence's own tokens only, so no padding is
-// computed and the attention mask is exact. Dense weights are upcast once to F32 and stored
-// transposed ([in, out]); the embedding tables stay in the memory-mapped file.
+// computed and the attention mask is exact. Dense weights are upcast once to F32, transposed to
+// [in, out] and packed for the GEMM kernel (kernels::PackedMatrix); the embedding tables stay in
+// the memory-mapped file.
 // Thread-safety: forward() may be called from several threads (it serialises on the compute pool).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "embed/bert_config.h"
+#include "embed/gemm.h"
 #include "embed/safetensors.h"
 
 namespace ragperf {
@@ -45,13 +49,18 @@ class BertEncoder {
 
  private:
   struct Layer {
-    std::vector<float> w_qkv, b_qkv;  // [H, 3H], [3H]
-    std::vector<float> w_o, b_o;      // [H, H], [H]
-    std::vector<float> ln1_g, ln1_b;  // [H]
-    std::vector<float> w_i, b_i;      // [H, I], [I]
-    std::vector<float> w_out, b_out;  // [I, H], [H]
-    std::vector<float> ln2_g, ln2_b;  // [H]
+    kernels::PackedMatrix w_qkv;                // [H, 3H]
+    kernels::PackedMatrix w_o;                  // [H, H]
+    kernels::PackedMatrix w_i;                  // [H, I]
+    kernels::PackedMatrix w_out;                // [I, H]
+    std::vector<float> b_qkv, b_o, b_i, b_out;  // [3H], [H], [I], [H]
+    std::vector<float> ln1_g, ln1_b;            // [H]
+    std::vector<float> ln2_g, ln2_b;            // [H]
   };
+  // The dense weights of each layer as row-major [in, out] (w_qkv, w_o, w_i, w_out), for the
+  // library GEMM modes (measurements only): unpacked on the first forward() in such a mode.
+  using RowMajorLayer = std::array<std::vector<float>, 4>;
+  const std::vector<RowMajorLayer>& row_major_weights() const;
 
   BertConfig config_;
   std::shared_ptr<Runtime> runtime_;  // Runtime::shared(): its compute pool runs the loops
@@ -61,6 +70,8 @@ class BertEncoder {
   const TensorView* token_type_ = nullptr;
   std::vector<float> emb_ln_g_, emb_ln_b_;
   std::vector<Layer> layers_;
+  mutable std::once_flag row_major_once_;
+  mutable std::vector<RowMajorLayer> row_major_;
 };
 
 }  // namespace ragperf::embed

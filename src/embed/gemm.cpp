@@ -86,7 +86,97 @@ void tile_rows(const float* a, size_t lda, const float* b, size_t ldb, float* c,
   if (i < m) kMicro<NV>[m - i - 1](a + i * lda, lda, b, ldb, c + i * ldc, ldc, k);
 }
 
+// The packed kernel's tile: kPackedRows rows × one panel (2 native vectors). AVX-512: 24
+// accumulators + 2 B vectors + 1 broadcast of 32 registers; AVX2: 12 + 2 + 1 of 16 (BLIS's 6 x 16
+// on Haswell and Zen).
+constexpr int kPackedRows = kW == 16 ? 12 : 6;
+static_assert(kPanelCols == 2 * static_cast<size_t>(kW));
+
+// C[MR, kPanelCols] = A[MR, K] · panel[K, kPanelCols] (contiguous), C's rows ldc floats apart.
+template <int MR>
+void micro_packed(const float* a, size_t lda, const float* panel, float* c, size_t ldc, size_t k) {
+  vf acc[MR][2];
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vf{} + 0.0f;
+  for (size_t p = 0; p < k; ++p) {
+    const vf b0 = load(panel + p * kPanelCols);
+    const vf b1 = load(panel + p * kPanelCols + kW);
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[static_cast<size_t>(r) * lda + p];
+      acc[r][0] += av * b0;
+      acc[r][1] += av * b1;
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r) {
+    store(c + static_cast<size_t>(r) * ldc, acc[r][0]);
+    store(c + static_cast<size_t>(r) * ldc + kW, acc[r][1]);
+  }
+}
+
+using MicroPackedFn = void (*)(const float*, size_t, const float*, float*, size_t, size_t);
+
+template <int... R>
+constexpr std::array<MicroPackedFn, sizeof...(R)> micro_packed_table(
+    std::integer_sequence<int, R...>) {
+  return {&micro_packed<R + 1>...};
+}
+
+// kMicroPacked[rows - 1]: the tile for 1 .. kPackedRows rows.
+constexpr auto kMicroPacked = micro_packed_table(std::make_integer_sequence<int, kPackedRows>{});
+
+// C[M, kPanelCols] = A[M, K] · panel: full tiles, then one tile for the remaining rows. The
+// panel (at most K * kPanelCols * 4 bytes: 96 KiB for K = 1536 with AVX2) stays in L1/L2 while
+// the row tiles walk it.
+void panel_rows(const float* a, size_t lda, const float* panel, float* c, size_t ldc, size_t m,
+                size_t k) {
+  size_t i = 0;
+  for (; i + kPackedRows <= m; i += kPackedRows) {
+    micro_packed<kPackedRows>(a + i * lda, lda, panel, c + i * ldc, ldc, k);
+  }
+  if (i < m) kMicroPacked[m - i - 1](a + i * lda, lda, panel, c + i * ldc, ldc, k);
+}
+
 }  // namespace
+
+PackedMatrix::PackedMatrix(const float* b, size_t ldb, size_t k, size_t n)
+    : k_(k), n_(n), data_((n + kPanelCols - 1) / kPanelCols * k * kPanelCols, 0.0f) {
+  for (size_t j0 = 0; j0 < n; j0 += kPanelCols) {
+    float* dst = data_.data() + j0 * k;  // panel j0 / kPanelCols starts at j0 * k floats
+    const size_t cols = std::min(kPanelCols, n - j0);
+    for (size_t p = 0; p < k; ++p) std::memcpy(dst + p * kPanelCols, b + p * ldb + j0, cols * 4);
+  }
+}
+
+std::vector<float> PackedMatrix::unpack() const {
+  std::vector<float> b(k_ * n_);
+  for (size_t j0 = 0; j0 < n_; j0 += kPanelCols) {
+    const float* src = data_.data() + j0 * k_;
+    const size_t cols = std::min(kPanelCols, n_ - j0);
+    for (size_t p = 0; p < k_; ++p)
+      std::memcpy(b.data() + p * n_ + j0, src + p * kPanelCols, cols * 4);
+  }
+  return b;
+}
+
+void gemm_packed(const float* a, size_t lda, const PackedMatrix& b, size_t j0, size_t nj, float* c,
+                 size_t ldc, size_t m) {
+  RAGPERF_ASSERT(j0 % kPanelCols == 0 && j0 + nj <= b.cols());
+  const size_t k = b.rows();
+  size_t j = 0;
+  for (; j + kPanelCols <= nj; j += kPanelCols) {
+    panel_rows(a, lda, b.panel((j0 + j) / kPanelCols), c + j, ldc, m, k);
+  }
+  if (j < nj) {  // a last, partial panel (N not a multiple of kPanelCols): through a scratch tile
+    const size_t cols = nj - j;
+    thread_local std::vector<float> tail;
+    tail.resize(m * kPanelCols);
+    panel_rows(a, lda, b.panel((j0 + j) / kPanelCols), tail.data(), kPanelCols, m, k);
+    for (size_t r = 0; r < m; ++r)
+      std::memcpy(c + r * ldc + j, tail.data() + r * kPanelCols, cols * 4);
+  }
+}
 
 void gemm_small(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
                 size_t m, size_t n, size_t k) {

@@ -588,4 +588,33 @@ TEST(BertKernels, SmallGemmEqualsBlas) {
   }
 }
 
+TEST(BertKernels, PackedGemmEqualsBlas) {
+  namespace k = ragperf::embed::kernels;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0, 1);
+  constexpr size_t p = k::kPanelCols;
+  for (size_t m : {1, 5, 6, 7, 10, 12, 13, 30, 100}) {
+    for (size_t n : {p, 2 * p + 7, 5 * p, size_t{3}}) {
+      for (size_t kk : {size_t{1}, size_t{37}, size_t{384}}) {
+        std::vector<float> a(m * kk), b(kk * n), c1(m * n, -1.0f), c2(m * n);
+        for (auto& v : a) v = normal(rng);
+        for (auto& v : b) v = normal(rng);
+        const k::PackedMatrix w(b.data(), n, kk, n);
+        ASSERT_EQ(w.unpack(), b);
+        k::gemm_blas(a.data(), kk, b.data(), n, c2.data(), n, m, n, kk);
+        // The whole product, then column blocks of whole panels (as the encoder's tasks do).
+        k::gemm_packed(a.data(), kk, w, 0, n, c1.data(), n, m);
+        for (size_t i = 0; i < m * n; ++i)
+          ASSERT_NEAR(c1[i], c2[i], 1e-5 * (kk + std::abs(c2[i]))) << m << "x" << n << "x" << kk;
+        std::fill(c1.begin(), c1.end(), -1.0f);
+        for (size_t j0 = 0; j0 < n; j0 += p) {
+          k::gemm_packed(a.data(), kk, w, j0, std::min(p, n - j0), c1.data() + j0, n, m);
+        }
+        for (size_t i = 0; i < m * n; ++i)
+          ASSERT_NEAR(c1[i], c2[i], 1e-5 * (kk + std::abs(c2[i]))) << m << "x" << n << "x" << kk;
+      }
+    }
+  }
+}
+
 }  // namespace
