@@ -70,7 +70,8 @@ struct RerankOptions {
 struct QueryTarget {
   std::vector<std::string> tables;  // as ParallelRetriever takes them ("name", "name@location")
   RetrieveOptions options{};
-  /// The tables' metric ("cosine", or "cosine+l2" for mixed tables): part of the cache scope.
+  /// The tables' metric ("cosine", or "cosine+l2" for mixed tables; metric_of()): part of the
+  /// cache scope.
   std::string metric{};
   RerankOptions rerank{};  // part of the cache scope (the model's id and candidates)
 };
@@ -156,6 +157,10 @@ class QueryPipeline {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+/// QueryTarget::metric for these tables: their distinct metrics, sorted and joined by '+'
+/// ("cosine", "cosine+l2"). The one rule every caller (server, BatchProcessor, Python) uses.
+std::string metric_of(const std::vector<CollectionInfo>& tables);
 
 /// The hits of a one-table answer as the store's hits (score = the store's similarity).
 std::vector<Hit> to_hits(std::vector<RetrievedHit> hits);

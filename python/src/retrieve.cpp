@@ -5,7 +5,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <optional>
-#include <set>
 #include <stop_token>
 #include <type_traits>
 
@@ -63,22 +62,15 @@ struct PyRetriever {
   ~PyRetriever() { reset_without_gil(pipeline); }
 };
 
-// "cosine", or "cosine+l2" for mixed tables: the plain tables' metrics (part of the cache scope,
-// as the server computes it); tables not registered (yet) and "name@location" ones add nothing.
-std::string metric_of(VectorStore& store, const std::vector<std::string>& tables) {
-  std::set<std::string> metrics;
+// The plain tables' metric (QueryTarget::metric, as the server sets it); tables not registered
+// (yet) and "name@location" ones add nothing.
+std::string tables_metric(VectorStore& store, const std::vector<std::string>& tables) {
+  std::vector<CollectionInfo> infos;
   for (const std::string& t : tables) {
     if (t.find('@') != std::string::npos) continue;
-    if (std::optional<CollectionInfo> info = store.collection(t)) {
-      metrics.insert(to_string(info->metric));
-    }
+    if (std::optional<CollectionInfo> info = store.collection(t)) infos.push_back(*info);
   }
-  std::string out;
-  for (const std::string& m : metrics) {
-    if (!out.empty()) out += '+';
-    out += m;
-  }
-  return out;
+  return ragperf::metric_of(infos);
 }
 
 struct PyBatch {
@@ -144,7 +136,7 @@ void bind_retrieve(py::module_& m) {
               self->pipeline = std::make_unique<QueryPipeline>(store->store, embedding->embedder,
                                                                std::move(options));
               self->target.tables = self->pipeline->prepare(tables);
-              self->target.metric = metric_of(*store->store, self->target.tables);
+              self->target.metric = tables_metric(*store->store, self->target.tables);
             });
             return self;
           }),

@@ -186,7 +186,7 @@ BatchProcessor::Impl::Impl(Embedder embedder, std::unique_ptr<QueryPipeline> que
   target.options.ef_search = options.search.ef_search;
   target.options.where = options.search.where;
   target.options.mode = options.mode;
-  target.metric = to_string(info->metric);
+  target.metric = metric_of({*info});
   search_mode = options.search_mode;
   if (search_mode == BatchSearchMode::kAuto) {
     search_mode =

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "query/hit_codec.h"
 #include "ragperf/async_embedding.h"
@@ -84,6 +85,17 @@ const char* to_string(CacheOutcome outcome) {
       return "semantic";
   }
   return "off";
+}
+
+std::string metric_of(const std::vector<CollectionInfo>& tables) {
+  std::set<std::string> metrics;
+  for (const CollectionInfo& c : tables) metrics.insert(to_string(c.metric));
+  std::string out;
+  for (const std::string& m : metrics) {
+    if (!out.empty()) out += '+';
+    out += m;
+  }
+  return out;
 }
 
 std::vector<Hit> to_hits(std::vector<RetrievedHit> hits) {
