@@ -2,7 +2,8 @@
 // byte picks the options (lower-casing, accent stripping, CJK splitting, the longest word), the
 // rest is the text, or two texts split at the first NUL for the pair encoding. Invalid UTF-8
 // must be an InputError; valid text must respect the documented lengths: count_tokens() is
-// encode()'s length before truncation, and encode() / encode_pair() stay within max_length.
+// encode()'s length before truncation, and encode() / encode_pair() stay within max_length;
+// token_spans() gives token_ids()' ids, each with an in-order span inside the text.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -69,6 +70,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     RAGPERF_FUZZ_CHECK(tok.tokenize(text).size() == ids.size());
     for (int32_t id : ids) {
       RAGPERF_FUZZ_CHECK(id >= 0 && static_cast<size_t>(id) < tok.vocab_size());
+    }
+    // token_spans(): the same ids, each with a span inside the text, in order.
+    const std::vector<ragperf::TokenSpan> spans = tok.token_spans(text);
+    RAGPERF_FUZZ_CHECK(spans.size() == ids.size());
+    size_t last_start = 0;
+    for (size_t k = 0; k < spans.size(); ++k) {
+      RAGPERF_FUZZ_CHECK(spans[k].id == ids[k]);
+      RAGPERF_FUZZ_CHECK(spans[k].start <= spans[k].stop && spans[k].stop <= text.size());
+      RAGPERF_FUZZ_CHECK(spans[k].start >= last_start || spans[k].start == 0);
+      last_start = spans[k].start;
     }
     const std::vector<int32_t> cut = tok.encode(text, max_length);
     RAGPERF_FUZZ_CHECK(cut.size() == std::min(all.size(), max_length));

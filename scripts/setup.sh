@@ -15,7 +15,9 @@
 #             Debian's python3; Debian's python3 refuses system-wide pip installs.
 #   pypackage the Python package `ragperf` (pyproject.toml, python/) built and installed into that
 #             venv, with its build and test tools (scikit-build-core, pybind11, numpy, pytest,
-#             pytest-asyncio) from the Python package index. Its build folder (build/python) is
+#             pytest-asyncio, and the official openai SDK pinned at 3.51.0, the real client
+#             python/tests/test_openai_compat.py drives `ragperf serve` with) from the Python
+#             package index. Its build folder (build/python) is
 #             kept, so a repeat run rebuilds only what changed.
 #   model     the demo's model, sentence-transformers/all-MiniLM-L6-v2, into
 #             $RAGPERF_HOME/models/all-MiniLM-L6-v2 (scripts/prepare_model.sh).
@@ -127,8 +129,9 @@ step_pypackage() {
     echo "setup: pip's configured constraints file $constraint does not exist; installing without it"
     pip_env=(PIP_CONSTRAINT=/dev/null)
   fi
+  # openai: pinned, so the compatibility test always meets the same client.
   env "${pip_env[@]}" "$venv/bin/pip" install -q --disable-pip-version-check \
-    scikit-build-core pybind11 numpy pytest pytest-asyncio
+    scikit-build-core pybind11 numpy pytest pytest-asyncio openai==3.51.0
   # ccache as scripts/build.sh sets it up; no build isolation, so that build/python's CMake cache
   # keeps pointing at this venv's pybind11 and repeat installs stay incremental.
   env "${pip_env[@]}" CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" CCACHE_BASEDIR="$PWD" \

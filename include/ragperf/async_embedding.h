@@ -24,10 +24,10 @@
 //   "tokenize"  the batch's texts turned into token ids (BERT models only: a static word-vector
 //               model tokenises inside its embed(), so its time is in "embed");
 //   "embed"     the forward pass (pooling and normalisation included), recorded when it succeeds.
-// With a BERT model and a monitor, a request whose text fails to tokenise fails alone before the
-// forward pass instead of through a retry. Without a monitor nothing is timed (one branch).
-// ParallelRetriever and BatchProcessor record their own "embed" per query / per batch: give them
-// another monitor than this one when the two must not mix.
+// Each request is tokenised and fitted (the truncation rule) alone before the forward pass, so a
+// request whose text fails to tokenise or is too long fails alone. Without a monitor nothing is
+// timed (one branch). ParallelRetriever and BatchProcessor record their own "embed" per query / per
+// batch: give them another monitor than this one when the two must not mix.
 //
 //   ragperf::PerformanceMonitor monitor;
 //   ragperf::AsyncEmbedding embedder(model, {.batch_size = 64, .monitor = &monitor});
@@ -86,6 +86,15 @@ struct EmbeddingStats {
   uint64_t cancelled = 0;  // requests dropped because their stop token was requested
 };
 
+/// What a request embedded with async_embed_inputs() / submit_inputs() gets: the vectors, what
+/// embed_inputs() reports (tokens per input, truncation, the stage times of its pass) and how
+/// long it waited in the queue for that pass.
+struct EmbedOutcome {
+  EmbeddingMatrix vectors;
+  EmbedDetails details;
+  double queue_s = 0;
+};
+
 class AsyncEmbedding {
  public:
   /// Loads `model_name` (folder or hub id, see load_embedding_model) with settings from the
@@ -104,6 +113,9 @@ class AsyncEmbedding {
   AsyncEmbedding(const AsyncEmbedding&) = delete;
   AsyncEmbedding& operator=(const AsyncEmbedding&) = delete;
 
+  /// Over-long input (more tokens than model().max_tokens()) follows the one rule of
+  /// ragperf/embedding_model.h: every call without a Truncation refuses it (InputTooLongError
+  /// naming the input, its tokens and the limit); pass Truncation::kRight or kLeft to cut it.
   /// One text -> dim() floats. The future throws InputError for invalid UTF-8.
   std::future<std::vector<float>> embed_single(std::string text);
   /// Many texts -> rows × dim(), in order.
@@ -112,6 +124,14 @@ class AsyncEmbedding {
   /// Awaitable forms (Boost.Asio coroutines); they resume on the awaiting coroutine's executor.
   boost::asio::awaitable<std::vector<float>> async_embed_single(std::string text);
   boost::asio::awaitable<EmbeddingMatrix> async_embed_batch(std::vector<std::string> texts);
+  /// The same under `truncation`.
+  boost::asio::awaitable<std::vector<float>> async_embed_single(std::string text,
+                                                                Truncation truncation);
+  boost::asio::awaitable<EmbeddingMatrix> async_embed_batch(std::vector<std::string> texts,
+                                                            Truncation truncation);
+  /// Texts or token ids (EmbedInput) under `truncation`, with the details of the pass.
+  boost::asio::awaitable<EmbedOutcome> async_embed_inputs(std::vector<EmbedInput> inputs,
+                                                          Truncation truncation);
 
   /// Callback form: `done(error, result)` runs on a compute thread; keep it short. A request
   /// whose `stop` is requested before its (next) forward pass is dropped: `done` gets
@@ -121,6 +141,8 @@ class AsyncEmbedding {
   /// shutting down.
   using Callback = std::function<void(std::exception_ptr, EmbeddingMatrix)>;
   void submit(std::vector<std::string> texts, Callback done, std::stop_token stop = {});
+  using OutcomeCallback = std::function<void(std::exception_ptr, EmbedOutcome)>;
+  void submit_inputs(std::vector<EmbedInput> inputs, Truncation truncation, OutcomeCallback done);
 
   EmbeddingStats get_stats() const;
   size_t dim() const;

@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "ragperf/embedding_model.h"
+
 namespace ragperf {
 
 /// One pair's outcome: `score` is the activation of `logit` (equal to it for identity).
@@ -49,8 +51,16 @@ class CrossEncoder {
   CrossEncoder(const CrossEncoder&) = delete;
   CrossEncoder& operator=(const CrossEncoder&) = delete;
 
-  /// Scores `query` against each passage, in order.
+  /// Scores `query` against each passage, in order; a pair longer than max_length() is cut by
+  /// the `longest_first` rule.
   std::vector<PairScore> score(std::string_view query, std::span<const std::string> passages) const;
+  /// The same under the truncation rule of ragperf/embedding_model.h: kRefuse throws
+  /// InputTooLongError naming the first passage whose pair (specials included) is longer than
+  /// max_length(); kRight and kLeft both cut by `longest_first` (a pair has no one direction).
+  /// `truncated`, when given, receives per passage its pair's tokens before a cut, else 0.
+  std::vector<PairScore> score(std::string_view query, std::span<const std::string> passages,
+                               Truncation truncation,
+                               std::vector<size_t>* truncated = nullptr) const;
   /// Scores each (query, passage) pair, in order.
   std::vector<PairScore> score_pairs(
       std::span<const std::pair<std::string, std::string>> pairs) const;

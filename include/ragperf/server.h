@@ -21,15 +21,32 @@
 //                -> {"hits": [{"id","table","text","score","similarity","source",
 //                    "source_tables","metadata"}], "timings": {...}, "cache": "hit"|"miss"|"off"}
 //                "tables" absent: every table of the store ingested with the server's model.
-//   POST /embed  {"texts": [str]} -> {"embeddings": [[float]], "dim": n}
+//   POST /embed  {"texts": [str], "truncate"?: bool} -> {"embeddings": [[float]], "dim": n,
+//                "model", "truncated"?: [i]}; or TEI's {"inputs": str | [str], "normalize",
+//                "truncate", "truncation_direction"} -> [[float]]
+//   POST /v1/embeddings (and /embeddings)  OpenAI's {"input", "model", "encoding_format",
+//                "dimensions", "user"} -> {"object": "list", "data": [...], "model", "usage"}
+//   GET  /v1/models  the served model in OpenAI's list shape
+//   POST /rerank   TEI's {"query", "texts", "return_text", "raw_scores", "truncate"} ->
+//                  [{"index", "score", "text"?}] best first (ServerComponents::reranker)
+//   POST /tokenize TEI's {"inputs", "add_special_tokens"} -> [[{"id", "text", "special",
+//                  "start", "stop"}]]
+//   GET  /info     TEI's model and limits
 //   GET  /metrics  Prometheus text (ragperf_<stage>_duration_seconds histograms, counters)
 //   GET  /stats    {"monitor": {...}, "cache": {...}, "embedding": {...}, "server": {...}}
 //   GET  /health   200 {"status": "ok", "store": ...} or 503 {"status": "unavailable", ...}
-// Errors are {"error": "...", "field": "..."?}: 400 invalid JSON or UTF-8, 404 unknown path,
-// 405 wrong method (with Allow), 413 body over max_body_bytes, 415 wrong Content-Type,
-// 422 a field with a wrong type or value (missing/empty text, top_k outside [1, max_top_k],
-// unknown table), 429/503/504 for overload, unavailable and timeouts, 500 anything else.
-// Each response carries x-total-time (seconds); /query adds x-embed-time, x-query-time.
+// Over-long input on the embedding routes and /rerank is refused (413 naming the input, its
+// tokens and the limit) unless the body says "truncate": true; a cut is reported in the
+// x-truncated-inputs header (Truncation, ragperf/embedding_model.h).
+// Errors are {"error": "...", "field": "..."?} (OpenAI's {"error": {"message", "type", "param",
+// "code"}} on /v1/*, TEI's {"error", "error_type"} on TEI's routes): 400 invalid JSON or UTF-8,
+// 404 unknown path, 405 wrong method (with Allow), 413 body over max_body_bytes or input over
+// the model's length, 415 wrong Content-Type, 422 a field with a wrong type or value
+// (missing/empty text, top_k outside [1, max_top_k], unknown table; 400 on /v1/*, as OpenAI),
+// 424 /rerank without a reranker, 429/503/504 for overload, unavailable and timeouts, 500
+// anything else. Each response carries TEI's x-total-time, x-tokenization-time, x-queue-time
+// and x-inference-time (milliseconds); /query adds x-embed-time, x-query-time and /embed
+// x-embed-time (seconds).
 //
 // Connections: HTTP/1.1 keep-alive, one coroutine per connection on the Runtime's I/O threads
 // (ragperf/runtime.h; RAGPERF_IO_THREADS): the server starts no threads of its own. The work of a
@@ -44,6 +61,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +95,11 @@ struct ServerOptions {
   /// Default (ENABLE_ASYNC=1): queries run concurrently. /embed and the other endpoints are not
   /// affected.
   bool sequential_queries = false;
+  /// The access log (`ragperf serve --access-log`, RAGPERF_ACCESS_LOG): called once per request
+  /// with one JSON line (no newline): {"ts", "method", "route", "path", "status", "bytes",
+  /// "total_ms", "tokenization_ms", "queue_ms", "inference_ms"}. Empty (the default): no log.
+  /// Called on an I/O thread, concurrently from several: it must be thread-safe and quick.
+  std::function<void(const std::string& line)> access_log{};
 };
 
 struct ServerComponents {

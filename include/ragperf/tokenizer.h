@@ -51,6 +51,15 @@ struct PairEncoding {
   size_t second_start = 0;
 };
 
+/// One id of token_spans(): the bytes [start, stop) of the text it was read from. `added` marks
+/// a special token written in the text itself ("[SEP]").
+struct TokenSpan {
+  int32_t id = 0;
+  size_t start = 0;
+  size_t stop = 0;
+  bool added = false;
+};
+
 class WordPieceTokenizer {
  public:
   /// Reads vocab.txt (or tokenizer.json's WordPiece vocab) and tokenizer_config.json from a
@@ -80,6 +89,16 @@ class WordPieceTokenizer {
   /// The WordPiece ids of `text` without special tokens or truncation. Throws InputError on
   /// invalid UTF-8.
   std::vector<int32_t> token_ids(std::string_view text) const;
+
+  /// token_ids() with the source bytes of each id (TEI's /tokenize). A piece of a word whose
+  /// normalised form has another byte length than its source is mapped per character when the
+  /// character counts agree, else given its whole word's span; so is every id when
+  /// sentence_bert_config.json's do_lower_case changed the text's length. Throws InputError on
+  /// invalid UTF-8.
+  std::vector<TokenSpan> token_spans(std::string_view text) const;
+
+  /// The token string of an id ("[CLS]", "##ing"); "" outside the vocabulary.
+  const std::string& id_to_token(int32_t id) const;
 
   /// The WordPiece strings without special tokens or truncation (for debugging and chunking).
   std::vector<std::string> tokenize(std::string_view text) const;

@@ -4,8 +4,17 @@ import numpy as np
 
 from . import _core
 from ._bridge import check_positive_int, check_text, check_texts, pending
+from .errors import InputError
 
 __all__ = ["AsyncEmbedding"]
+
+
+def _truncation(truncate):
+    if truncate is None:
+        return "none"
+    if truncate in ("right", "left"):
+        return truncate
+    raise InputError(f"truncate={truncate!r} is not one of None, 'right' (keep the start), 'left' (keep the end)")
 
 
 class AsyncEmbedding:
@@ -14,7 +23,10 @@ class AsyncEmbedding:
     ``model_name``: a folder or a hub id (``None``: ``EMBED_MODEL``); ``device``: ``"cpu"``, ``"auto"``
     or ``None`` (auto; ``"cuda"`` raises ConfigError in this CPU build); ``batch_size``: most texts
     per forward pass (``None``: ``EMBED_BATCH``). Concurrent calls are merged into shared forward
-    passes on ragperf's compute threads; the GIL is released while they run.
+    passes on ragperf's compute threads; the GIL is released while they run. A text with more tokens
+    than the model's ``max_seq_length`` raises InputError naming its tokens and the limit (ragperf's
+    one rule for over-long input: refused, never silently cut) unless the call passes
+    ``truncate="right"`` or ``"left"``.
 
     Example::
 
@@ -48,20 +60,24 @@ class AsyncEmbedding:
     def device(self):
         return self._core.device
 
-    async def embed_single(self, text):
-        """One text -> a float32 numpy array of shape ``(dim,)``. InputError for invalid UTF-8."""
+    async def embed_single(self, text, *, truncate=None):
+        """One text -> a float32 numpy array of shape ``(dim,)``. InputError for invalid UTF-8, and
+        for a text over the model's length unless ``truncate`` is ``"right"`` (keep its start, as
+        sentence-transformers does) or ``"left"`` (keep its end)."""
         check_text(text, "text")
         fut, resolve = pending()
-        self._core.submit([text], True, resolve)
+        self._core.submit([text], True, resolve, _truncation(truncate))
         return await fut
 
-    async def embed_batch(self, texts):
-        """Texts -> a float32 numpy array of shape ``(len(texts), dim)``, rows in order."""
+    async def embed_batch(self, texts, *, truncate=None):
+        """Texts -> a float32 numpy array of shape ``(len(texts), dim)``, rows in order; ``truncate``
+        as for embed_single."""
         texts = check_texts(texts, "texts")
+        truncation = _truncation(truncate)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         fut, resolve = pending()
-        self._core.submit(texts, False, resolve)
+        self._core.submit(texts, False, resolve, truncation)
         return await fut
 
     def get_stats(self):

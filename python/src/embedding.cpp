@@ -81,14 +81,32 @@ void bind_embedding(py::module_& m) {
            py::arg("batch_size") = py::none(), py::arg("monitor") = nullptr)
       .def(
           "submit",
-          [](PyEmbedding& self, const py::sequence& texts, bool one_row, py::object resolve) {
+          [](PyEmbedding& self, const py::sequence& texts, bool one_row, py::object resolve,
+             const std::string& truncate) {
             std::vector<std::string> batch = texts_arg(texts);
-            auto done = make_callback<EmbeddingMatrix>(
-                std::move(resolve),
-                [one_row](EmbeddingMatrix mat) -> py::object { return to_numpy(mat, one_row); });
-            without_gil([&] { self.embedder->submit(std::move(batch), std::move(done)); });
+            // The one rule (ragperf/embedding_model.h): refuse over-long text unless asked.
+            Truncation truncation = Truncation::kRefuse;
+            if (truncate == "right") {
+              truncation = Truncation::kRight;
+            } else if (truncate == "left") {
+              truncation = Truncation::kLeft;
+            } else if (truncate != "none") {
+              throw InputError("truncate='" + truncate +
+                               "' is not one of None, 'right' (keep the start), 'left' (keep "
+                               "the end)");
+            }
+            std::vector<EmbedInput> inputs;
+            inputs.reserve(batch.size());
+            for (auto& t : batch) inputs.emplace_back(std::move(t));
+            auto done = make_callback<EmbedOutcome>(std::move(resolve),
+                                                    [one_row](EmbedOutcome outcome) -> py::object {
+                                                      return to_numpy(outcome.vectors, one_row);
+                                                    });
+            without_gil([&] {
+              self.embedder->submit_inputs(std::move(inputs), truncation, std::move(done));
+            });
           },
-          py::arg("texts"), py::arg("one_row"), py::arg("resolve"),
+          py::arg("texts"), py::arg("one_row"), py::arg("resolve"), py::arg("truncate") = "none",
           "Embeds `texts`; resolve(exc, array) is called once from a compute thread.")
       .def("get_stats",
            [](PyEmbedding& self) {

@@ -606,7 +606,7 @@ namespace {
 // AsyncEmbedding: the batch joins its other callers' forward passes.
 Embedder shared_embedder(std::shared_ptr<AsyncEmbedding> e) {
   return [e = std::move(e)](std::vector<std::string> texts) {
-    return e->async_embed_batch(std::move(texts));
+    return e->async_embed_batch(std::move(texts), Truncation::kRight);  // as the query path
   };
 }
 

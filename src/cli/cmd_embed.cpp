@@ -1,6 +1,8 @@
-// `ragperf embed [--model M]`: JSON lines {"text": "..."} on stdin -> one line
-// {"embedding": [floats], "tokens": n} per input, in order. Every input line is checked before
-// anything is written, so bad input gives one error line and no output.
+// `ragperf embed [--model M] [--truncate none|right|left]`: JSON lines {"text": "..."} on stdin
+// -> one line {"embedding": [floats], "tokens": n} per input, in order ("truncated_from": the
+// tokens before the cut, on a line --truncate cut). Every input line is checked before anything
+// is written, so bad input (a text over the model's length without --truncate included) gives
+// one error line and no output.
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -31,7 +33,15 @@ void setup_embed(CLI::App& app) {
       "Embed JSON lines {\"text\": ...} from stdin; one {\"embedding\", \"tokens\"} line each");
   auto model = std::make_shared<std::string>();
   cmd->add_option("--model", *model, "Model folder or hub id (default: EMBED_MODEL)");
-  cmd->callback([model] {
+  auto truncate = std::make_shared<std::string>("none");
+  cmd->add_option("--truncate", *truncate,
+                  "A text longer than the model's max_seq_length: none (default) refuses it with "
+                  "the line, its tokens and the limit; right keeps its start; left keeps its end")
+      ->check(CLI::IsMember({"none", "right", "left"}));
+  cmd->callback([model, truncate] {
+    const ragperf::Truncation truncation = *truncate == "right"  ? ragperf::Truncation::kRight
+                                           : *truncate == "left" ? ragperf::Truncation::kLeft
+                                                                 : ragperf::Truncation::kRefuse;
     const ragperf::Settings settings = ragperf::load_settings();
     const std::string name = model->empty() ? settings.embed_model : *model;
     std::vector<ragperf::cli::JsonLine> inputs = ragperf::cli::read_json_lines(std::cin, kExpected);
@@ -45,24 +55,29 @@ void setup_embed(CLI::App& app) {
     lines.reserve(inputs.size());
     for (size_t first = 0; first < inputs.size(); first += chunk) {
       const size_t n = std::min(chunk, inputs.size() - first);
-      std::vector<std::string> texts;
-      for (size_t i = 0; i < n; ++i) texts.push_back(std::move(all_texts[first + i]));
-      std::vector<size_t> tokens;
+      std::vector<ragperf::EmbedInput> texts;
+      for (size_t i = 0; i < n; ++i) texts.emplace_back(std::move(all_texts[first + i]));
+      ragperf::EmbedDetails details;
       ragperf::EmbeddingMatrix m;
       try {
-        m = embedder->embed(texts, &tokens);
-      } catch (const ragperf::InputError&) {
-        // Find the offending line for the message.
-        for (size_t i = 0; i < n; ++i) {
-          try {
-            embedder->count_tokens(texts[i]);
-          } catch (const ragperf::InputError& e) {
-            throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].number) +
-                                      ": " + e.what());
-          }
+        m = ragperf::embed_inputs(*embedder, texts, truncation, &details);
+      } catch (const ragperf::InputTooLongError& e) {
+        throw ragperf::InputError(
+            "stdin line " + std::to_string(inputs[first + e.index()].number) + " has " +
+            std::to_string(e.tokens()) + " tokens; the model takes at most " +
+            std::to_string(e.limit()) +
+            ": shorten or split it, or pass --truncate right (keep the start) or left");
+      } catch (const ragperf::InputError& e) {
+        // "text I: ..." names the batch's text; the user needs the line.
+        const std::string msg = e.what();
+        size_t i = 0;
+        if (std::sscanf(msg.c_str(), "text %zu:", &i) == 1 && i < n) {
+          throw ragperf::InputError("stdin line " + std::to_string(inputs[first + i].number) +
+                                    msg.substr(msg.find(':')));
         }
         throw;
       }
+      const std::vector<size_t>& tokens = details.tokens;
       for (size_t i = 0; i < n; ++i) {
         std::string out = "{\"embedding\": [";
         auto row = m.row(i);
@@ -70,7 +85,11 @@ void setup_embed(CLI::App& app) {
           if (c) out += ", ";
           append_float(out, row[c]);
         }
-        out += "], \"tokens\": " + std::to_string(tokens[i]) + "}\n";
+        out += "], \"tokens\": " + std::to_string(tokens[i]);
+        if (details.truncated_from[i]) {
+          out += ", \"truncated_from\": " + std::to_string(details.truncated_from[i]);
+        }
+        out += "}\n";
         lines.push_back(std::move(out));
       }
     }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct ServeArgs {
   double shutdown_grace_s = 30;
   std::string rerank_model;
   size_t rerank_candidates = 50;
+  bool access_log = false;
 };
 
 void run_serve(const ServeArgs& args) {
@@ -113,6 +115,13 @@ void run_serve(const ServeArgs& args) {
   options.default_tables = args.tables;
   options.rerank_candidates = args.rerank_candidates;
   options.sequential_queries = !settings.enable_async;  // ENABLE_ASYNC=0: one query at a time
+  if (args.access_log) {
+    auto lock = std::make_shared<std::mutex>();
+    options.access_log = [lock](const std::string& line) {
+      std::lock_guard guard(*lock);
+      std::cerr << line << '\n';
+    };
+  }
 
   // Installed before the server starts, so a signal sent as soon as the port is printed is caught.
   boost::asio::io_context signals_io;
@@ -147,7 +156,9 @@ void setup_serve(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand(
       "serve",
-      "HTTP API: POST /query, POST /embed, GET /metrics, /stats, /health (JSON; see README)");
+      "HTTP API: POST /query, POST /embed, OpenAI's POST /v1/embeddings and GET /v1/models, "
+      "TEI's POST /embed, /rerank, /tokenize and GET /info, GET /metrics, /stats, /health "
+      "(JSON; see README)");
   cmd->add_option("--host", args->host,
                   "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)")
       ->envname("RAGPERF_HOST");
@@ -194,6 +205,10 @@ void setup_serve(CLI::App& app) {
   cmd->add_option("--rerank-candidates", args->rerank_candidates,
                   "Hits a reranked /query scores when it names none (50)")
       ->check(CLI::Range(size_t{1}, ragperf::RerankOptions::kMaxCandidates));
+  cmd->add_flag("--access-log", args->access_log,
+                "One JSON line per request on stderr (method, route, status, bytes, total and "
+                "stage times in ms); off by default: a line costs a little time per request")
+      ->envname("RAGPERF_ACCESS_LOG");
   cmd->add_option("--shutdown-grace", args->shutdown_grace_s,
                   "Seconds SIGTERM waits for requests in flight before closing them (30)");
   cmd->callback([args] { run_serve(*args); });

@@ -8,7 +8,7 @@
 #include <span>
 #include <stop_token>
 
-#include "embed/bert_model.h"
+#include "embed/embed_inputs.h"
 #include "ragperf/config.h"
 #include "ragperf/error.h"
 #include "ragperf/monitor.h"
@@ -46,41 +46,41 @@ struct AsyncEmbedding::Impl {
   ~Impl();  // finishes queued requests
 
   struct Request {
-    std::vector<std::string> texts;
-    Callback done;
-    std::stop_token stop;    // requested: dropped before its next pass
-    size_t next = 0;         // texts [0, next) are embedded into `result`
-    EmbeddingMatrix result;  // filled pass by pass
-    bool failed = false;     // answered with an error; its remaining texts are dropped
+    std::vector<EmbedInput> inputs;
+    Truncation truncation = Truncation::kRefuse;
+    OutcomeCallback done;
+    std::chrono::steady_clock::time_point enqueued;
+    bool details = true;   // the caller reads EmbedOutcome::details (prepare_inputs' `counted`)
+    std::stop_token stop;  // requested: dropped before its next pass
+    // Filled pass by pass: a request longer than batch_size is cut into passes (see drain()).
+    size_t next = 0;                 // inputs [0, next) are in a pass (done or running)
+    embed::PreparedInputs prepared;  // all its inputs, prepared with its first pass
+    EmbedOutcome outcome;
+    bool failed = false;  // answered with an error; its remaining inputs are dropped
   };
   using RequestPtr = std::shared_ptr<Request>;
-  /// texts [begin, end) of one request: what a forward pass embeds of it.
+  /// Inputs [begin, end) of one request: what a forward pass embeds of it.
   struct Slice {
     RequestPtr request;
     size_t begin = 0, end = 0;
-    size_t size() const { return end - begin; }
   };
-  void submit(std::vector<std::string> texts, Callback done, std::stop_token stop);
+  void submit(std::vector<EmbedInput> inputs, Truncation truncation, OutcomeCallback done,
+              bool details = true, std::stop_token stop = {});
   /// One merged batch from the queue, on a compute thread; posts itself again while requests
   /// wait (so searches queued meanwhile run between passes).
   void drain();
-  /// Embeds the slices; returns the requests that are now complete or failed, with their
-  /// outcome, for the caller to answer outside the lock.
+  /// Prepares each request at its first slice (tokenise, fit: its own error), then one forward
+  /// pass for all the slices; when that pass fails and it held several, each is retried alone.
   void process(std::vector<Slice>& batch);
-  /// The monitored BERT path: tokenise each slice ("tokenize"), one forward pass ("embed").
-  /// Fills results[i] or errors[i] for every slice; returns the forward passes run.
-  uint64_t process_tokenized(std::vector<Slice>& batch, std::vector<EmbeddingMatrix>& results,
-                             std::vector<std::exception_ptr>& errors);
 
   std::shared_ptr<EmbeddingModel> model_;
   std::string device_;
   size_t batch_size_;
   PerformanceMonitor* monitor_ = nullptr;
-  embed::BertModel* bert_ = nullptr;  // model_ when it is a BERT model and a monitor is given
   mutable std::mutex mutex_;
   std::condition_variable idle_;  // the destructor waits for !draining_
   std::deque<RequestPtr> queue_;  // a request cut into passes goes back to the end after each
-  size_t queued_texts_ = 0;       // texts of the queued requests not embedded yet
+  size_t queued_inputs_ = 0;      // inputs of the queued requests not in a pass yet
   size_t max_queued_requests_;
   size_t max_queued_texts_;
   bool draining_ = false;  // a drain() is posted or running
@@ -130,7 +130,6 @@ AsyncEmbedding::Impl::Impl(std::shared_ptr<EmbeddingModel> model, AsyncEmbedding
     throw ConfigError(
         "AsyncEmbeddingOptions: max_queued_requests and max_queued_texts must be "
         "at least 1");
-  if (monitor_) bert_ = dynamic_cast<embed::BertModel*>(model_.get());
   stats_.device = device_;
   stats_.threads = runtime_->compute_threads();
   stats_.max_batch = batch_size_;
@@ -148,12 +147,33 @@ AsyncEmbedding::Impl::~Impl() {
   idle_.wait(lock, [&] { return !draining_; });
 }
 
-void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done, std::stop_token stop) {
-  impl_->submit(std::move(texts), std::move(done), std::move(stop));
+namespace {
+
+std::vector<EmbedInput> as_inputs(std::vector<std::string> texts) {
+  std::vector<EmbedInput> inputs;
+  inputs.reserve(texts.size());
+  for (auto& t : texts) inputs.emplace_back(std::move(t));
+  return inputs;
 }
 
-void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done,
-                                  std::stop_token stop) {
+}  // namespace
+
+void AsyncEmbedding::submit(std::vector<std::string> texts, Callback done, std::stop_token stop) {
+  impl_->submit(
+      as_inputs(std::move(texts)), Truncation::kRefuse,
+      [done = std::move(done)](std::exception_ptr error, EmbedOutcome outcome) {
+        done(error, std::move(outcome.vectors));
+      },
+      false, std::move(stop));
+}
+
+void AsyncEmbedding::submit_inputs(std::vector<EmbedInput> inputs, Truncation truncation,
+                                   OutcomeCallback done) {
+  impl_->submit(std::move(inputs), truncation, std::move(done));
+}
+
+void AsyncEmbedding::Impl::submit(std::vector<EmbedInput> inputs, Truncation truncation,
+                                  OutcomeCallback done, bool details, std::stop_token stop) {
   {
     std::lock_guard lock(mutex_);
     if (stop_) {
@@ -161,19 +181,22 @@ void AsyncEmbedding::Impl::submit(std::vector<std::string> texts, Callback done,
     }
     // A request alone is never refused for its size (its caller bounds it); the queue is.
     if (queue_.size() >= max_queued_requests_ ||
-        (queued_texts_ > 0 && queued_texts_ + texts.size() > max_queued_texts_)) {
+        (queued_inputs_ > 0 && queued_inputs_ + inputs.size() > max_queued_texts_)) {
       ++stats_.rejected;
       throw OverloadedError(
           "the embedding queue is full (" + std::to_string(queue_.size()) + " requests, " +
-          std::to_string(queued_texts_) +
+          std::to_string(queued_inputs_) +
           " texts waiting; max_queued_requests=" + std::to_string(max_queued_requests_) +
           ", max_queued_texts=" + std::to_string(max_queued_texts_) + "); retry later");
     }
     auto request = std::make_shared<Request>();
-    request->texts = std::move(texts);
+    request->inputs = std::move(inputs);
+    request->truncation = truncation;
     request->done = std::move(done);
+    request->enqueued = std::chrono::steady_clock::now();
+    request->details = details;
     request->stop = std::move(stop);
-    queued_texts_ += request->texts.size();
+    queued_inputs_ += request->inputs.size();
     queue_.push_back(std::move(request));
     if (draining_) return;  // the running drain() takes it
     draining_ = true;
@@ -211,15 +234,37 @@ std::future<std::vector<float>> AsyncEmbedding::embed_single(std::string text) {
 
 boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
     std::vector<std::string> texts) {
-  auto start = [this, &texts](Callback done) { submit(std::move(texts), std::move(done)); };
-  co_return co_await await_callback<EmbeddingMatrix>(std::move(start));
+  co_return co_await async_embed_batch(std::move(texts), Truncation::kRefuse);
 }
 
 boost::asio::awaitable<std::vector<float>> AsyncEmbedding::async_embed_single(std::string text) {
+  co_return co_await async_embed_single(std::move(text), Truncation::kRefuse);
+}
+
+boost::asio::awaitable<EmbeddingMatrix> AsyncEmbedding::async_embed_batch(
+    std::vector<std::string> texts, Truncation truncation) {
+  std::vector<EmbedInput> inputs = as_inputs(std::move(texts));
+  auto start = [this, &inputs, truncation](OutcomeCallback done) {
+    impl_->submit(std::move(inputs), truncation, std::move(done), /*details=*/false);
+  };
+  EmbedOutcome outcome = co_await await_callback<EmbedOutcome>(std::move(start));
+  co_return std::move(outcome.vectors);
+}
+
+boost::asio::awaitable<std::vector<float>> AsyncEmbedding::async_embed_single(
+    std::string text, Truncation truncation) {
   std::vector<std::string> texts;
   texts.push_back(std::move(text));
-  EmbeddingMatrix m = co_await async_embed_batch(std::move(texts));
+  EmbeddingMatrix m = co_await async_embed_batch(std::move(texts), truncation);
   co_return std::move(m.data);
+}
+
+boost::asio::awaitable<EmbedOutcome> AsyncEmbedding::async_embed_inputs(
+    std::vector<EmbedInput> inputs, Truncation truncation) {
+  auto start = [this, &inputs, truncation](OutcomeCallback done) {
+    impl_->submit(std::move(inputs), truncation, std::move(done));
+  };
+  co_return co_await await_callback<EmbedOutcome>(std::move(start));
 }
 
 EmbeddingStats AsyncEmbedding::get_stats() const {
@@ -235,33 +280,28 @@ void AsyncEmbedding::Impl::drain() {
   std::vector<RequestPtr> dropped;  // their callers gave up before this pass
   {
     std::lock_guard lock(mutex_);
-    size_t texts = 0;
+    size_t taken = 0;
     while (!queue_.empty()) {
       RequestPtr& front = queue_.front();
-      const size_t left = front->texts.size() - front->next;
-      if (front->failed) {  // a pass failed it; it has its answer
-        queued_texts_ -= left;
+      const size_t left = front->inputs.size() - front->next;
+      if (front->failed || front->stop.stop_requested()) {
+        queued_inputs_ -= left;
+        if (!front->failed) dropped.push_back(std::move(front));  // failed: answered already
         queue_.pop_front();
         continue;
       }
-      if (front->stop.stop_requested()) {
-        queued_texts_ -= left;
-        dropped.push_back(std::move(front));
-        queue_.pop_front();
-        continue;
-      }
-      if (!batch.empty() && texts + left > batch_size_) break;
-      // The first request of a pass may be cut to batch_size texts: the rest of it goes back
+      if (!batch.empty() && taken + left > batch_size_) break;
+      // The first request of a pass may be cut to batch_size inputs: the rest of it goes back
       // to the end of the queue, so requests behind it get the next pass (a one-text request
       // never waits for all of a large one).
-      const size_t take = std::min(left, batch_size_ - texts);
+      const size_t take = std::min(left, batch_size_ - taken);
       RequestPtr request = std::move(front);
       queue_.pop_front();
       batch.push_back(Slice{request, request->next, request->next + take});
       request->next += take;
-      queued_texts_ -= take;
-      texts += take;
-      if (request->next < request->texts.size()) {
+      queued_inputs_ -= take;
+      taken += take;
+      if (request->next < request->inputs.size()) {
         queue_.push_back(std::move(request));
         break;
       }
@@ -273,8 +313,8 @@ void AsyncEmbedding::Impl::drain() {
   for (auto& r : dropped) {
     try {
       r->done(std::make_exception_ptr(
-                  CancelledError("embedding request of " + std::to_string(r->texts.size()) +
-                                 " texts dropped: its caller gave up before it ran")),
+                  CancelledError("embedding request of " + std::to_string(r->inputs.size()) +
+                                 " inputs dropped: its caller gave up before it ran")),
               {});
     } catch (...) {
       // A callback that throws must not stop the others.
@@ -302,138 +342,120 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
-uint64_t AsyncEmbedding::Impl::process_tokenized(std::vector<Slice>& batch,
-                                                 std::vector<EmbeddingMatrix>& results,
-                                                 std::vector<std::exception_ptr>& errors) {
-  const size_t dim = model_->dim();
-  const auto t_tokenize = Clock::now();
-  std::vector<std::vector<int32_t>> ids;
-  std::vector<size_t> tokenized;  // slices whose texts are all in `ids`, in order
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Slice& slice = batch[i];
-    std::vector<std::vector<int32_t>> mine;
-    mine.reserve(slice.size());
-    try {
-      for (size_t j = slice.begin; j < slice.end; ++j) {
-        try {
-          mine.push_back(bert_->encode(slice.request->texts[j]));
-        } catch (const InputError& e) {
-          // The message BertModel::embed gives for this request run alone.
-          throw InputError("text " + std::to_string(j) + ": " + e.what());
-        }
-      }
-    } catch (...) {
-      errors[i] = std::current_exception();
-      continue;
-    }
-    results[i].rows = mine.size();
-    results[i].dim = dim;
-    for (auto& m : mine) ids.push_back(std::move(m));
-    tokenized.push_back(i);
-  }
-  monitor_->record("tokenize", seconds_since(t_tokenize));
-  if (ids.empty()) return 0;
+namespace {
 
-  const auto t_embed = Clock::now();
-  try {
-    EmbeddingMatrix m = bert_->embed_ids(ids);
-    monitor_->record("embed", seconds_since(t_embed));
-    size_t row = 0;
-    for (size_t i : tokenized) {
-      const size_t n = results[i].rows;
-      results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
-                             m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
-      row += n;
-    }
-  } catch (...) {
-    const std::exception_ptr error = std::current_exception();
-    for (size_t i : tokenized) {
-      errors[i] = error;
-      results[i] = EmbeddingMatrix{};
-    }
+// Inputs [begin, end) of `p`, for one pass.
+embed::PreparedInputs slice_of(const embed::PreparedInputs& p, size_t begin, size_t end) {
+  embed::PreparedInputs out;
+  const auto b = static_cast<ptrdiff_t>(begin), e = static_cast<ptrdiff_t>(end);
+  // Element by element: GCC 12's -Wnull-dereference misfires on assign() of a range of vectors.
+  if (!p.ids.empty()) {
+    out.ids.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) out.ids.push_back(p.ids[i]);
   }
-  return 1;
+  if (!p.texts.empty()) out.texts.assign(p.texts.begin() + b, p.texts.begin() + e);
+  out.tokens.assign(p.tokens.begin() + b, p.tokens.begin() + e);
+  out.truncated_from.assign(p.truncated_from.begin() + b, p.truncated_from.begin() + e);
+  return out;
 }
+
+}  // namespace
 
 void AsyncEmbedding::Impl::process(std::vector<Slice>& batch) {
   const auto start = Clock::now();
   uint64_t passes = 0;
+  const size_t dim = model_->dim();
+  const bool with_ids = model_->has_token_ids();
   std::vector<std::exception_ptr> errors(batch.size());
-  std::vector<EmbeddingMatrix> results(batch.size());
+  std::vector<size_t> ready;  // slices whose request is prepared, in order
 
-  if (bert_ != nullptr) {
-    passes = process_tokenized(batch, results, errors);
-  } else {
-    // One forward pass for the whole batch; "embed" is recorded only when a monitor is given.
-    auto embed = [&](std::span<const std::string> texts) {
-      ++passes;
-      if (!monitor_) return model_->embed(texts);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Request& r = *batch[i].request;
+    if (batch[i].begin == 0) {  // the request's first pass: prepare all of it
+      r.outcome.queue_s = std::chrono::duration<double>(start - r.enqueued).count();
       const auto t0 = Clock::now();
-      EmbeddingMatrix m = model_->embed(texts);
-      monitor_->record("embed", seconds_since(t0));
-      return m;
-    };
-    auto texts_of = [](const Slice& slice) {
-      return std::span<const std::string>(slice.request->texts).subspan(slice.begin, slice.size());
-    };
-    bool merged_ok = false;
-    if (batch.size() > 1) {
-      std::vector<std::string> all;
-      for (const Slice& slice : batch)
-        for (const std::string& t : texts_of(slice)) all.push_back(t);
       try {
-        EmbeddingMatrix m = embed(all);
-        size_t row = 0;
-        for (size_t i = 0; i < batch.size(); ++i) {
-          const size_t n = batch[i].size();
-          results[i].rows = n;
-          results[i].dim = m.dim;
-          results[i].data.assign(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
-                                 m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim));
-          row += n;
-        }
-        merged_ok = true;
+        r.prepared = embed::prepare_inputs(*model_, r.inputs, r.truncation, r.details);
       } catch (...) {
-        // One bad text must not fail its neighbours: retry each slice alone below.
+        errors[i] = std::current_exception();
+        continue;
       }
+      r.outcome.details.tokenize_s = seconds_since(t0);
+      r.outcome.details.tokens = r.prepared.tokens;
+      r.outcome.details.truncated_from = r.prepared.truncated_from;
+      r.outcome.vectors.rows = r.inputs.size();
+      r.outcome.vectors.dim = dim;
+      r.outcome.vectors.data.resize(r.inputs.size() * dim);
     }
-    if (!merged_ok) {
-      for (size_t i = 0; i < batch.size(); ++i) {
-        try {
-          results[i] = embed(texts_of(batch[i]));
-        } catch (...) {
-          errors[i] = std::current_exception();
+    ready.push_back(i);
+  }
+  // "tokenize": the batch's texts turned into ids (a static model tokenises inside its embed()).
+  if (monitor_ && with_ids) monitor_->record("tokenize", seconds_since(start));
+
+  // One pass over `members` (slices); fills their rows and inference time, or throws.
+  auto pass = [&](const std::vector<size_t>& members) {
+    embed::PreparedInputs all;
+    for (size_t i : members) {
+      const Slice& sl = batch[i];
+      embed::append_prepared(all, slice_of(sl.request->prepared, sl.begin, sl.end));
+    }
+    ++passes;
+    const auto t0 = Clock::now();
+    EmbeddingMatrix m = embed::embed_prepared(*model_, all);
+    const double inference_s = seconds_since(t0);
+    if (monitor_) monitor_->record("embed", inference_s);
+    size_t row = 0;
+    for (size_t i : members) {
+      const Slice& sl = batch[i];
+      Request& r = *sl.request;
+      const size_t n = sl.end - sl.begin;
+      std::copy(m.data.begin() + static_cast<ptrdiff_t>(row * m.dim),
+                m.data.begin() + static_cast<ptrdiff_t>((row + n) * m.dim),
+                r.outcome.vectors.data.begin() + static_cast<ptrdiff_t>(sl.begin * dim));
+      r.outcome.details.inference_s += inference_s;
+      row += n;
+    }
+  };
+  size_t n_ready = 0;  // inputs of the prepared slices: none (empty requests), no pass
+  for (size_t i : ready) n_ready += batch[i].end - batch[i].begin;
+  if (n_ready > 0) {
+    try {
+      pass(ready);
+    } catch (...) {
+      const std::exception_ptr error = std::current_exception();
+      if (ready.size() == 1) {
+        errors[ready[0]] = error;
+      } else {
+        // One bad request must not fail its neighbours: each alone.
+        for (size_t i : ready) {
+          try {
+            pass({i});
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
         }
       }
     }
   }
-  // Each slice into its request; a request is answered once: when its last slice is in, or at
-  // its first failure (its remaining texts are then dropped from the queue).
+  // A request is answered once: when its last slice is in, or at its first failure (its
+  // remaining inputs are then dropped from the queue by drain()).
   std::vector<std::pair<RequestPtr, std::exception_ptr>> answers;
   uint64_t embedded = 0;
   uint64_t failed = 0;
   {
     std::lock_guard lock(mutex_);
     for (size_t i = 0; i < batch.size(); ++i) {
-      Request& r = *batch[i].request;
+      const Slice& sl = batch[i];
+      Request& r = *sl.request;
+      if (r.failed) continue;
       if (errors[i]) {
-        if (!r.failed) {
-          r.failed = true;
-          ++failed;
-          answers.emplace_back(batch[i].request, errors[i]);
-        }
+        r.failed = true;
+        ++failed;
+        answers.emplace_back(sl.request, errors[i]);
         continue;
       }
-      embedded += batch[i].size();
-      if (r.result.data.empty()) {
-        r.result.rows = r.texts.size();
-        r.result.dim = results[i].dim;
-        r.result.data.resize(r.result.rows * r.result.dim);
-      }
-      std::copy(results[i].data.begin(), results[i].data.end(),
-                r.result.data.begin() + static_cast<ptrdiff_t>(batch[i].begin * r.result.dim));
-      if (batch[i].end == r.texts.size() && !r.failed)
-        answers.emplace_back(batch[i].request, nullptr);
+      embedded += sl.end - sl.begin;
+      if (sl.end == r.inputs.size()) answers.emplace_back(sl.request, nullptr);
     }
     stats_.embeddings += embedded;
     stats_.batches += passes;
@@ -443,7 +465,12 @@ void AsyncEmbedding::Impl::process(std::vector<Slice>& batch) {
   }
   for (auto& [request, error] : answers) {
     try {
-      request->done(error, error ? EmbeddingMatrix{} : std::move(request->result));
+      if (error) {
+        request->done(error, EmbedOutcome{});
+      } else {
+        request->prepared = {};
+        request->done(nullptr, std::move(request->outcome));
+      }
     } catch (...) {
       // A callback that throws must not stop the others.
     }

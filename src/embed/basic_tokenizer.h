@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "base/utf8.h"
 #include "ragperf/tokenizer.h"
@@ -43,6 +44,9 @@ class BasicTokenizer {
   /// order; stops when it returns false and then returns the byte offset where it stopped (the
   /// rest is not validated), else text.size(). `scratch` is reused as the word buffer. `base` is
   /// the offset of `text` inside the caller's text, for error messages.
+  /// An `on_word` that also takes (size_t source_begin, size_t source_end) receives the bytes of
+  /// `text` the word was made from, [source_begin, source_end) (offsets from the start of
+  /// `text`); the two-argument form costs nothing for them.
   template <class OnWord>
   size_t for_each_word(std::string_view text, size_t base, std::string& scratch,
                        OnWord&& on_word) const;
@@ -98,6 +102,7 @@ class BasicTokenizer {
 template <class OnWord>
 size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::string& word,
                                      OnWord&& on_word) const {
+  constexpr bool kSpans = std::is_invocable_v<OnWord&, std::string_view, size_t, size_t, size_t>;
   word.clear();
   size_t n_chars = 0;
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
@@ -105,11 +110,21 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
   const bool lower = options_.lowercase;
   const bool cjk = options_.tokenize_chinese_chars;
   size_t i = 0;
+  // With kSpans: the source bytes of the word under construction, and of the character being
+  // normalised (put() appends what it became).
+  size_t word_begin = 0;
+  size_t word_end = 0;
+  size_t char_begin = 0;
 
   // Emits the word under construction; false when the callback asked to stop.
   auto flush = [&]() -> bool {
     if (word.empty()) return true;
-    bool go_on = on_word(std::string_view(word), n_chars);
+    bool go_on = false;
+    if constexpr (kSpans) {
+      go_on = on_word(std::string_view(word), n_chars, word_begin, word_end);
+    } else {
+      go_on = on_word(std::string_view(word), n_chars);
+    }
     word.clear();
     n_chars = 0;
     return go_on;
@@ -118,11 +133,17 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
   auto put = [&](int32_t cp) -> bool {
     if (is_punct(cp)) {
       if (!flush()) return false;
+      if constexpr (kSpans) word_begin = char_begin;
       append_utf8(word, cp);
+      if constexpr (kSpans) word_end = i;
       n_chars = 1;
       return flush();
     }
+    if constexpr (kSpans) {
+      if (word.empty()) word_begin = char_begin;
+    }
     append_utf8(word, cp);
+    if constexpr (kSpans) word_end = i;
     ++n_chars;
     return true;
   };
@@ -134,6 +155,10 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
       ++i;
       switch (kAscii[b]) {
         case kWordChar:
+          if constexpr (kSpans) {
+            if (word.empty()) word_begin = at;
+            word_end = i;
+          }
           word.push_back(lower ? kAsciiLower[b] : static_cast<char>(b));
           ++n_chars;
           continue;
@@ -142,6 +167,10 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
           continue;
         case kPunct:
           if (!flush()) return at;
+          if constexpr (kSpans) {
+            word_begin = at;
+            word_end = i;
+          }
           word.push_back(static_cast<char>(b));
           n_chars = 1;
           if (!flush()) return at;
@@ -163,6 +192,7 @@ size_t BasicTokenizer::for_each_word(std::string_view text, size_t base, std::st
       default:
         break;
     }
+    if constexpr (kSpans) char_begin = at;
     const bool alone = cjk && is_cjk(cp);
     if (alone && !flush()) return at;
     bool go_on = true;

@@ -88,6 +88,52 @@ EmbeddingMatrix BertModel::embed(std::span<const std::string> texts,
   return embed_ids(ids);
 }
 
+std::vector<int32_t> BertModel::token_ids(std::string_view text) const {
+  return tokenizer_.token_ids(text);
+}
+
+std::vector<TextToken> BertModel::text_tokens(std::string_view text, bool add_special) const {
+  std::vector<TextToken> out;
+  auto special = [&](int32_t id) {
+    TextToken t;
+    t.id = id;
+    t.text = tokenizer_.id_to_token(id);
+    t.special = true;
+    out.push_back(std::move(t));
+  };
+  if (add_special) special(tokenizer_.cls_id());
+  for (const TokenSpan& s : tokenizer_.token_spans(text)) {
+    if (s.added) {
+      special(s.id);
+      continue;
+    }
+    TextToken t;
+    t.id = s.id;
+    t.text = std::string(text.substr(s.start, s.stop - s.start));
+    t.start = s.start;
+    t.stop = s.stop;
+    out.push_back(std::move(t));
+  }
+  if (add_special) special(tokenizer_.sep_id());
+  return out;
+}
+
+EmbeddingMatrix BertModel::embed_token_ids(const std::vector<std::vector<int32_t>>& ids) {
+  std::vector<std::vector<int32_t>> full(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].size() + 2 > config_.max_seq_length) {
+      throw InputError(
+          "sequence " + std::to_string(i) + " has " + std::to_string(ids[i].size() + 2) +
+          " tokens with [CLS] and [SEP]; at most " + std::to_string(config_.max_seq_length));
+    }
+    full[i].reserve(ids[i].size() + 2);
+    full[i].push_back(tokenizer_.cls_id());
+    full[i].insert(full[i].end(), ids[i].begin(), ids[i].end());
+    full[i].push_back(tokenizer_.sep_id());
+  }
+  return embed_ids(full);
+}
+
 EmbeddingMatrix BertModel::embed_ids(const std::vector<std::vector<int32_t>>& ids) const {
   const size_t h = config_.hidden_size;
   EmbeddingMatrix out;

@@ -36,6 +36,13 @@ class BertModel final : public EmbeddingModel {
   size_t count_tokens(std::string_view text) const override;
   EmbeddingMatrix embed(std::span<const std::string> texts,
                         std::vector<size_t>* token_counts = nullptr) override;
+  bool normalizes() const override { return config_.normalize; }
+  bool has_token_ids() const override { return true; }
+  size_t special_tokens() const override { return 2; }
+  size_t vocab_size() const override { return config_.vocab_size; }
+  std::vector<int32_t> token_ids(std::string_view text) const override;
+  std::vector<TextToken> text_tokens(std::string_view text, bool add_special) const override;
+  EmbeddingMatrix embed_token_ids(const std::vector<std::vector<int32_t>>& ids) override;
 
   /// Token ids as the encoder sees them (with [CLS]/[SEP], truncated).
   std::vector<int32_t> encode(std::string_view text) const;

@@ -182,7 +182,15 @@ CrossEncoder::~CrossEncoder() = default;
 
 std::vector<PairScore> CrossEncoder::score(std::string_view query,
                                            std::span<const std::string> passages) const {
+  return score(query, passages, Truncation::kRight);
+}
+
+std::vector<PairScore> CrossEncoder::score(std::string_view query,
+                                           std::span<const std::string> passages,
+                                           Truncation truncation,
+                                           std::vector<size_t>* truncated) const {
   const WordPieceTokenizer& tok = impl_->tokenizer;
+  if (truncated) truncated->assign(passages.size(), 0);
   std::vector<int32_t> query_ids;  // tokenised once for every passage
   try {
     query_ids = tok.token_ids(query);
@@ -197,6 +205,11 @@ std::vector<PairScore> CrossEncoder::score(std::string_view query,
       passage_ids = tok.token_ids(passages[i]);
     } catch (const InputError& e) {
       throw InputError("passage " + std::to_string(i) + ": " + e.what());
+    }
+    const size_t n = query_ids.size() + passage_ids.size() + 3;  // [CLS] q [SEP] p [SEP]
+    if (n > max_length()) {
+      if (truncation == Truncation::kRefuse) throw InputTooLongError(i, n, max_length());
+      if (truncated) (*truncated)[i] = n;
     }
     pairs.push_back(tok.encode_pair_ids(query_ids, passage_ids, max_length()));
   }

@@ -330,6 +330,7 @@ class StaticModel : public EmbeddingModel {
   size_t dim() const override { return table_.dim; }
   std::string id() const override { return id_; }
   size_t max_tokens() const override { return kMaxTokens; }
+  bool normalizes() const override { return true; }
 
   size_t count_tokens(std::string_view text) const override {
     std::vector<uint32_t> ids;

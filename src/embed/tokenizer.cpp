@@ -465,6 +465,105 @@ struct WordPieceTokenizer::Impl {
     }
   }
 
+  /// run() with each id's source bytes: spans[k] for the k-th id.
+  void run_spans(std::string_view source, std::vector<TokenSpan>& spans) const {
+    std::string lowered;
+    std::string_view text = source;
+    if (lowercase_input) {
+      lowered = lower_case(text);
+      text = lowered;
+    }
+    const bool whole = text.size() != source.size();  // offsets no longer line up
+    std::string scratch;
+    std::vector<int32_t> ids;
+    std::vector<std::pair<size_t, size_t>> ranges;  // byte ranges in the normalised word
+    size_t pos = 0;
+    auto on_word = [&](std::string_view w, size_t n_chars, size_t begin, size_t end) {
+      begin += pos;
+      end += pos;
+      if (whole) {
+        begin = 0;
+        end = source.size();
+      }
+      if (!word_piece_ranges(w, n_chars, ids, ranges)) {
+        spans.push_back({unk, begin, end, false});
+        return true;
+      }
+      const std::string_view src = text.substr(begin, end - begin);
+      const bool same_bytes = !whole && src.size() == w.size();
+      std::vector<size_t> w_chars, s_chars;  // byte offset of each character
+      if (!whole && !same_bytes) {
+        w_chars = char_starts(w);
+        s_chars = char_starts(src);
+      }
+      const bool per_char = !whole && !same_bytes && w_chars.size() == s_chars.size();
+      for (size_t k = 0; k < ids.size(); ++k) {
+        size_t a = begin;
+        size_t b = end;
+        if (same_bytes) {
+          a = begin + ranges[k].first;
+          b = begin + ranges[k].second;
+        } else if (per_char) {
+          const auto first = std::lower_bound(w_chars.begin(), w_chars.end(), ranges[k].first);
+          const auto last = std::lower_bound(w_chars.begin(), w_chars.end(), ranges[k].second);
+          const size_t ca = static_cast<size_t>(first - w_chars.begin());
+          const size_t cb = static_cast<size_t>(last - w_chars.begin());
+          a = begin + s_chars[ca];
+          b = cb < s_chars.size() ? begin + s_chars[cb] : end;
+        }
+        spans.push_back({ids[k], a, b, false});
+      }
+      return true;
+    };
+    while (pos < text.size()) {
+      auto [match, index] = find_added(text, pos);
+      std::string_view segment = text.substr(pos, match - pos);
+      basic.for_each_word(segment, pos, scratch, on_word);
+      if (match == text.size()) break;
+      const size_t len = added[index].first.size();
+      spans.push_back(
+          {added[index].second, whole ? 0 : match, whole ? source.size() : match + len, true});
+      pos = match + len;
+    }
+  }
+
+  /// Byte offsets of the UTF-8 characters of `s` (valid UTF-8).
+  static std::vector<size_t> char_starts(std::string_view s) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (!is_continuation_byte(s[i])) out.push_back(i);
+    }
+    return out;
+  }
+
+  /// word_piece() keeping each piece's byte range in `w`; false when the word is one [UNK].
+  bool word_piece_ranges(std::string_view w, size_t n_chars, std::vector<int32_t>& out,
+                         std::vector<std::pair<size_t, size_t>>& ranges) const {
+    out.clear();
+    ranges.clear();
+    if (n_chars > options.max_input_chars_per_word) return false;
+    const size_t len = w.size();
+    size_t start = 0;
+    while (start < len) {
+      const VocabTable& table = start == 0 ? words : pieces;
+      size_t end = std::min(len, start + table.max_key_len());
+      while (end > start && end < len && is_continuation_byte(w[end])) --end;
+      int32_t id = -1;
+      while (end > start) {
+        id = table.find(w.substr(start, end - start));
+        if (id >= 0) break;
+        do {
+          --end;
+        } while (end > start && is_continuation_byte(w[end]));
+      }
+      if (id < 0) return false;
+      out.push_back(id);
+      ranges.emplace_back(start, end);
+      start = end;
+    }
+    return true;
+  }
+
   /// Python's str.lower() as sentence-transformers applies it when do_lower_case is set.
   static std::string lower_case(std::string_view text) {
     base::check_utf8(text);
@@ -694,6 +793,19 @@ std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) con
     return true;
   });
   return out;
+}
+
+std::vector<TokenSpan> WordPieceTokenizer::token_spans(std::string_view text) const {
+  base::check_utf8(text);
+  std::vector<TokenSpan> out;
+  impl_->run_spans(text, out);
+  return out;
+}
+
+const std::string& WordPieceTokenizer::id_to_token(int32_t id) const {
+  static const std::string kNone;
+  if (id < 0 || static_cast<size_t>(id) >= impl_->vocab.size()) return kNone;
+  return impl_->vocab[static_cast<size_t>(id)];
 }
 
 size_t WordPieceTokenizer::count_tokens(std::string_view text) const {

@@ -200,7 +200,10 @@ struct ParallelRetriever::Impl {
   }
 
   boost::asio::awaitable<std::vector<float>> embed(std::string text) {
-    if (embedder) co_return co_await embedder->async_embed_single(std::move(text));
+    // A query is cut to the model's length (Truncation::kRight), as the bare-model path below
+    // does: the refusal rule of ragperf/embedding_model.h is for the embedding surfaces.
+    if (embedder)
+      co_return co_await embedder->async_embed_single(std::move(text), Truncation::kRight);
     auto one = [m = model, t = std::move(text)] {
       return m->embed(std::span<const std::string>(&t, 1)).data;
     };

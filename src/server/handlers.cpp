@@ -22,9 +22,11 @@
 #include <set>
 
 #include "ragperf/async_embedding.h"
+#include "ragperf/cross_encoder.h"
 #include "ragperf/embedding_model.h"
 #include "ragperf/monitor.h"
 #include "ragperf/query_pipeline.h"
+#include "ragperf/runtime.h"
 #include "ragperf/semantic_cache.h"
 #include "ragperf/vector_store.h"
 #include "server/json_codec.h"
@@ -62,6 +64,45 @@ HttpResponse cached_response(const QueryAnswer& a) {
   return r;
 }
 
+// The vector as JSON numbers, each the shortest text that reads back as the same float
+// (nlohmann would widen every float to a 17-digit double); non-finite values as null.
+void append_floats(std::string& out, std::span<const float> row) {
+  char buf[32];
+  out += '[';
+  for (size_t k = 0; k < row.size(); ++k) {
+    if (k) out += ',';
+    if (!std::isfinite(row[k])) {
+      out += "null";
+      continue;
+    }
+    const auto res = std::to_chars(buf, buf + sizeof buf, row[k]);
+    out.append(buf, res.ptr);
+  }
+  out += ']';
+}
+
+void l2_normalize(std::span<float> row) {
+  double norm = 0;
+  for (float v : row) norm += double{v} * v;
+  if (norm <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& v : row) v *= inv;
+}
+
+// Which inputs were cut, for the "truncated" answers.
+std::vector<size_t> truncated_indices(const EmbedDetails& d) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < d.truncated_from.size(); ++i) {
+    if (d.truncated_from[i]) out.push_back(i);
+  }
+  return out;
+}
+
+void add_truncation_header(HttpResponse& r, Truncation truncation, size_t n_truncated) {
+  if (truncation == Truncation::kRefuse) return;
+  r.headers.emplace_back("x-truncated-inputs", std::to_string(n_truncated));
+}
+
 QueryPipelineOptions pipeline_options(const ServerComponents& c) {
   QueryPipelineOptions o;
   o.cache = c.cache.get();
@@ -88,6 +129,9 @@ Handlers::Handlers(const ServerOptions& options, ServerComponents components,
       pipeline_(components_.store, components_.embedder, pipeline_options(components_)) {
   model_id_ = components_.embedder->model().id();
   dim_ = components_.embedder->dim();
+  created_ = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
   if (options_.sequential_queries) query_turns_ = std::make_unique<QueryTurns>(io_);
 }
 
@@ -150,12 +194,8 @@ Handlers::Tables Handlers::resolve_tables(const std::vector<std::string>& reques
       infos.push_back(*info);
     }
   }
-  std::set<std::string> metrics;
-  for (const CollectionInfo& c : infos) {
-    out.names.push_back(c.name);
-    metrics.insert(to_string(c.metric));
-  }
-  for (const auto& m : metrics) out.metric += (out.metric.empty() ? "" : "+") + m;
+  for (const CollectionInfo& c : infos) out.names.push_back(c.name);
+  out.metric = metric_of(infos);
   return out;
 }
 
@@ -229,34 +269,241 @@ boost::asio::awaitable<HttpResponse> Handlers::run_query(const HttpRequest& requ
   co_return r;
 }
 
-boost::asio::awaitable<HttpResponse> Handlers::embed(const HttpRequest& request) {
-  EmbedRequest e = parse_embed_request(request.body, options_.max_texts);
-  const Clock::time_point start = Clock::now();
-  const EmbeddingMatrix m = co_await components_.embedder->async_embed_batch(std::move(e.texts));
-  const double embed_s = seconds_since(start);
-  // Written by hand: nlohmann would widen every float to a 17-digit double.
-  std::string body = "{\"embeddings\":[";
-  body.reserve(body.size() + m.rows * m.dim * 12 + 32);
-  char buf[32];
-  for (size_t i = 0; i < m.rows; ++i) {
-    body += i ? ",[" : "[";
-    const std::span<const float> row = m.row(i);
-    for (size_t k = 0; k < row.size(); ++k) {
-      if (k) body += ',';
-      if (!std::isfinite(row[k])) {
-        body += "null";
-        continue;
-      }
-      const auto res = std::to_chars(buf, buf + sizeof buf, row[k]);
-      body.append(buf, res.ptr);
+boost::asio::awaitable<EmbedOutcome> Handlers::embed_inputs(std::vector<EmbedInput> inputs,
+                                                            Truncation truncation,
+                                                            std::string field,
+                                                            RequestContext& ctx) {
+  EmbedOutcome outcome;
+  try {
+    outcome = co_await components_.embedder->async_embed_inputs(std::move(inputs), truncation);
+  } catch (const InputTooLongError& e) {
+    const std::string at = field + "[" + std::to_string(e.index()) + "]";
+    throw HttpError(413,
+                    at + " has " + std::to_string(e.tokens()) + " tokens; the model " + model_id_ +
+                        " takes at most " + std::to_string(e.limit()) +
+                        ": shorten or split it, or send \"truncate\": true to cut it to the limit "
+                        "(\"truncation_direction\": \"Left\" keeps the end)",
+                    at, "context_length_exceeded");
+  }
+  ctx.tokenization_s = outcome.details.tokenize_s;
+  ctx.queue_s = outcome.queue_s;
+  ctx.inference_s = outcome.details.inference_s;
+  co_return outcome;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::embed(const HttpRequest& request,
+                                                     RequestContext& ctx) {
+  EmbedRequest e;
+  try {
+    e = parse_embed_request(request.body, options_.max_texts);
+  } catch (const HttpError&) {
+    if (is_tei_embed_body(request.body)) ctx.api = Api::kTei;  // refused in TEI's shape
+    throw;
+  }
+  if (e.tei) ctx.api = Api::kTei;
+  const bool normalizes = components_.embedder->model().normalizes();
+  if (e.tei && !e.normalize && normalizes) {
+    throw HttpError(422,
+                    "\"normalize\": false is not available: the model " + model_id_ +
+                        " normalises its vectors itself (its Normalize module); leave "
+                        "\"normalize\" out",
+                    "normalize");
+  }
+  std::vector<EmbedInput> inputs;
+  inputs.reserve(e.texts.size());
+  for (auto& t : e.texts) inputs.emplace_back(std::move(t));
+  const std::string field = e.tei ? "inputs" : "texts";
+  EmbedOutcome outcome = co_await embed_inputs(std::move(inputs), e.truncation, field, ctx);
+  EmbeddingMatrix& m = outcome.vectors;
+  const std::vector<size_t> cut = truncated_indices(outcome.details);
+  std::string body;
+  body.reserve(m.rows * m.dim * 12 + 64);
+  if (e.tei) {  // TEI: a bare list of vectors
+    body += '[';
+    for (size_t i = 0; i < m.rows; ++i) {
+      if (i) body += ',';
+      if (e.normalize && !normalizes) l2_normalize(m.row(i));
+      append_floats(body, m.row(i));
     }
     body += ']';
+  } else {
+    body = "{\"embeddings\":[";
+    for (size_t i = 0; i < m.rows; ++i) {
+      if (i) body += ',';
+      append_floats(body, m.row(i));
+    }
+    body += "],\"dim\":" + std::to_string(m.dim) + ",\"model\":" + dump(model_id_);
+    if (e.truncation != Truncation::kRefuse) body += ",\"truncated\":" + dump(cut);
+    body += '}';
   }
-  body += "],\"dim\":" + std::to_string(m.dim) + ",\"model\":" + dump(model_id_) + "}";
   HttpResponse r;
   r.body = std::move(body);
-  r.headers.emplace_back("x-embed-time", seconds_text(embed_s));
+  add_truncation_header(r, e.truncation, cut.size());
+  r.headers.emplace_back("x-embed-time",
+                         seconds_text(outcome.details.tokenize_s + outcome.details.inference_s));
   co_return r;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::openai_embeddings(const HttpRequest& request,
+                                                                 RequestContext& ctx) {
+  OpenAiEmbeddingsRequest q = parse_openai_embeddings_request(request.body, options_.max_texts);
+  if (q.dimensions > dim_) {
+    throw HttpError(422,
+                    "\"dimensions\" is " + std::to_string(q.dimensions) + "; the model " +
+                        model_id_ + " makes " + std::to_string(dim_) +
+                        "-dimensional vectors: ask for at most " + std::to_string(dim_),
+                    "dimensions");
+  }
+  std::string field = "input";  // a named local, not a temporary in the co_await (GCC 12)
+  EmbedOutcome outcome = co_await embed_inputs(std::move(q.inputs), q.truncation, field, ctx);
+  EmbeddingMatrix& m = outcome.vectors;
+  const size_t d = q.dimensions ? q.dimensions : m.dim;
+  const bool renormalise = d < m.dim && components_.embedder->model().normalizes();
+  size_t tokens = 0;
+  for (size_t n : outcome.details.tokens) tokens += n;
+  std::string body = "{\"object\":\"list\",\"data\":[";
+  body.reserve(m.rows * d * (q.base64 ? 6 : 12) + 128);
+  for (size_t i = 0; i < m.rows; ++i) {
+    std::span<float> row = m.row(i).first(d);
+    if (renormalise) l2_normalize(row);
+    if (i) body += ',';
+    body += "{\"object\":\"embedding\",\"index\":" + std::to_string(i) + ",\"embedding\":";
+    if (q.base64) {
+      body += '"';
+      body += base64_floats(row);
+      body += '"';
+    } else {
+      append_floats(body, row);
+    }
+    body += '}';
+  }
+  body += "],\"model\":" + dump(model_id_) +
+          ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) +
+          ",\"total_tokens\":" + std::to_string(tokens) + "}}";
+  HttpResponse r;
+  r.body = std::move(body);
+  add_truncation_header(r, q.truncation, truncated_indices(outcome.details).size());
+  co_return r;
+}
+
+HttpResponse Handlers::openai_models() const {
+  nlohmann::json model = {
+      {"id", model_id_}, {"object", "model"}, {"created", created_}, {"owned_by", "ragperf"}};
+  return json_response(200, {{"object", "list"}, {"data", nlohmann::json::array({model})}});
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::rerank(const HttpRequest& request,
+                                                      RequestContext& ctx) {
+  ctx.api = Api::kTei;
+  RerankRequest q = parse_rerank_request(request.body, options_.max_texts);
+  std::shared_ptr<const CrossEncoder> ce = components_.reranker;
+  if (!ce) {
+    throw HttpError(424,
+                    "this server has no reranker: start it with --rerank-model M (or "
+                    "RAGPERF_RERANK_MODEL=M), M a cross-encoder folder or hub id");
+  }
+  struct Scored {
+    std::vector<PairScore> scores;
+    std::vector<size_t> truncated;
+    double seconds = 0;
+  };
+  auto work = [ce, &q] {
+    Scored out;
+    const Clock::time_point t0 = Clock::now();
+    out.scores = ce->score(q.query, q.texts, q.truncation, &out.truncated);
+    out.seconds = seconds_since(t0);
+    return out;
+  };
+  Scored scored;
+  try {
+    scored = co_await components_.runtime->on_compute(std::move(work));
+  } catch (const InputTooLongError& e) {
+    const std::string at = "texts[" + std::to_string(e.index()) + "]";
+    throw HttpError(413,
+                    "the pair of \"query\" and " + at + " has " + std::to_string(e.tokens()) +
+                        " tokens; the reranker " + ce->id() + " takes at most " +
+                        std::to_string(e.limit()) +
+                        ": shorten them, or send \"truncate\": true to cut the pair",
+                    at, "context_length_exceeded");
+  }
+  ctx.inference_s = scored.seconds;
+  std::vector<size_t> order(q.texts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return scored.scores[a].score > scored.scores[b].score;
+  });
+  nlohmann::json body = nlohmann::json::array();
+  for (size_t i : order) {
+    const PairScore& s = scored.scores[i];
+    nlohmann::json item = {{"index", i}, {"score", q.raw_scores ? s.logit : s.score}};
+    if (q.return_text) item["text"] = q.texts[i];
+    body.push_back(std::move(item));
+  }
+  HttpResponse r = json_response(200, body);
+  size_t cut = 0;
+  for (size_t n : scored.truncated) cut += n ? 1 : 0;
+  add_truncation_header(r, q.truncation, cut);
+  co_return r;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::tokenize(const HttpRequest& request,
+                                                        RequestContext& ctx) {
+  ctx.api = Api::kTei;
+  TokenizeRequest q = parse_tokenize_request(request.body, options_.max_texts);
+  EmbeddingModel& model = components_.embedder->model();
+  auto work = [&model, &q] {
+    std::vector<std::vector<TextToken>> out;
+    out.reserve(q.inputs.size());
+    for (size_t i = 0; i < q.inputs.size(); ++i) {
+      try {
+        out.push_back(model.text_tokens(q.inputs[i], q.add_special_tokens));
+      } catch (const InputError& e) {
+        throw HttpError(422, "inputs[" + std::to_string(i) + "]: " + e.what(),
+                        "inputs[" + std::to_string(i) + "]");
+      }
+    }
+    return out;
+  };
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<std::vector<TextToken>> tokens =
+      co_await components_.runtime->on_compute(std::move(work));
+  ctx.tokenization_s = seconds_since(t0);
+  nlohmann::json body = nlohmann::json::array();
+  for (const auto& list : tokens) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const TextToken& t : list) {
+      nlohmann::json item = {{"id", t.id}, {"text", t.text}, {"special", t.special}};
+      item["start"] = nullptr;  // no ?: on json temporaries in a coroutine (GCC 12)
+      item["stop"] = nullptr;
+      if (!t.special) {
+        item["start"] = t.start;
+        item["stop"] = t.stop;
+      }
+      items.push_back(std::move(item));
+    }
+    body.push_back(std::move(items));
+  }
+  co_return json_response(200, body);
+}
+
+HttpResponse Handlers::info() const {
+  EmbeddingModel& model = components_.embedder->model();
+  const EmbeddingStats stats = components_.embedder->get_stats();
+  nlohmann::json body = {
+      {"model_id", model_id_},
+      {"model_sha", nullptr},
+      {"model_dtype", "float32"},
+      {"model_type", {{"embedding", {{"dim", dim_}, {"normalized", model.normalizes()}}}}},
+      {"max_input_length", model.max_tokens()},
+      {"max_batch_requests", stats.max_batch},
+      {"max_client_batch_size", options_.max_texts},
+      {"tokenization_workers", stats.threads},
+      {"version", RAGPERF_VERSION},
+      {"reranker", nullptr}};
+  if (const CrossEncoder* ce = components_.reranker.get()) {
+    body["reranker"] = {{"model_id", ce->id()}, {"max_input_length", ce->max_length()}};
+  }
+  return json_response(200, body);
 }
 
 HttpResponse Handlers::metrics() const {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ragperf/async_embedding.h"
 #include "ragperf/query_pipeline.h"
 #include "ragperf/server.h"
 #include "server/http_types.h"
@@ -39,13 +40,26 @@ class Handlers {
 
   /// With ServerOptions::sequential_queries, waits for its turn first (see there).
   boost::asio::awaitable<HttpResponse> query(const HttpRequest& request);
-  boost::asio::awaitable<HttpResponse> embed(const HttpRequest& request);
+  /// ragperf's body or TEI's (sets ctx.api to kTei for TEI's); fills ctx's stage times.
+  boost::asio::awaitable<HttpResponse> embed(const HttpRequest& request, RequestContext& ctx);
+  /// POST /v1/embeddings, OpenAI's request and answer.
+  boost::asio::awaitable<HttpResponse> openai_embeddings(const HttpRequest& request,
+                                                         RequestContext& ctx);
+  /// GET /v1/models: the served model in OpenAI's list shape.
+  HttpResponse openai_models() const;
+  /// POST /rerank (TEI) with the server's cross-encoder; 424 when none is configured.
+  boost::asio::awaitable<HttpResponse> rerank(const HttpRequest& request, RequestContext& ctx);
+  /// POST /tokenize (TEI).
+  boost::asio::awaitable<HttpResponse> tokenize(const HttpRequest& request, RequestContext& ctx);
+  /// GET /info (TEI): the model and the server's limits.
+  HttpResponse info() const;
   HttpResponse metrics() const;
   HttpResponse stats() const;
   /// Lists the store's tables on the compute pool (a store's metadata calls may block).
   boost::asio::awaitable<HttpResponse> health() const;
 
   PerformanceMonitor& monitor() const { return *components_.monitor; }
+  const ServerOptions& options() const { return options_; }
 
  private:
   struct Tables {
@@ -56,6 +70,11 @@ class Handlers {
   /// where a PostgreSQL store's blocking calls would wait for the thread they run on.
   Tables resolve_tables(const std::vector<std::string>& requested) const;
   boost::asio::awaitable<HttpResponse> run_query(const HttpRequest& request);
+  /// The embedder under `truncation`; an over-long input is a 413 naming `field`[i] and the
+  /// way to ask for truncation. Fills ctx's stage times.
+  boost::asio::awaitable<EmbedOutcome> embed_inputs(std::vector<EmbedInput> inputs,
+                                                    Truncation truncation, std::string field,
+                                                    RequestContext& ctx);
 
   struct QueryTurns;  // one /query at a time (sequential_queries), defined in handlers.cpp
 
@@ -65,6 +84,7 @@ class Handlers {
   boost::asio::io_context::executor_type io_;
   std::string model_id_;
   size_t dim_ = 0;
+  int64_t created_ = 0;     // when the server was made (Unix seconds): /v1/models' "created"
   QueryPipeline pipeline_;  // exact cache -> embed -> semantic cache -> search -> merge -> store
   std::unique_ptr<QueryTurns> query_turns_;  // null unless options.sequential_queries
 };

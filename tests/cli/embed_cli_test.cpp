@@ -35,7 +35,15 @@ TEST(EmbedCli, MatchesTheReferenceInOrder) {
       ragperf::testing::shared_dir() / "reference" / "bert-l2-h384-cls-f32.json"));
   std::string input;
   for (const auto& c : ref["cases"]) input += nlohmann::json{{"text", c["text"]}}.dump() + "\n";
-  const auto r = run_command(embed_cmd(model_dir()), input);
+  // The reference holds a text longer than the model's 512 tokens, which sentence-transformers
+  // cuts: refused by default, naming its line; equal to the reference with --truncate right.
+  const auto refused = run_command(embed_cmd(model_dir()), input);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("stdin line 15 has 882 tokens; the model takes at most 512"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(refused.out, "");
+  const auto r = run_command(embed_cmd(model_dir()) + " --truncate right", input);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto out = lines_of(r.out);
   ASSERT_EQ(out.size(), ref["cases"].size());
@@ -44,6 +52,7 @@ TEST(EmbedCli, MatchesTheReferenceInOrder) {
     const auto got = out[i]["embedding"].get<std::vector<double>>();
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(out[i]["tokens"].get<size_t>(), ref["cases"][i]["token_ids"].size());
+    EXPECT_EQ(out[i].contains("truncated_from"), i == 14) << i;  // line 15 was cut
     for (size_t k = 0; k < want.size(); ++k) ASSERT_NEAR(got[k], want[k], 1e-5) << i << "/" << k;
   }
 }

@@ -114,7 +114,11 @@ TEST_F(ServerErrors, WrongMethod) {
 
 TEST_F(ServerErrors, UnknownPath) {
   expect_error(client_->get("/nope"), 404, "no endpoint /nope");
-  expect_error(client_->post("/v1/query", "{}"), 404, "the endpoints are");
+  expect_error(client_->post("/v2/query", "{}"), 404, "the endpoints are");
+  // Under /v1/ an unknown path is an OpenAI-shaped error (server_compat_test.cpp).
+  const Reply v1 = client_->post("/v1/query", "{}");
+  ASSERT_EQ(v1.status, 404) << v1.body;
+  EXPECT_EQ(nlohmann::json::parse(v1.body)["error"]["type"], "invalid_request_error");
 }
 
 TEST_F(ServerErrors, WrongContentType) {
