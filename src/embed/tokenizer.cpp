@@ -399,12 +399,14 @@ struct WordPieceTokenizer::Impl {
     return {text.size(), 0};
   }
 
-  /// WordPiece of one normalised word: greedy longest match first, [UNK] when a piece is
-  /// missing or the word is too long. Returns false when `emit` asked to stop.
-  template <class Emit>
-  bool word_piece(std::string_view w, size_t n_chars, std::vector<int32_t>& out, Emit& emit) const {
-    if (n_chars > options.max_input_chars_per_word) return emit(unk);
+  /// The greedy longest-match-first split of one normalised word into `out` (and, when given,
+  /// each piece's byte range in `w` into `ranges`); false when the word is one [UNK] (too long,
+  /// or a piece is missing). The one WordPiece loop of both tokenising paths.
+  bool split_word(std::string_view w, size_t n_chars, std::vector<int32_t>& out,
+                  std::vector<std::pair<size_t, size_t>>* ranges) const {
     out.clear();
+    if (ranges) ranges->clear();
+    if (n_chars > options.max_input_chars_per_word) return false;
     const size_t len = w.size();
     size_t start = 0;
     while (start < len) {
@@ -419,10 +421,19 @@ struct WordPieceTokenizer::Impl {
           --end;
         } while (end > start && is_continuation_byte(w[end]));
       }
-      if (id < 0) return emit(unk);
+      if (id < 0) return false;
       out.push_back(id);
+      if (ranges) ranges->emplace_back(start, end);
       start = end;
     }
+    return true;
+  }
+
+  /// WordPiece of one normalised word: its pieces, or [UNK], through emit. Returns false when
+  /// `emit` asked to stop.
+  template <class Emit>
+  bool word_piece(std::string_view w, size_t n_chars, std::vector<int32_t>& out, Emit& emit) const {
+    if (!split_word(w, n_chars, out, nullptr)) return emit(unk);
     for (int32_t id : out) {
       if (!emit(id)) return false;
     }
@@ -485,7 +496,7 @@ struct WordPieceTokenizer::Impl {
         begin = 0;
         end = source.size();
       }
-      if (!word_piece_ranges(w, n_chars, ids, ranges)) {
+      if (!split_word(w, n_chars, ids, &ranges)) {
         spans.push_back({unk, begin, end, false});
         return true;
       }
@@ -534,34 +545,6 @@ struct WordPieceTokenizer::Impl {
       if (!is_continuation_byte(s[i])) out.push_back(i);
     }
     return out;
-  }
-
-  /// word_piece() keeping each piece's byte range in `w`; false when the word is one [UNK].
-  bool word_piece_ranges(std::string_view w, size_t n_chars, std::vector<int32_t>& out,
-                         std::vector<std::pair<size_t, size_t>>& ranges) const {
-    out.clear();
-    ranges.clear();
-    if (n_chars > options.max_input_chars_per_word) return false;
-    const size_t len = w.size();
-    size_t start = 0;
-    while (start < len) {
-      const VocabTable& table = start == 0 ? words : pieces;
-      size_t end = std::min(len, start + table.max_key_len());
-      while (end > start && end < len && is_continuation_byte(w[end])) --end;
-      int32_t id = -1;
-      while (end > start) {
-        id = table.find(w.substr(start, end - start));
-        if (id >= 0) break;
-        do {
-          --end;
-        } while (end > start && is_continuation_byte(w[end]));
-      }
-      if (id < 0) return false;
-      out.push_back(id);
-      ranges.emplace_back(start, end);
-      start = end;
-    }
-    return true;
   }
 
   /// Python's str.lower() as sentence-transformers applies it when do_lower_case is set.
